@@ -1,0 +1,121 @@
+# This file is part of the EV operations suite.
+from genshi.template import TextTemplate
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, ModelSQL, ModelView, Unique, fields, sequence_ordered)
+from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .exceptions import EventTypeError
+from .station import STAGES
+
+VISIBILITIES = [
+    ('internal', "Internal only"),
+    ('client', "Client visible"),
+    ('client_email', "Client visible + Email"),
+    ]
+
+
+class EventType(
+        DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+    "What an entry of the event log records"
+    __name__ = 'ev.station.event_type'
+
+    code = fields.Char("Code", required=True, readonly=False)
+    name = fields.Char("Name", required=True, translate=True)
+    stage = fields.Selection([(None, "")] + STAGES, "Stage",
+        help="Recording this event moves the station to this stage.")
+    sub_status = fields.Char(
+        "Sub-status", translate=True,
+        help="The station's sub-status after this event.")
+    default_visibility = fields.Selection(
+        VISIBILITIES, "Default Visibility", required=True)
+    requires_next_owner = fields.Boolean(
+        "Requires Next Owner",
+        help="An entry of this type hands the task over to someone.")
+    requires_correction = fields.Boolean(
+        "Requires Corrected Entry",
+        help="An entry of this type must name the entry it corrects.")
+    email_subject = fields.Char(
+        "Email Subject", translate=True,
+        help="Genshi text template; 'station' and 'entry' are available.")
+    email_body = fields.Text(
+        "Email Body", translate=True,
+        help="Genshi text template; 'station' and 'entry' are available.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints = [
+            ('code_uniq', Unique(t, t.code),
+                'ev_station.msg_event_type_code_unique'),
+            ]
+
+    @classmethod
+    def default_default_visibility(cls):
+        return 'internal'
+
+    def get_rec_name(self, name):
+        return self.name
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        _, operator, value = clause
+        bool_op = 'AND' if operator.startswith(('!', 'not ')) else 'OR'
+        return [bool_op,
+            ('name', operator, value),
+            ('code', operator, value),
+            ]
+
+    @classmethod
+    def from_code(cls, code):
+        types = cls.search([('code', '=', code)], limit=1)
+        if not types:
+            raise EventTypeError(gettext(
+                    'ev_station.msg_event_type_unknown', code=code))
+        return types[0]
+
+    @classmethod
+    def validate_fields(cls, types, field_names):
+        super().validate_fields(types, field_names)
+        if field_names and not field_names & {'email_subject', 'email_body'}:
+            return
+        for type_ in types:
+            for template in (type_.email_subject, type_.email_body):
+                if not template:
+                    continue
+                try:
+                    TextTemplate(template)
+                except Exception as exception:
+                    raise ValidationError(gettext(
+                            'ev_station.msg_event_type_invalid_template',
+                            type=type_.rec_name,
+                            exception=exception)) from exception
+
+    def render_email(self, station, entry):
+        """Return subject and body in the station's language
+
+        Falls back to the event's text when the type has no template."""
+        pool = Pool()
+        EventType = pool.get('ev.station.event_type')
+        language = (station.language.code if station.language
+            else Transaction().language)
+        with Transaction().set_context(language=language):
+            localised = EventType(self.id)
+            subject_template = localised.email_subject
+            body_template = localised.email_body
+            name = localised.name
+        values = {'station': station, 'entry': entry}
+        if subject_template:
+            subject = TextTemplate(subject_template).generate(
+                **values).render().strip()
+        else:
+            subject = f'{station.number}: {name}'
+        if body_template:
+            body = TextTemplate(body_template).generate(**values).render()
+        else:
+            body = entry.text or ''
+        return subject, body

@@ -1,0 +1,365 @@
+# This file is part of the EV operations suite.
+import datetime
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model.exceptions import AccessError
+from trytond.pool import Pool
+from trytond.pyson import Eval, If
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from .exceptions import HandoverError, LogImmutableError
+
+OPEN_STATES = ['pending', 'accepted']
+
+
+class Handover(Workflow, ModelSQL, ModelView):
+    """Chain of control: a task forwarded from one person to the next
+
+    The forwarder stays responsible until the receiver marks it accepted,
+    completed or forwarded."""
+    __name__ = 'ev.station.handover'
+
+    station = fields.Many2One(
+        'ev.station', "Station", required=True, ondelete='RESTRICT',
+        readonly=True)
+    log = fields.Many2One(
+        'ev.station.log', "Log Entry", ondelete='RESTRICT', readonly=True,
+        help="The entry that forwarded the task.")
+    parent = fields.Many2One(
+        'ev.station.handover', "Forwarded From", ondelete='RESTRICT',
+        readonly=True)
+    children = fields.One2Many(
+        'ev.station.handover', 'parent', "Forwarded To", readonly=True)
+    forwarder = fields.Many2One(
+        'res.user', "Forwarder", required=True, readonly=True,
+        ondelete='RESTRICT')
+    receiver = fields.Many2One(
+        'res.user', "Receiver", required=True, readonly=True,
+        ondelete='RESTRICT')
+    next_action = fields.Char("Next Action", readonly=True)
+    follow_up_date = fields.Date(
+        "Follow-up Date", required=True, readonly=True)
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('accepted', "Accepted"),
+            ('completed', "Completed"),
+            ('forwarded', "Forwarded"),
+            ], "State", readonly=True, required=True, sort=False)
+    accepted_at = fields.Timestamp("Accepted At", readonly=True)
+    closed_at = fields.Timestamp("Closed At", readonly=True)
+    escalated_at = fields.Timestamp(
+        "Escalated At", readonly=True,
+        help="When the overdue follow-up was notified.")
+    overdue = fields.Function(
+        fields.Boolean("Overdue"), 'get_overdue', searcher='search_overdue')
+    responsible = fields.Function(
+        fields.Many2One('res.user', "Responsible",
+            help="Who must act: the forwarder until the receiver confirms."),
+        'get_responsible')
+    my_open = fields.Function(
+        fields.Boolean("My Open Handover"), 'get_my_open',
+        searcher='search_my_open')
+    my_task = fields.Function(
+        fields.Boolean("My Task"), 'get_my_task', searcher='search_my_task')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.station, Index.Equality())),
+                Index(t, (t.forwarder, Index.Equality()),
+                    where=t.state == 'pending'),
+                Index(t, (t.receiver, Index.Equality()),
+                    where=t.state.in_(OPEN_STATES)),
+                Index(t, (t.follow_up_date, Index.Range()),
+                    where=t.state.in_(OPEN_STATES)),
+                })
+        cls._order = [('follow_up_date', 'ASC'), ('id', 'ASC')]
+        cls._transitions |= {
+            ('pending', 'accepted'),
+            ('pending', 'completed'),
+            ('accepted', 'completed'),
+            ('pending', 'forwarded'),
+            ('accepted', 'forwarded'),
+            }
+        cls._buttons.update({
+                'accept': {
+                    'invisible': Eval('state') != 'pending',
+                    'depends': ['state'],
+                    },
+                'complete': {
+                    'invisible': ~Eval('state').in_(OPEN_STATES),
+                    'depends': ['state'],
+                    },
+                'forward': {
+                    'invisible': ~Eval('state').in_(OPEN_STATES),
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'pending'
+
+    def get_rec_name(self, name):
+        return f'{self.station.rec_name}: {self.receiver.rec_name}'
+
+    def get_overdue(self, name):
+        today = Pool().get('ir.date').today()
+        return self.state in OPEN_STATES and self.follow_up_date < today
+
+    @classmethod
+    def search_overdue(cls, name, clause):
+        today = Pool().get('ir.date').today()
+        _, operator, value = clause
+        overdue = [
+            ('state', 'in', OPEN_STATES),
+            ('follow_up_date', '<', today),
+            ]
+        if (operator == '=') == bool(value):
+            return overdue
+        return ['OR',
+            ('state', 'not in', OPEN_STATES),
+            ('follow_up_date', '>=', today),
+            ]
+
+    def get_responsible(self, name):
+        if self.state == 'pending':
+            return self.forwarder.id
+        elif self.state == 'accepted':
+            return self.receiver.id
+
+    def get_my_open(self, name):
+        return (self.state == 'pending'
+            and self.forwarder.id == Transaction().user)
+
+    @classmethod
+    def search_my_open(cls, name, clause):
+        _, operator, value = clause
+        domain = [
+            ('state', '=', 'pending'),
+            ('forwarder', '=', Transaction().user),
+            ]
+        return domain if (operator == '=') == bool(value) else ['NOT', domain]
+
+    def get_my_task(self, name):
+        return (self.state in OPEN_STATES
+            and self.receiver.id == Transaction().user)
+
+    @classmethod
+    def search_my_task(cls, name, clause):
+        _, operator, value = clause
+        domain = [
+            ('state', 'in', OPEN_STATES),
+            ('receiver', '=', Transaction().user),
+            ]
+        return domain if (operator == '=') == bool(value) else ['NOT', domain]
+
+    @classmethod
+    def check_modification(cls, mode, handovers, values=None, external=False):
+        super().check_modification(
+            mode, handovers, values=values, external=external)
+        if mode == 'delete':
+            raise LogImmutableError(gettext(
+                    'ev_station.msg_entry_immutable', model=cls.__string__))
+        if mode == 'write' and external:
+            # Only the buttons change a handover.
+            raise AccessError(gettext('ev_station.msg_handover_readonly'))
+
+    @classmethod
+    def validate_fields(cls, handovers, field_names):
+        super().validate_fields(handovers, field_names)
+        for handover in handovers:
+            if handover.receiver == handover.forwarder:
+                raise HandoverError(gettext(
+                        'ev_station.msg_handover_to_self',
+                        user=handover.receiver.rec_name))
+
+    @classmethod
+    def check_receiver(cls, handovers):
+        "Only the receiver, or the single point of access, confirms"
+        pool = Pool()
+        Configuration = pool.get('ev.station.configuration')
+        user = Transaction().user
+        if not user:
+            return
+        escalation = {u.id for u in Configuration(1).get_escalation_users()}
+        for handover in handovers:
+            if handover.receiver.id != user and user not in escalation:
+                raise AccessError(gettext(
+                        'ev_station.msg_handover_not_receiver',
+                        handover=handover.rec_name,
+                        receiver=handover.receiver.rec_name))
+
+    @classmethod
+    def _log_transition(cls, handovers, event_code, text_message):
+        pool = Pool()
+        Log = pool.get('ev.station.log')
+        EventType = pool.get('ev.station.event_type')
+        event_type = EventType.from_code(event_code)
+        Log.save([Log(
+                    station=h.station,
+                    event_type=event_type,
+                    visibility='internal',
+                    text=gettext(text_message,
+                        receiver=h.receiver.rec_name,
+                        forwarder=h.forwarder.rec_name,
+                        action=h.next_action or ''),
+                    ) for h in handovers])
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('accepted')
+    def accept(cls, handovers):
+        cls.check_receiver(handovers)
+        cls.write(handovers, {'accepted_at': datetime.datetime.now()})
+        cls._log_transition(
+            handovers, 'handover_accepted', 'ev_station.msg_text_accepted')
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('completed')
+    def complete(cls, handovers):
+        cls.check_receiver(handovers)
+        cls.write(handovers, {'closed_at': datetime.datetime.now()})
+        cls._log_transition(
+            handovers, 'handover_completed', 'ev_station.msg_text_completed')
+
+    @classmethod
+    @ModelView.button_action('ev_station.wizard_handover_forward')
+    def forward(cls, handovers):
+        pass
+
+    @classmethod
+    def forward_to(cls, handovers, receiver, follow_up_date,
+            next_action=None, text=None):
+        """Pass the task on: a new handover from the current receiver
+
+        Returns the new handovers."""
+        pool = Pool()
+        Log = pool.get('ev.station.log')
+        EventType = pool.get('ev.station.event_type')
+        if not receiver:
+            raise HandoverError(gettext('ev_station.msg_handover_no_receiver'))
+        cls.check_receiver(handovers)
+        event_type = EventType.from_code('handover_forwarded')
+        new = []
+        for handover in handovers:
+            if handover.state not in OPEN_STATES:
+                raise HandoverError(gettext(
+                        'ev_station.msg_handover_closed',
+                        handover=handover.rec_name))
+            with Transaction().set_context(ev_handover_parent=handover.id):
+                entry = Log(
+                    station=handover.station,
+                    event_type=event_type,
+                    visibility='internal',
+                    text=text or gettext('ev_station.msg_text_forwarded',
+                        receiver=receiver.rec_name,
+                        action=next_action or ''),
+                    next_owner=receiver,
+                    next_action=next_action,
+                    follow_up_date=follow_up_date)
+                entry.save()
+            new.extend(entry.handovers)
+        cls._forwarded(handovers)
+        return new
+
+    @classmethod
+    @Workflow.transition('forwarded')
+    def _forwarded(cls, handovers):
+        cls.write(handovers, {'closed_at': datetime.datetime.now()})
+
+    @classmethod
+    def notify_overdue(cls):
+        """Cron: tell the forwarder and the single point of access about
+        handovers past their follow-up date, once per handover"""
+        pool = Pool()
+        Configuration = pool.get('ev.station.configuration')
+        Notification = pool.get('res.notification')
+        Log = pool.get('ev.station.log')
+        EventType = pool.get('ev.station.event_type')
+        handovers = cls.search([
+                ('overdue', '=', True),
+                ('escalated_at', '=', None),
+                ])
+        if not handovers:
+            return []
+        escalation = Configuration(1).get_escalation_users()
+        event_type = EventType.from_code('follow_up_overdue')
+        notifications, entries = [], []
+        for handover in handovers:
+            users = {handover.forwarder} | escalation
+            if handover.state == 'accepted':
+                users.add(handover.receiver)
+            for user in users:
+                notifications.append(Notification(
+                        user=user,
+                        label=gettext('ev_station.msg_notification_overdue',
+                            station=handover.station.rec_name),
+                        description=gettext(
+                            'ev_station.msg_notification_overdue_description',
+                            receiver=handover.receiver.rec_name,
+                            date=handover.follow_up_date,
+                            action=handover.next_action or ''),
+                        model=cls.__name__,
+                        records=f'[{handover.id}]',
+                        ))
+            entries.append(Log(
+                    station=handover.station,
+                    event_type=event_type,
+                    visibility='internal',
+                    text=gettext(
+                        'ev_station.msg_notification_overdue_description',
+                        receiver=handover.receiver.rec_name,
+                        date=handover.follow_up_date,
+                        action=handover.next_action or '')))
+        Notification.save(notifications)
+        Log.save(entries)
+        cls.write(handovers, {'escalated_at': datetime.datetime.now()})
+        return handovers
+
+
+class ForwardStart(ModelView):
+    "Forward Handover"
+    __name__ = 'ev.station.handover.forward.start'
+
+    receiver = fields.Many2One(
+        'res.user', "Receiver", required=True,
+        domain=[('id', '!=', Eval('current_user', -1))])
+    next_action = fields.Char("Next Action", required=True)
+    follow_up_date = fields.Date(
+        "Follow-up Date", required=True,
+        domain=[If(Eval('today'),
+                ('follow_up_date', '>=', Eval('today')), ())])
+    text = fields.Text("Note")
+    current_user = fields.Many2One('res.user', "Current User", readonly=True)
+    today = fields.Date("Today", readonly=True)
+
+
+class Forward(Wizard):
+    "Forward Handover"
+    __name__ = 'ev.station.handover.forward'
+
+    start = StateView(
+        'ev.station.handover.forward.start',
+        'ev_station.handover_forward_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Forward", 'forward', 'tryton-forward', default=True),
+            ])
+    forward = StateTransition()
+
+    def default_start(self, fields):
+        return {
+            'current_user': Transaction().user,
+            'today': Pool().get('ir.date').today(),
+            }
+
+    def transition_forward(self):
+        self.model.forward_to(
+            self.records, self.start.receiver, self.start.follow_up_date,
+            next_action=self.start.next_action, text=self.start.text)
+        return 'end'

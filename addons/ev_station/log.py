@@ -1,0 +1,475 @@
+# This file is part of the EV operations suite.
+import datetime
+import logging
+from email.message import EmailMessage
+from email.utils import formataddr
+
+import trytond.config as config
+from trytond import backend
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval
+from trytond.sendmail import send_message
+from trytond.transaction import Transaction, without_check_access
+
+from .event_type import VISIBILITIES
+from .exceptions import LogImmutableError, LogValidationError, StageError
+from .station import STAGE_ORDER, STAGES
+
+logger = logging.getLogger(__name__)
+
+_READONLY_SAVED = {'readonly': Eval('id', -1) >= 0}
+
+
+def _config_int(name, default):
+    return config.getint('ev_station', name, default=default)
+
+
+class ImmutableMixin:
+    "Entries that are evidence: created once, never written nor deleted"
+    __slots__ = ()
+
+    @classmethod
+    def check_modification(cls, mode, records, values=None, external=False):
+        super().check_modification(
+            mode, records, values=values, external=external)
+        if mode in {'write', 'delete'}:
+            raise LogImmutableError(gettext(
+                    'ev_station.msg_entry_immutable',
+                    model=cls.__string__))
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        _install_immutable_trigger(cls._table)
+
+
+def _install_immutable_trigger(table):
+    """Refuse UPDATE and DELETE in the database itself, so that not even SQL
+    issued around the ORM can rewrite the evidence."""
+    cursor = Transaction().connection.cursor()
+    if backend.name == 'postgresql':
+        cursor.execute(
+            'CREATE OR REPLACE FUNCTION ev_refuse_modification() '
+            'RETURNS trigger AS $$ BEGIN '
+            "RAISE EXCEPTION 'ev: % of % refused: entries are immutable', "
+            'TG_OP, TG_TABLE_NAME; END; $$ LANGUAGE plpgsql')
+        for op in ['UPDATE', 'DELETE']:
+            trigger = f'{table}_refuse_{op.lower()}'
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{trigger}" ON "{table}"')
+            cursor.execute(
+                f'CREATE TRIGGER "{trigger}" BEFORE {op} ON "{table}" '
+                'FOR EACH ROW EXECUTE FUNCTION ev_refuse_modification()')
+    elif backend.name == 'sqlite':
+        for op in ['UPDATE', 'DELETE']:
+            trigger = f'{table}_refuse_{op.lower()}'
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+            cursor.execute(
+                f'CREATE TRIGGER "{trigger}" BEFORE {op} ON "{table}" '
+                "BEGIN SELECT RAISE(ABORT, "
+                f"'ev: {op} of {table} refused: entries are immutable'); END")
+
+
+class Log(ImmutableMixin, ModelSQL, ModelView):
+    "Station Event Log Entry"
+    __name__ = 'ev.station.log'
+    _rec_name = 'text'
+
+    station = fields.Many2One(
+        'ev.station', "Station", required=True, ondelete='RESTRICT',
+        states=_READONLY_SAVED)
+    event_type = fields.Many2One(
+        'ev.station.event_type', "Event Type", required=True,
+        ondelete='RESTRICT', states=_READONLY_SAVED)
+    timestamp = fields.Timestamp("Timestamp", readonly=True)
+    author = fields.Many2One('res.user', "Author", readonly=True,
+        ondelete='RESTRICT')
+    text = fields.Text("Text", required=True, states=_READONLY_SAVED,
+        help="What happened.")
+    visibility = fields.Selection(
+        VISIBILITIES, "Visibility", required=True, states=_READONLY_SAVED)
+    next_owner = fields.Many2One(
+        'res.user', "Forwarded To", ondelete='RESTRICT',
+        states=_READONLY_SAVED,
+        help="Who takes over: a handover is created that they must accept.")
+    next_action = fields.Char("Next Action", states=_READONLY_SAVED)
+    eta = fields.Date("ETA", states=_READONLY_SAVED)
+    follow_up_date = fields.Date(
+        "Follow-up Date",
+        states={
+            'readonly': Eval('id', -1) >= 0,
+            'required': Bool(Eval('next_owner')),
+            },
+        help="When the forwarder checks on the next step.")
+    corrects = fields.Many2One(
+        'ev.station.log', "Corrects", ondelete='RESTRICT',
+        domain=[
+            ('station', '=', Eval('station', -1)),
+            ('id', '!=', Eval('id', -1)),
+            ],
+        states=_READONLY_SAVED,
+        help="The entry this one corrects; entries are never edited.")
+    corrections = fields.One2Many(
+        'ev.station.log', 'corrects', "Corrections", readonly=True)
+    corrected = fields.Function(
+        fields.Boolean("Corrected"), 'get_corrected')
+    stage = fields.Selection(
+        [(None, "")] + STAGES, "Stage", readonly=True,
+        help="The stage of the station after this entry.")
+    stage_override = fields.Boolean(
+        "Stage Override", readonly=True,
+        help="This entry skipped stages of the life cycle.")
+    override_by = fields.Many2One(
+        'res.user', "Override Authorised By", ondelete='RESTRICT',
+        states=_READONLY_SAVED)
+    override_reason = fields.Text(
+        "Override Reason", states=_READONLY_SAVED)
+    emails = fields.One2Many(
+        'ev.station.log.email', 'log', "Emails", readonly=True)
+    email_state = fields.Function(fields.Selection([
+                (None, ""),
+                ('pending', "Pending"),
+                ('sent', "Sent"),
+                ('failed', "Failed"),
+                ], "Email State"), 'get_email_state')
+    handovers = fields.One2Many(
+        'ev.station.handover', 'log', "Handovers", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t,
+                    (t.station, Index.Equality()),
+                    (t.timestamp, Index.Range(order='DESC'))),
+                Index(t, (t.author, Index.Equality())),
+                Index(t, (t.corrects, Index.Equality()),
+                    where=t.corrects != None),  # noqa: E711
+                })
+        cls._order = [('timestamp', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def default_visibility(cls):
+        return 'internal'
+
+    @classmethod
+    def default_author(cls):
+        return Transaction().user or None
+
+    @fields.depends('event_type')
+    def on_change_event_type(self):
+        if self.event_type:
+            self.visibility = self.event_type.default_visibility
+
+    def get_rec_name(self, name):
+        return f'{self.event_type.rec_name}: {(self.text or "")[:60]}'
+
+    @classmethod
+    def get_corrected(cls, entries, name):
+        return {e.id: bool(e.corrections) for e in entries}
+
+    @classmethod
+    def get_email_state(cls, entries, name):
+        states = {}
+        for entry in entries:
+            states[entry.id] = entry.emails[-1].state if entry.emails else None
+        return states
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            # Author and time are facts of the system, not of the input.
+            values['author'] = Transaction().user or None
+            values['timestamp'] = datetime.datetime.now()
+            values.pop('stage', None)
+            values.pop('stage_override', None)
+        return values
+
+    @classmethod
+    def create(cls, vlist):
+        pool = Pool()
+        Station = pool.get('ev.station')
+        EventType = pool.get('ev.station.event_type')
+        vlist = [v.copy() for v in vlist]
+
+        # Walk the entries in order, tracking each station's stage, so that
+        # several entries of one call are checked against each other.
+        stage_of = {}
+        for values in vlist:
+            for name in ['station', 'event_type', 'text']:
+                if not values.get(name):
+                    # The required-field check gives the standard message.
+                    break
+            else:
+                station = Station(values['station'])
+                event_type = EventType(values['event_type'])
+                current = stage_of.get(station.id, station.stage or 'offer')
+                values['stage'] = cls._next_stage(
+                    station, event_type, current, values)
+                stage_of[station.id] = values['stage']
+                values.setdefault(
+                    'visibility', event_type.default_visibility)
+        entries = super().create(vlist)
+        # The effects belong to the entry: whoever may record an event moves
+        # the station, even without write access on it.
+        with without_check_access():
+            cls._apply(entries)
+        return entries
+
+    @classmethod
+    def _next_stage(cls, station, event_type, current, values):
+        if not event_type.stage:
+            return current
+        target = event_type.stage
+        skipped = STAGES[STAGE_ORDER[current] + 1:STAGE_ORDER[target]]
+        if skipped:
+            if not (values.get('override_by')
+                    and (values.get('override_reason') or '').strip()):
+                raise StageError(gettext(
+                        'ev_station.msg_stage_skip',
+                        station=station.rec_name,
+                        event=event_type.rec_name,
+                        stages=', '.join(name for _, name in skipped)))
+            values['stage_override'] = True
+        if STAGE_ORDER[target] < STAGE_ORDER[current]:
+            # A late event (e.g. a payment after production started) is
+            # recorded but does not move the station back.
+            return current
+        return target
+
+    @classmethod
+    def validate_fields(cls, entries, field_names):
+        super().validate_fields(entries, field_names)
+        for entry in entries:
+            if entry.next_owner and not entry.follow_up_date:
+                raise LogValidationError(gettext(
+                        'ev_station.msg_log_follow_up_required',
+                        entry=entry.rec_name))
+            if entry.event_type.requires_next_owner and not entry.next_owner:
+                raise LogValidationError(gettext(
+                        'ev_station.msg_log_next_owner_required',
+                        event=entry.event_type.rec_name))
+            if entry.corrects and entry.corrects.station != entry.station:
+                raise LogValidationError(gettext(
+                        'ev_station.msg_log_correction_station',
+                        entry=entry.rec_name))
+            if entry.event_type.requires_correction and not entry.corrects:
+                raise LogValidationError(gettext(
+                        'ev_station.msg_log_correction_required'))
+            if (entry.visibility == 'client_email'
+                    and not entry.station.customer.email):
+                raise LogValidationError(gettext(
+                        'ev_station.msg_log_customer_no_email',
+                        customer=entry.station.customer.rec_name))
+            if entry.stage == 'commissioned' and entry.event_type.stage \
+                    == 'commissioned':
+                if not any(p.kind == 'main' for p in entry.station.photos):
+                    raise LogValidationError(gettext(
+                            'ev_station.msg_log_commission_main_photo',
+                            station=entry.station.rec_name))
+
+    @classmethod
+    def _apply(cls, entries):
+        "Move the stations and start the handovers and emails of new entries"
+        pool = Pool()
+        Station = pool.get('ev.station')
+        Handover = pool.get('ev.station.handover')
+        LogEmail = pool.get('ev.station.log.email')
+        context = Transaction().context
+
+        to_write = {}
+        handovers, emails = [], []
+        for entry in entries:
+            station = entry.station
+            values = to_write.setdefault(station, {})
+            if entry.stage and entry.stage != station.stage:
+                values['stage'] = entry.stage
+                if entry.event_type.sub_status:
+                    values['sub_status'] = entry.event_type.sub_status
+            elif entry.event_type.stage == entry.stage \
+                    and entry.event_type.sub_status:
+                values['sub_status'] = entry.event_type.sub_status
+            if entry.next_action:
+                values['next_step'] = entry.next_action
+            if entry.follow_up_date:
+                values['follow_up_date'] = entry.follow_up_date
+            if entry.eta:
+                values['eta'] = entry.eta
+            if entry.next_owner:
+                handovers.append(Handover(
+                        station=station,
+                        log=entry,
+                        parent=context.get('ev_handover_parent'),
+                        forwarder=entry.author,
+                        receiver=entry.next_owner,
+                        next_action=entry.next_action,
+                        follow_up_date=entry.follow_up_date,
+                        ))
+            if entry.visibility == 'client_email':
+                emails.append(LogEmail.from_entry(entry))
+        args = []
+        for station, values in to_write.items():
+            if values:
+                args.extend(([station], values))
+        if args:
+            Station.write(*args)
+        Handover.save(handovers)
+        LogEmail.save(emails)
+        if emails:
+            LogEmail.__queue__.send(emails)
+
+
+class LogEmail(ModelSQL, ModelView):
+    "Customer email of a Client visible + Email entry, with its attempts"
+    __name__ = 'ev.station.log.email'
+
+    log = fields.Many2One(
+        'ev.station.log', "Log Entry", required=True, ondelete='RESTRICT',
+        readonly=True)
+    station = fields.Function(
+        fields.Many2One('ev.station', "Station"), 'get_station',
+        searcher='search_station')
+    recipient = fields.Char("Recipient", readonly=True)
+    language = fields.Char("Language", readonly=True)
+    subject = fields.Char("Subject", readonly=True)
+    body = fields.Text("Body", readonly=True)
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('sent', "Sent"),
+            ('failed', "Failed"),
+            ], "State", readonly=True, sort=False)
+    attempts = fields.Integer("Attempts", readonly=True)
+    last_error = fields.Text("Last Error", readonly=True)
+    last_attempt_at = fields.Timestamp("Last Attempt At", readonly=True)
+    next_attempt_at = fields.Timestamp("Next Attempt At", readonly=True)
+    sent_at = fields.Timestamp("Sent At", readonly=True)
+    message_id = fields.Char("Message-ID", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(
+            Index(t, (t.next_attempt_at, Index.Range()),
+                where=t.state == 'pending'))
+        cls._order = [('id', 'DESC')]
+        cls._buttons.update({
+                'retry': {
+                    'invisible': Eval('state') != 'failed',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'pending'
+
+    @classmethod
+    def default_attempts(cls):
+        return 0
+
+    def get_station(self, name):
+        return self.log.station.id
+
+    @classmethod
+    def search_station(cls, name, clause):
+        return [('log.' + clause[0],) + tuple(clause[1:])]
+
+    @classmethod
+    def check_modification(cls, mode, emails, values=None, external=False):
+        super().check_modification(
+            mode, emails, values=values, external=external)
+        if mode == 'delete':
+            raise LogImmutableError(gettext(
+                    'ev_station.msg_entry_immutable', model=cls.__string__))
+
+    @classmethod
+    def from_entry(cls, entry):
+        station = entry.station
+        subject, body = entry.event_type.render_email(station, entry)
+        return cls(
+            log=entry,
+            recipient=formataddr(
+                (station.customer.rec_name, station.customer.email)),
+            language=station.language.code if station.language else None,
+            subject=subject,
+            body=body,
+            next_attempt_at=datetime.datetime.now(),
+            )
+
+    def get_message(self):
+        msg = EmailMessage()
+        msg['From'] = config.get('email', 'from')
+        msg['To'] = self.recipient
+        msg['Subject'] = self.subject
+        if self.language:
+            msg['Content-Language'] = self.language.replace('_', '-')
+        msg['X-EV-Station'] = self.log.station.number or ''
+        msg['X-EV-Log-Entry'] = str(self.log.id)
+        msg.set_content(self.body or '')
+        return msg
+
+    @classmethod
+    def send(cls, emails):
+        "Try to send pending emails; failures are kept and retried later"
+        pool = Pool()
+        Email = pool.get('ir.email')
+        now = datetime.datetime.now
+        max_attempts = _config_int('email_max_attempts', 5)
+        delay = _config_int('email_retry_delay', 60)
+        archives = []
+        for email in emails:
+            if email.state != 'pending':
+                continue
+            msg = email.get_message()
+            email.attempts = (email.attempts or 0) + 1
+            email.last_attempt_at = now()
+            try:
+                send_message(msg, strict=True)
+            except Exception as exception:
+                logger.warning(
+                    "customer email %s failed (attempt %s): %s",
+                    email.id, email.attempts, exception)
+                email.last_error = str(exception) or repr(exception)
+                if email.attempts >= max_attempts:
+                    email.state = 'failed'
+                    email.next_attempt_at = None
+                else:
+                    email.next_attempt_at = now() + datetime.timedelta(
+                        seconds=delay * 2 ** (email.attempts - 1))
+            else:
+                email.state = 'sent'
+                email.sent_at = now()
+                email.next_attempt_at = None
+                email.message_id = msg['Message-ID']
+                archives.append(Email.from_message(
+                        msg, body=email.body, resource=email.log.station))
+            # Save each one at once: a later failure must not lose the
+            # record of an email that already left.
+            email.save()
+        Email.save(archives)
+
+    @classmethod
+    def send_due(cls):
+        "Cron: send the pending emails whose next attempt is due"
+        emails = cls.search([
+                ('state', '=', 'pending'),
+                ['OR',
+                    ('next_attempt_at', '=', None),
+                    ('next_attempt_at', '<=', datetime.datetime.now()),
+                    ],
+                ], order=[('next_attempt_at', 'ASC'), ('id', 'ASC')])
+        cls.send(emails)
+
+    @classmethod
+    @ModelView.button
+    def retry(cls, emails):
+        "Give a failed email a new series of attempts"
+        cls.write([e for e in emails if e.state == 'failed'], {
+                'state': 'pending',
+                'attempts': 0,
+                'next_attempt_at': datetime.datetime.now(),
+                })

@@ -1,0 +1,135 @@
+# This file is part of the EV operations suite.
+from decimal import Decimal
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval, If
+from trytond.transaction import Transaction, without_check_access
+
+from .exceptions import LogValidationError
+from .log import ImmutableMixin
+
+PAYMENT_EVENTS = {
+    'prepayment': 'prepayment_received',
+    'partial': 'partial_payment_received',
+    'full': 'full_payment_received',
+    }
+
+
+class Payment(ImmutableMixin, ModelSQL, ModelView):
+    "Payment log: the fact of a payment, recorded once"
+    __name__ = 'ev.station.payment'
+
+    station = fields.Many2One(
+        'ev.station', "Station", required=True, ondelete='RESTRICT')
+    date = fields.Date("Date", required=True)
+    type = fields.Selection([
+            ('prepayment', "Prepayment"),
+            ('partial', "Partial Payment"),
+            ('full', "Full Payment"),
+            ], "Type", required=True)
+    amount = fields.Numeric(
+        "Amount", digits=(16, 2),
+        domain=[If(Bool(Eval('amount')), ('amount', '>', 0), ())],
+        states={'required': ~Eval('percentage')})
+    currency = fields.Many2One(
+        'currency.currency', "Currency",
+        states={'required': Bool(Eval('amount'))})
+    percentage = fields.Numeric(
+        "Percentage", digits=(5, 2),
+        domain=[If(Bool(Eval('percentage')),
+                [('percentage', '>', 0), ('percentage', '<=', 100)], ())],
+        states={'required': ~Eval('amount')})
+    reference = fields.Char("Reference")
+    text = fields.Text("Text")
+    notify_customer = fields.Boolean(
+        "Notify Customer",
+        help="Email the customer that the payment was received.")
+    author = fields.Many2One('res.user', "Recorded By", readonly=True)
+    log = fields.Many2One('ev.station.log', "Log Entry", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t, (t.station, Index.Equality())))
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def default_date(cls):
+        return Pool().get('ir.date').today()
+
+    @classmethod
+    def default_currency(cls):
+        pool = Pool()
+        Currency = pool.get('currency.currency')
+        currencies = Currency.search([('code', '=', 'INR')], limit=1)
+        return currencies[0].id if currencies else None
+
+    def get_rec_name(self, name):
+        return gettext('ev_station.msg_payment_text',
+            type=self.type_string, amount=self.amount_text,
+            reference=self.reference or '-')
+
+    @property
+    def amount_text(self):
+        parts = []
+        if self.amount:
+            parts.append(f'{self.amount} {self.currency.code}')
+        if self.percentage:
+            parts.append(f'{self.percentage.normalize():f}%'
+                if isinstance(self.percentage, Decimal)
+                else f'{self.percentage}%')
+        return ' / '.join(parts)
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            values['author'] = Transaction().user or None
+            values.pop('log', None)
+        return values
+
+    @classmethod
+    def validate_fields(cls, payments, field_names):
+        super().validate_fields(payments, field_names)
+        for payment in payments:
+            if not payment.amount and not payment.percentage:
+                raise LogValidationError(gettext(
+                        'ev_station.msg_payment_amount_required'))
+
+    @classmethod
+    def create(cls, vlist):
+        pool = Pool()
+        Log = pool.get('ev.station.log')
+        EventType = pool.get('ev.station.event_type')
+        # The log entry is created first so that the payment points at it
+        # and stays untouched afterwards.
+        vlist = [v.copy() for v in vlist]
+        for values in vlist:
+            payment = cls(**{k: v for k, v in values.items()
+                    if k in {'station', 'type', 'amount', 'currency',
+                        'percentage', 'reference'}})
+            if not (payment.station and payment.type):
+                continue
+            event_type = EventType.from_code(PAYMENT_EVENTS[payment.type])
+            text = payment.rec_name
+            if values.get('text'):
+                text += '\n' + values['text']
+            with without_check_access():
+                entry = Log(
+                    station=payment.station,
+                    event_type=event_type,
+                    text=text,
+                    visibility=('client_email' if values.get('notify_customer')
+                        else 'internal'),
+                    override_by=values.get('override_by'),
+                    override_reason=values.get('override_reason'),
+                    )
+                entry.save()
+            values['log'] = entry.id
+        for values in vlist:
+            values.pop('override_by', None)
+            values.pop('override_reason', None)
+        return super().create(vlist)
