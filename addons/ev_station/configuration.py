@@ -6,6 +6,7 @@ from trytond.pyson import Id
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
     __name__ = 'ev.station.configuration'
+    __string__ = "EV Station Configuration"
 
     station_sequence = fields.Many2One(
         'ir.sequence', "Station Sequence", required=True,

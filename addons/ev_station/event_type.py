@@ -22,6 +22,7 @@ class EventType(
         DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     "What an entry of the event log records"
     __name__ = 'ev.station.event_type'
+    __string__ = "Event Type"
 
     code = fields.Char("Code", required=True, readonly=False)
     name = fields.Char("Name", required=True, translate=True)

@@ -20,11 +20,12 @@ class Handover(Workflow, ModelSQL, ModelView):
     The forwarder stays responsible until the receiver marks it accepted,
     completed or forwarded."""
     __name__ = 'ev.station.handover'
+    __string__ = "Handover"
 
     station = fields.Many2One(
         'ev.station', "Station", required=True, ondelete='RESTRICT',
         readonly=True)
-    log = fields.Many2One(
+    entry = fields.Many2One(
         'ev.station.log', "Log Entry", ondelete='RESTRICT', readonly=True,
         help="The entry that forwarded the task.")
     parent = fields.Many2One(
@@ -326,6 +327,7 @@ class Handover(Workflow, ModelSQL, ModelView):
 class ForwardStart(ModelView):
     "Forward Handover"
     __name__ = 'ev.station.handover.forward.start'
+    __string__ = "Forward Handover"
 
     receiver = fields.Many2One(
         'res.user', "Receiver", required=True,
@@ -343,6 +345,7 @@ class ForwardStart(ModelView):
 class Forward(Wizard):
     "Forward Handover"
     __name__ = 'ev.station.handover.forward'
+    __string__ = "Forward Handover"
 
     start = StateView(
         'ev.station.handover.forward.start',

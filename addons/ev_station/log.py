@@ -74,6 +74,7 @@ def _install_immutable_trigger(table):
 class Log(ImmutableMixin, ModelSQL, ModelView):
     "Station Event Log Entry"
     __name__ = 'ev.station.log'
+    __string__ = "Station Log Entry"
     _rec_name = 'text'
 
     station = fields.Many2One(
@@ -126,7 +127,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
     override_reason = fields.Text(
         "Override Reason", states=_READONLY_SAVED)
     emails = fields.One2Many(
-        'ev.station.log.email', 'log', "Emails", readonly=True)
+        'ev.station.log.email', 'entry', "Emails", readonly=True)
     email_state = fields.Function(fields.Selection([
                 (None, ""),
                 ('pending', "Pending"),
@@ -134,7 +135,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 ('failed', "Failed"),
                 ], "Email State"), 'get_email_state')
     handovers = fields.One2Many(
-        'ev.station.handover', 'log', "Handovers", readonly=True)
+        'ev.station.handover', 'entry', "Handovers", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -184,8 +185,6 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
             # Author and time are facts of the system, not of the input.
             values['author'] = Transaction().user or None
             values['timestamp'] = datetime.datetime.now()
-            values.pop('stage', None)
-            values.pop('stage_override', None)
         return values
 
     @classmethod
@@ -199,6 +198,9 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         # several entries of one call are checked against each other.
         stage_of = {}
         for values in vlist:
+            # Stage and override are the system's verdict, never input.
+            values['stage'] = None
+            values['stage_override'] = False
             for name in ['station', 'event_type', 'text']:
                 if not values.get(name):
                     # The required-field check gives the standard message.
@@ -301,7 +303,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
             if entry.next_owner:
                 handovers.append(Handover(
                         station=station,
-                        log=entry,
+                        entry=entry,
                         parent=context.get('ev_handover_parent'),
                         forwarder=entry.author,
                         receiver=entry.next_owner,
@@ -325,8 +327,9 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
 class LogEmail(ModelSQL, ModelView):
     "Customer email of a Client visible + Email entry, with its attempts"
     __name__ = 'ev.station.log.email'
+    __string__ = "Customer Email"
 
-    log = fields.Many2One(
+    entry = fields.Many2One(
         'ev.station.log', "Log Entry", required=True, ondelete='RESTRICT',
         readonly=True)
     station = fields.Function(
@@ -372,11 +375,11 @@ class LogEmail(ModelSQL, ModelView):
         return 0
 
     def get_station(self, name):
-        return self.log.station.id
+        return self.entry.station.id
 
     @classmethod
     def search_station(cls, name, clause):
-        return [('log.' + clause[0],) + tuple(clause[1:])]
+        return [('entry.' + clause[0],) + tuple(clause[1:])]
 
     @classmethod
     def check_modification(cls, mode, emails, values=None, external=False):
@@ -391,7 +394,7 @@ class LogEmail(ModelSQL, ModelView):
         station = entry.station
         subject, body = entry.event_type.render_email(station, entry)
         return cls(
-            log=entry,
+            entry=entry,
             recipient=formataddr(
                 (station.customer.rec_name, station.customer.email)),
             language=station.language.code if station.language else None,
@@ -407,8 +410,8 @@ class LogEmail(ModelSQL, ModelView):
         msg['Subject'] = self.subject
         if self.language:
             msg['Content-Language'] = self.language.replace('_', '-')
-        msg['X-EV-Station'] = self.log.station.number or ''
-        msg['X-EV-Log-Entry'] = str(self.log.id)
+        msg['X-EV-Station'] = self.entry.station.number or ''
+        msg['X-EV-Log-Entry'] = str(self.entry.id)
         msg.set_content(self.body or '')
         return msg
 
@@ -446,7 +449,7 @@ class LogEmail(ModelSQL, ModelView):
                 email.next_attempt_at = None
                 email.message_id = msg['Message-ID']
                 archives.append(Email.from_message(
-                        msg, body=email.body, resource=email.log.station))
+                        msg, body=email.body, resource=email.entry.station))
             # Save each one at once: a later failure must not lose the
             # record of an email that already left.
             email.save()

@@ -13,6 +13,7 @@ _DRAFT = {'readonly': Eval('state') != 'draft'}
 class Logistics(Workflow, ModelSQL, ModelView):
     "Logistics log: a shipment of the station to its site"
     __name__ = 'ev.station.logistics'
+    __string__ = "Shipment"
 
     station = fields.Many2One(
         'ev.station', "Station", required=True, ondelete='RESTRICT',

@@ -20,6 +20,7 @@ PAYMENT_EVENTS = {
 class Payment(ImmutableMixin, ModelSQL, ModelView):
     "Payment log: the fact of a payment, recorded once"
     __name__ = 'ev.station.payment'
+    __string__ = "Payment"
 
     station = fields.Many2One(
         'ev.station', "Station", required=True, ondelete='RESTRICT')
@@ -29,6 +30,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
             ('partial', "Partial Payment"),
             ('full', "Full Payment"),
             ], "Type", required=True)
+    type_string = type.translated('type')
     amount = fields.Numeric(
         "Amount", digits=(16, 2),
         domain=[If(Bool(Eval('amount')), ('amount', '>', 0), ())],
@@ -47,7 +49,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
         "Notify Customer",
         help="Email the customer that the payment was received.")
     author = fields.Many2One('res.user', "Recorded By", readonly=True)
-    log = fields.Many2One('ev.station.log', "Log Entry", readonly=True)
+    entry = fields.Many2One('ev.station.log', "Log Entry", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -88,7 +90,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
         values = super().preprocess_values(mode, values)
         if mode == 'create':
             values['author'] = Transaction().user or None
-            values.pop('log', None)
+            values.pop('entry', None)
         return values
 
     @classmethod
@@ -114,7 +116,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
             if not (payment.station and payment.type):
                 continue
             event_type = EventType.from_code(PAYMENT_EVENTS[payment.type])
-            text = payment.rec_name
+            text = payment.get_rec_name(None)
             if values.get('text'):
                 text += '\n' + values['text']
             with without_check_access():
@@ -128,7 +130,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
                     override_reason=values.get('override_reason'),
                     )
                 entry.save()
-            values['log'] = entry.id
+            values['entry'] = entry.id
         for values in vlist:
             values.pop('override_by', None)
             values.pop('override_reason', None)

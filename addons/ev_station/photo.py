@@ -17,6 +17,7 @@ PHOTO_KINDS = [
 class Photo(ModelSQL, ModelView):
     "Photo log"
     __name__ = 'ev.station.photo'
+    __string__ = "Photo"
 
     station = fields.Many2One(
         'ev.station', "Station", required=True, ondelete='CASCADE')
@@ -25,6 +26,7 @@ class Photo(ModelSQL, ModelView):
         "Image", required=True, file_id='image_id', filename='name')
     image_id = fields.Char("Image ID", readonly=True)
     kind = fields.Selection(PHOTO_KINDS, "Kind", required=True, sort=False)
+    kind_string = kind.translated('kind')
     taken_by = fields.Many2One(
         'party.party', "Taken By", required=True, ondelete='RESTRICT',
         help="Who took the photo.")

@@ -42,6 +42,7 @@ CONNECTOR_TYPES = [
 
 class Station(ChatMixin, ModelSQL, ModelView):
     __name__ = 'ev.station'
+    __string__ = "Station"
     _rec_name = 'number'
 
     number = fields.Char(
@@ -58,7 +59,7 @@ class Station(ChatMixin, ModelSQL, ModelView):
         domain=[('translatable', '=', True)],
         help="The language of the customer's notifications.")
     owner = fields.Many2One(
-        'res.user', "Owner", required=True,
+        'res.user', "Owner",
         help="The person responsible for the station record.")
 
     # Configuration
@@ -112,7 +113,7 @@ class Station(ChatMixin, ModelSQL, ModelView):
     service_contact_backup = fields.Many2One(
         'party.party', "Service Contact (Backup)", ondelete='RESTRICT')
 
-    log = fields.One2Many('ev.station.log', 'station', "Event Log")
+    events = fields.One2Many('ev.station.log', 'station', "Event Log")
     handovers = fields.One2Many('ev.station.handover', 'station', "Handovers")
     payments = fields.One2Many('ev.station.payment', 'station', "Payments")
     logistics = fields.One2Many('ev.station.logistics', 'station', "Logistics")
@@ -255,7 +256,7 @@ class Station(ChatMixin, ModelSQL, ModelView):
         default = default.copy() if default is not None else {}
         default.setdefault('number')
         default.setdefault('stage')
-        for name in ['log', 'handovers', 'payments', 'logistics', 'photos']:
+        for name in ['events', 'handovers', 'payments', 'logistics', 'photos']:
             default.setdefault(name)
         return super().copy(stations, default=default)
 
@@ -281,6 +282,7 @@ class Station(ChatMixin, ModelSQL, ModelView):
 
 class Connector(sequence_ordered(), ModelSQL, ModelView):
     __name__ = 'ev.station.connector'
+    __string__ = "Station Connector"
 
     station = fields.Many2One(
         'ev.station', "Station", required=True, ondelete='CASCADE')
@@ -297,6 +299,7 @@ class Connector(sequence_ordered(), ModelSQL, ModelView):
 
 class Option(ModelSQL, ModelView):
     __name__ = 'ev.station.option'
+    __string__ = "Station Option"
 
     name = fields.Char("Name", required=True, translate=True)
     code = fields.Char("Code")
@@ -312,6 +315,7 @@ class Option(ModelSQL, ModelView):
 
 class StationOption(ModelSQL):
     __name__ = 'ev.station-ev.station.option'
+    __string__ = "Station - Option"
 
     station = fields.Many2One(
         'ev.station', "Station", required=True, ondelete='CASCADE')

@@ -1,0 +1,263 @@
+"""Demo data of the EV operations suite: `python -m demo -d <database>`.
+
+Idempotent: a database that already has the demo users is left alone."""
+import argparse
+import datetime
+import logging
+import os
+import struct
+import zlib
+from decimal import Decimal
+
+from trytond import config
+
+PASSWORD = 'demo-pass'
+ROLE_USERS = [
+    # login, name, group xml id
+    ('sales', "Asha Sales", 'group_sales'),
+    ('packer', "Pavan Packer", 'group_packer'),
+    ('finance', "Farah Finance", 'group_finance'),
+    ('production', "Pradeep Production", 'group_production'),
+    ('warehouse', "Wasim Warehouse", 'group_warehouse'),
+    ('assembly', "Anil Assembly", 'group_assembly'),
+    ('testing', "Tara Testing", 'group_testing'),
+    ('logistics', "Leela Logistics", 'group_logistics'),
+    ('coordinator', "Kiran Coordinator", 'group_installation'),
+    ('support', "Sunita Support", 'group_support'),
+    ]
+
+# Each station walks the life cycle up to the event named last.
+LIFECYCLE = [
+    ('client_account_created', 'sales', "Customer account opened after the "
+        "public offer was accepted."),
+    ('station_configuration_agreed', 'sales', "22 kW, 3 phase, Type 2 "
+        "socket with DLM and 4G modem agreed with the customer."),
+    ('station_created', 'packer', "Station card created with its "
+        "identification."),
+    ('prepayment_received', 'finance', None),
+    ('factory_transfer_sent', 'production', "Order passed to the factory."),
+    ('production_confirmed', 'production', "Production slot confirmed for "
+        "this week."),
+    ('components_available', 'warehouse', "All components on the shelf."),
+    ('assembly_started', 'assembly', "Assembly started on line 2."),
+    ('assembly_completed', 'assembly', "Assembly finished."),
+    ('testing_started', 'testing', "Unit in the test bay."),
+    ('testing_completed', 'testing', "All electrical tests passed."),
+    ('packaging_started', 'logistics', "Packed on a pallet."),
+    ('carrier_agreed', 'logistics', "Carrier booked at the agreed price."),
+    ('shipped', 'logistics', None),
+    ('arrived_to_site', 'logistics', None),
+    ('installation_started', 'coordinator', "Installer on site."),
+    ('installation_completed', 'coordinator', "Installation finished, "
+        "cable run 18 m."),
+    ('commissioned', 'coordinator', "Tariff configured and station "
+        "activated."),
+    ]
+
+CUSTOMERS = [
+    ("Meera Iyer", "Bengaluru", "meera.iyer@example.com"),
+    ("Rahul Verma", "Pune", "rahul.verma@example.com"),
+    ("Sunrise Apartments RWA", "Hyderabad", "rwa@sunrise.example.com"),
+    ("Kavya Nair", "Kochi", "kavya.nair@example.com"),
+    ("GreenFleet Logistics", "Chennai", "fleet@greenfleet.example.com"),
+    ("Arjun Mehta", "Mumbai", "arjun.mehta@example.com"),
+    ("Priya Sharma", "Delhi", "priya.sharma@example.com"),
+    ("Hotel Lakeview", "Udaipur", "ops@lakeview.example.com"),
+    ("Vikram Singh", "Jaipur", "vikram.singh@example.com"),
+    ("Nisha Patel", "Ahmedabad", "nisha.patel@example.com"),
+    ("TechPark Phase II", "Noida", "facilities@techpark.example.com"),
+    ("Rohan Das", "Kolkata", "rohan.das@example.com"),
+    ]
+
+# How far along the life cycle each demo station is (index in LIFECYCLE)
+PROGRESS = [0, 1, 2, 3, 5, 6, 8, 10, 13, 14, 16, 17]
+
+
+def png(width, height, rgb):
+    "A plain PNG image, enough to show the photo log"
+    raw = b''.join(
+        b'\x00' + bytes(rgb) * width for _ in range(height))
+
+    def chunk(tag, data):
+        return (struct.pack('>I', len(data)) + tag + data
+            + struct.pack('>I', zlib.crc32(tag + data) & 0xffffffff))
+    return (b'\x89PNG\r\n\x1a\n'
+        + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0))
+        + chunk(b'IDAT', zlib.compress(raw))
+        + chunk(b'IEND', b''))
+
+
+def load(database):
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction, TransactionError
+
+    Pool.start()
+    pool = Pool(database)
+    pool.init()
+    extras = {}
+    while True:
+        with Transaction().start(database, 0, **extras) as transaction:
+            User = pool.get('res.user')
+            if User.search([('login', '=', 'sales')]):
+                logging.info("demo data already loaded")
+                return False
+            try:
+                users = create_users(pool)
+                create_stations(pool, users)
+            except TransactionError as exception:
+                # e.g. the configuration singleton asks for a table lock
+                transaction.rollback()
+                exception.fix(extras)
+                continue
+            transaction.commit()
+        return True
+
+
+def create_users(pool):
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    Group = pool.get('res.group')
+    users = {}
+    for login, name, group in ROLE_USERS:
+        users[login] = User(
+            login=login, name=name, password=PASSWORD,
+            email=f'{login}@ev.localhost',
+            groups=[Group(ModelData.get_id('ev_station', group))])
+    User.save(list(users.values()))
+    admin, = User.search([('login', '=', 'admin')])
+    users['admin'] = admin
+    Configuration = pool.get('ev.station.configuration')
+    configuration = Configuration(1)
+    configuration.escalation_user = users['support']
+    configuration.save()
+    return users
+
+
+def create_stations(pool, users):
+    from trytond.transaction import Transaction
+
+    Party = pool.get('party.party')
+    Country = pool.get('country.country')
+    Lang = pool.get('ir.lang')
+    Currency = pool.get('currency.currency')
+    Station = pool.get('ev.station')
+    Payment = pool.get('ev.station.payment')
+    Logistics = pool.get('ev.station.logistics')
+    Photo = pool.get('ev.station.photo')
+    Handover = pool.get('ev.station.handover')
+    Option = pool.get('ev.station.option')
+    Date = pool.get('ir.date')
+    today = Date.today()
+
+    india, = Country.search([('code', '=', 'IN')]) or Country.create([{
+                'name': "India", 'code': 'IN', 'code3': 'IND',
+                'code_numeric': '356'}])
+    english, = Lang.search([('code', '=', 'en')])
+    inr = Currency.search([('code', '=', 'INR')])
+    if not inr:
+        inr = Currency.create([{
+                    'name': "Indian Rupee", 'code': 'INR', 'symbol': '₹',
+                    'numeric_code': '356'}])
+    inr, = inr
+    options = Option.search([])
+
+    installer = Party(name="Ravi Electricals (installer)")
+    installer.save()
+    for i, ((name, city, email), progress) in enumerate(
+            zip(CUSTOMERS, PROGRESS)):
+        customer = Party(
+            name=name, lang=english,
+            addresses=[{'city': city, 'country': india.id}],
+            contact_mechanisms=[
+                {'type': 'email', 'value': email},
+                {'type': 'phone', 'value': f'+9198450{i:05d}'},
+                ])
+        customer.save()
+        site_contact = Party(name=f"Site contact of {name}")
+        site_contact.save()
+        with Transaction().set_user(users['sales'].id):
+            station = Station(
+                customer=customer, country=india, language=english,
+                customer_account=f'ACC-{1000 + i}',
+                power_kw=Decimal('22.0') if i % 3 else Decimal('7.4'),
+                phases='3' if i % 3 else '1',
+                dlm=bool(i % 2), modem='4g',
+                connectors=[{'type': 'type2', 'count': 1 + i % 2}],
+                options=options[:i % 3 + 1],
+                contact=customer,
+                location_contact=site_contact,
+                location_contact_backup=customer,
+                installation_contact=installer,
+                service_contact=site_contact,
+                photo_taker=users['coordinator'],
+                photo_uploader=users['support'],
+                )
+            station.save()
+        for code, login, text in LIFECYCLE[:progress + 1]:
+            with Transaction().set_user(users[login].id):
+                if code == 'prepayment_received':
+                    Payment(station=station, type='prepayment',
+                        percentage=Decimal(50), amount=Decimal(45000),
+                        currency=inr, reference=f'UTR{880000 + i}',
+                        text="Bank transfer received.").save()
+                elif code == 'shipped':
+                    shipment = Logistics(
+                        station=station, carrier="BlueDart",
+                        tracking_number=f'BD{7000000 + i}')
+                    shipment.save()
+                    Logistics.ship([shipment])
+                elif code == 'arrived_to_site':
+                    shipment, = Logistics.search([
+                            ('station', '=', station.id)])
+                    Logistics.arrive([shipment])
+                else:
+                    if code == 'commissioned':
+                        Photo(station=station, name='final-site.png',
+                            image=png(64, 48, (40, 140, 90)), kind='main',
+                            taken_by=installer, taken_on=today).save()
+                    station.record_event(code, text)
+        # Every station has a next step handed over to someone
+        owner, receiver = LIFECYCLE[progress][1], LIFECYCLE[
+            min(progress + 1, len(LIFECYCLE) - 1)][1]
+        if receiver == owner:
+            receiver = 'support'
+        with Transaction().set_user(users[owner].id):
+            station.record_event(
+                'handover_forwarded',
+                f"Please take over the next step for {name}.",
+                next_owner=users[receiver],
+                next_action="Confirm the next step with the customer",
+                follow_up_date=today + datetime.timedelta(days=(i % 5) - 2))
+        if i % 4 == 1:
+            handover, = Handover.search([
+                    ('station', '=', station.id), ('state', '=', 'pending')])
+            with Transaction().set_user(users[receiver].id):
+                Handover.accept([handover])
+        if i % 3 == 0:
+            with Transaction().set_user(users['support'].id):
+                Photo(station=station, name='technical.png',
+                    image=png(48, 48, (200, 120, 40)), kind='technical',
+                    taken_by=installer, taken_on=today).save()
+                station.record_event(
+                    'call_summary',
+                    "Call with the customer: site access from 9:00, parking "
+                    "available. Agreed to send photos of the main board.")
+    # Make the overdue handovers visible at once
+    Handover.notify_overdue()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('-d', '--database', required=True)
+    parser.add_argument('-c', '--config',
+        default=os.environ.get('TRYTOND_CONFIG'))
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    if options.config:
+        config.update_etc(options.config)
+    if load(options.database):
+        logging.info("demo data loaded into %s", options.database)
+
+
+if __name__ == '__main__':
+    main()
