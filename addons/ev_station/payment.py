@@ -70,27 +70,27 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
         return currencies[0].id if currencies else None
 
     def get_rec_name(self, name):
-        return gettext('ev_station.msg_payment_text',
-            type=self.type_string, amount=self.amount_text,
-            reference=self.reference or '-')
+        return self.describe(
+            self.type_string, self.amount, self.currency, self.percentage,
+            self.reference)
 
-    @property
-    def amount_text(self):
+    @classmethod
+    def describe(cls, type_string, amount, currency, percentage, reference):
         parts = []
-        if self.amount:
-            parts.append(f'{self.amount} {self.currency.code}')
-        if self.percentage:
-            parts.append(f'{self.percentage.normalize():f}%'
-                if isinstance(self.percentage, Decimal)
-                else f'{self.percentage}%')
-        return ' / '.join(parts)
+        if amount:
+            parts.append(f'{amount} {currency.code if currency else ""}'
+                .strip())
+        if percentage:
+            parts.append(f'{Decimal(percentage).normalize():f}%')
+        return gettext('ev_station.msg_payment_text',
+            type=type_string, amount=' / '.join(parts),
+            reference=reference or '-')
 
     @classmethod
     def preprocess_values(cls, mode, values):
         values = super().preprocess_values(mode, values)
         if mode == 'create':
             values['author'] = Transaction().user or None
-            values.pop('entry', None)
         return values
 
     @classmethod
@@ -110,18 +110,27 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
         # and stays untouched afterwards.
         vlist = [v.copy() for v in vlist]
         for values in vlist:
-            payment = cls(**{k: v for k, v in values.items()
-                    if k in {'station', 'type', 'amount', 'currency',
-                        'percentage', 'reference'}})
-            if not (payment.station and payment.type):
+            values['entry'] = None
+            if (not values.get('station')
+                    or values.get('type') not in PAYMENT_EVENTS):
+                # The standard required/selection checks report it.
                 continue
-            event_type = EventType.from_code(PAYMENT_EVENTS[payment.type])
-            text = payment.get_rec_name(None)
+            if not values.get('amount') and not values.get('percentage'):
+                raise LogValidationError(gettext(
+                        'ev_station.msg_payment_amount_required'))
+            Currency = pool.get('currency.currency')
+            event_type = EventType.from_code(PAYMENT_EVENTS[values['type']])
+            text = cls.describe(
+                dict(cls.type.selection)[values['type']],
+                values.get('amount'),
+                Currency(values['currency']) if values.get('currency')
+                else None,
+                values.get('percentage'), values.get('reference'))
             if values.get('text'):
                 text += '\n' + values['text']
             with without_check_access():
                 entry = Log(
-                    station=payment.station,
+                    station=values['station'],
                     event_type=event_type,
                     text=text,
                     visibility=('client_email' if values.get('notify_customer')

@@ -1,0 +1,110 @@
+# This file is part of the EV operations suite.
+"Helpers shared by the tests of ev_station and of the modules built on it"
+import contextlib
+import datetime
+import socket
+import threading
+
+from aiosmtpd.controller import Controller
+
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+
+def free_port():
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class SMTPRecorder:
+    "aiosmtpd handler keeping the messages it receives"
+
+    def __init__(self):
+        self.messages = []
+        self.received = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        self.received.set()
+        return '250 Message accepted for delivery'
+
+
+class SMTPServer:
+    "A real SMTP server on a loopback port, started and stopped at will"
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.handler = SMTPRecorder()
+        self.controller = None
+
+    @property
+    def uri(self):
+        return f'smtp://127.0.0.1:{self.port}'
+
+    def start(self):
+        self.controller = Controller(
+            self.handler, hostname='127.0.0.1', port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+
+def create_customer(name="Meera Iyer", email='meera@example.com', lang=None):
+    Party = Pool().get('party.party')
+    mechanisms = []
+    if email:
+        mechanisms.append({'type': 'email', 'value': email})
+    party = Party(name=name, contact_mechanisms=mechanisms, lang=lang)
+    party.save()
+    return party
+
+
+def create_station(customer=None, **values):
+    Station = Pool().get('ev.station')
+    station = Station(customer=customer or create_customer(), **values)
+    station.save()
+    return station
+
+
+def create_user(login, *group_xml_ids, email=None):
+    pool = Pool()
+    User = pool.get('res.user')
+    Group = pool.get('res.group')
+    ModelData = pool.get('ir.model.data')
+    user = User(
+        login=login, name=login.title(), email=email,
+        groups=[Group(ModelData.get_id('ev_station', g))
+            for g in group_xml_ids])
+    user.save()
+    return user
+
+
+@contextlib.contextmanager
+def as_user(user):
+    "Run as `user` with access checks on, the way an RPC call does"
+    transaction = Transaction()
+    with transaction.set_user(user.id), \
+            transaction.set_context(_check_access=True):
+        yield
+
+
+def walk_to(station, stage_event_codes):
+    for code in stage_event_codes:
+        station.record_event(code, f"{code} recorded")
+
+
+def today():
+    return Pool().get('ir.date').today()
+
+
+def days(n):
+    return datetime.timedelta(days=n)

@@ -1,0 +1,692 @@
+#!/usr/bin/env python3
+"""Benchmark of the station log and follow-ups on PostgreSQL (`./ev bench`).
+
+The issue's targets, on 100,000 stations and 2,000,000 log entries:
+  - opening one station's latest 50 log entries: at most 150 ms server-side
+    (median of 20),
+  - listing the overdue follow-ups: at most 150 ms server-side (median of 20),
+  - appending log entries through the ORM: at least 300 per second.
+
+The script keeps a dedicated database (ev_bench at the full size,
+ev_bench_<stations>_<entries> otherwise), created with trytond-admin and
+filled with set-based SQL; a rerun reuses it when it already has the data of
+the size asked (--rebuild forces a new one) and updates the modules when
+their sources changed since. Every figure is measured through the Tryton ORM
+in transactions opened like an RPC request opens them, as the admin user with
+access checks on.
+
+It prints lines `bench: <name> <value> <unit>` and never fails on time: the
+exit code is non-zero only on a real error.
+
+    TRYTOND_DATABASE__URI=postgresql://postgres@127.0.0.1:5432/ \\
+        .venv/bin/python tests/bench/bench_station.py [--stations N]
+        [--entries M] [--rebuild]
+"""
+import argparse
+import datetime
+import hashlib
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_URI = 'postgresql://postgres@127.0.0.1:5432/'
+FULL_STATIONS = 100_000
+FULL_ENTRIES = 2_000_000
+ADMIN_PASSWORD = 'admin-bench'
+BENCH_USERS = 10
+# Every BUSY_STRIDE-th station is a busy one: it gets a tenth of all entries,
+# about 200 each at the full size, so that its log has more than one page.
+BUSY_STRIDE = 100
+BUSY_SHARE = 10  # 1 entry in BUSY_SHARE goes to a busy station
+
+TARGET_MS = 150.0
+TARGET_RATE = 300.0
+
+# What sao reads for a page of a list view (Sao.Group.load): every field of
+# the view (log_list.xml, station_list.xml), the rec_name of each Many2One,
+# the record's rec_name and its _timestamp, _write and _delete.
+_SAO_EXTRA = ['rec_name', '_timestamp', '_write', '_delete']
+LOG_LIST_FIELDS = [
+    'timestamp', 'station', 'station.rec_name', 'event_type',
+    'event_type.rec_name', 'text', 'author', 'author.rec_name', 'visibility',
+    'next_owner', 'next_owner.rec_name', 'next_action', 'follow_up_date',
+    'email_state', 'corrects', 'corrects.rec_name', 'corrected', 'stage',
+    ] + _SAO_EXTRA
+STATION_LIST_FIELDS = [
+    'number', 'customer', 'customer.rec_name', 'stage', 'sub_status', 'owner',
+    'owner.rec_name', 'next_step', 'eta', 'follow_up_date', 'country',
+    'country.rec_name', 'power_kw',
+    ] + _SAO_EXTRA
+OVERDUE_DOMAIN = [('follow_up_overdue', '=', True)]
+SAO_PAGE = 80
+
+
+def out(name, value, unit):
+    if isinstance(value, float):
+        value = f'{value:.1f}' if unit != 'ratio' else f'{value:.3f}'
+    print(f'bench: {name} {value} {unit}', flush=True)
+
+
+def note(message):
+    print(f'[bench] {message}', file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Configuration and database
+
+def server_uri():
+    uri = os.environ.get('TRYTOND_DATABASE__URI') or DEFAULT_URI
+    if not uri.startswith('postgresql'):
+        sys.exit(f'bench_station: PostgreSQL is needed, not {uri!r} '
+            '(set TRYTOND_DATABASE__URI=postgresql://...)')
+    return uri
+
+
+def dsn(uri, database):
+    "libpq connection string of `database` on the server of `uri`"
+    parts = urlsplit(uri)
+    return urlunsplit(parts._replace(path='/' + database))
+
+
+def write_config(uri, directory):
+    path = Path(directory) / 'bench.conf'
+    path.write_text(
+        '[database]\n'
+        f'uri = {uri}\n'
+        '[queue]\n'
+        'worker = False\n'
+        '[email]\n'
+        'uri = smtp://127.0.0.1:1\n'
+        'from = EV Bench <bench@ev.localhost>\n')
+    return path
+
+
+def ev_modules():
+    return sorted(p.parent.name for p in ROOT.glob('addons/ev_*/tryton.cfg'))
+
+
+def module_stamp():
+    "Hash of the module sources, as ./ev computes it for its database"
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / 'addons').rglob('*')):
+        if (path.is_file() and path.suffix in {'.py', '.xml', '.cfg', '.po'}
+                and 'tests' not in path.relative_to(ROOT).parts):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def connect(uri, database, autocommit=False):
+    import psycopg
+    return psycopg.connect(dsn(uri, database), autocommit=autocommit)
+
+
+def database_exists(uri, name):
+    with connect(uri, 'postgres', autocommit=True) as conn:
+        return bool(conn.execute(
+                'SELECT 1 FROM pg_database WHERE datname = %s',
+                (name,)).fetchone())
+
+
+def drop_database(uri, name):
+    from psycopg import sql
+    with connect(uri, 'postgres', autocommit=True) as conn:
+        conn.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)')
+            .format(sql.Identifier(name)))
+
+
+def create_database(uri, name):
+    from psycopg import sql
+    with connect(uri, 'postgres', autocommit=True) as conn:
+        conn.execute(sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'")
+            .format(sql.Identifier(name)))
+
+
+def trytond_admin(config, database, *args, env=None):
+    cmd = [str(VENV_BIN / 'trytond-admin'), '-c', str(config),
+        '-d', database, *args]
+    result = subprocess.run(
+        cmd, env=env or os.environ, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        sys.stderr.write(result.stdout[-5000:])
+        raise RuntimeError(f'trytond-admin {" ".join(args)} failed')
+
+
+def initialise_database(uri, config, database, tmp):
+    note(f'creating the database {database} (trytond-admin --all)')
+    create_database(uri, database)
+    passfile = Path(tmp) / 'pass'
+    passfile.write_text(ADMIN_PASSWORD + '\n')
+    env = dict(os.environ, TRYTONPASSFILE=str(passfile))
+    trytond_admin(config, database, '--all',
+        '--email', 'admin@bench.localhost', env=env)
+    activate_modules(config, database)
+
+
+def activate_modules(config, database):
+    modules = ev_modules()
+    note(f'activating or updating the modules {", ".join(modules)}')
+    trytond_admin(config, database, '-u', *modules, '--activate-dependencies')
+
+
+META_TABLE = 'ev_bench_meta'
+
+
+def read_meta(uri, database):
+    with connect(uri, database) as conn:
+        exists = conn.execute(
+            'SELECT to_regclass(%s) IS NOT NULL', (META_TABLE,)).fetchone()[0]
+        if not exists:
+            return {}
+        return dict(conn.execute(f'SELECT key, value FROM {META_TABLE}'))
+
+
+def write_meta(conn, **values):
+    conn.execute(f'CREATE TABLE IF NOT EXISTS {META_TABLE} '
+        '(key VARCHAR PRIMARY KEY, value VARCHAR)')
+    for key, value in values.items():
+        conn.execute(f'INSERT INTO {META_TABLE} (key, value) VALUES (%s, %s) '
+            'ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+            (key, str(value)))
+
+
+def table_counts(uri, database):
+    "Rows of the station tables, None when the module is not there"
+    with connect(uri, database) as conn:
+        if not conn.execute("SELECT to_regclass('ev_station_log') IS NOT NULL"
+                ).fetchone()[0]:
+            return None
+        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+            for t in ['ev_station', 'ev_station_log']}
+
+
+# --------------------------------------------------------------------------
+# ORM set-up: the users the data refer to
+
+def orm_setup(database):
+    "Create the bench users; return (admin id, bench user ids)"
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    pool = Pool(database)
+    with Transaction().start(database, 0) as transaction:
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        Group = pool.get('res.group')
+        admin, = User.search([('login', '=', 'admin')])
+        group = Group(ModelData.get_id('ev_station', 'group_ev'))
+        logins = [f'bench{i}' for i in range(1, BENCH_USERS + 1)]
+        existing = {u.login: u for u in User.search(
+                [('login', 'in', logins)])}
+        new = [User(login=login, name=f'Bench User {login[5:]}',
+                groups=[group]) for login in logins if login not in existing]
+        if new:
+            User.save(new)
+        users = User.search([('login', 'in', logins)], order=[('id', 'ASC')])
+        transaction.commit()
+        return admin.id, [u.id for u in users]
+
+
+# --------------------------------------------------------------------------
+# Bulk load, set-based
+
+def bulk_load(uri, database, n_stations, n_entries, admin_id, user_ids, stamp):
+    note(f'loading {n_stations} stations and {n_entries} log entries')
+    started = time.monotonic()
+    with connect(uri, database) as conn:
+        conn.execute("SET LOCAL work_mem = '256MB'")
+        conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        # The data is made consistent; skip the per-row foreign key checks
+        # (the immutability triggers are on UPDATE and DELETE only).
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute('SELECT setseed(0.2026)')
+        for table in ['ev_station', 'ev_station_log']:
+            if conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]:
+                raise RuntimeError(f'{table} is not empty: use --rebuild')
+        tables = ['party_party', 'ev_station', 'ev_station_log',
+            'ev_station_log_email']
+        # Drop the plain indexes and build them again after the load: sorted
+        # builds are much faster than row by row maintenance. Same names and
+        # definitions, all in the one transaction.
+        indexes = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname)", (tables,)).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+
+        def base(table):
+            return conn.execute(
+                f'SELECT COALESCE(max(id), 0) FROM "{table}"').fetchone()[0]
+        party_base = base('party_party')
+        station_base = base('ev_station')
+        log_base = base('ev_station_log')
+        event_types = conn.execute(
+            'SELECT id, code, stage FROM ev_station_event_type '
+            'ORDER BY sequence, id').fetchall()
+        type_ids = [t[0] for t in event_types]
+        staged_type = {t[2]: t[0] for t in event_types if t[2]}
+        from trytond.modules.ev_station.station import STAGES
+        stage_codes = [code for code, _ in STAGES]
+        users = [admin_id] + list(user_ids)
+        today = datetime.date.today()
+        common = {
+            'n': n_stations, 'm': n_entries, 'admin': admin_id,
+            'users': users, 'pbase': party_base, 'sbase': station_base,
+            'lbase': log_base, 'today': today,
+            }
+
+        t0 = time.monotonic()
+        conn.execute(
+            'INSERT INTO party_party (id, active, code, code_alnum, '
+            'code_digit, name, create_date, create_uid) '
+            "SELECT %(pbase)s + g, true, 'BENCH' || g, 'BENCH' || g, g, "
+            "'Bench Customer ' || g, now(), %(admin)s "
+            'FROM generate_series(1, %(n)s) g', common)
+        note(f'  parties in {time.monotonic() - t0:.1f} s')
+
+        # Stages: a third commissioned, the others spread over the life
+        # cycle. Follow-up dates: ~5 % of all stations overdue (open and past
+        # due), most open ones due in the next weeks, commissioned ones long
+        # past (the partial index must leave them out).
+        t0 = time.monotonic()
+        conn.execute(
+            'INSERT INTO ev_station (id, number, customer, owner, stage, '
+            'sub_status, next_step, follow_up_date, eta, power_kw, phases, '
+            'dlm, customer_account, create_date, create_uid) '
+            'SELECT %(sbase)s + g, '
+            "'BS' || lpad(g::text, 7, '0'), %(pbase)s + g, "
+            '(%(users)s::int[])[1 + g %% cardinality(%(users)s::int[])], '
+            'stage, '
+            "CASE WHEN r2 < 0.3 THEN 'waiting for customer' END, "
+            "'Call customer about step ' || (g %% 17), "
+            'CASE '
+            "WHEN stage = 'commissioned' "
+            '  THEN %(today)s::date - (30 + floor(r1 * 1000))::int '
+            'WHEN r1 < 0.077 THEN %(today)s::date - (1 + floor(r2 * 90))::int '
+            'WHEN r1 < 0.85 THEN %(today)s::date + floor(r2 * 60)::int '
+            'END, '
+            'CASE WHEN r2 < 0.5 THEN %(today)s::date + floor(r1 * 90)::int '
+            'END, '
+            "22.0, '3', r2 < 0.4, 'ACC-' || g, "
+            "now() - interval '3 years' * (1 - g::float / %(n)s), "
+            '%(admin)s '
+            'FROM (SELECT g, r1, r2, CASE WHEN r3 < 0.35 '
+            "  THEN 'commissioned' "
+            '  ELSE (%(stages)s::varchar[])'
+            '    [LEAST(12, 1 + floor((r3 - 0.35) / 0.65 * 12)::int)]'
+            '  END AS stage '
+            '  FROM (SELECT g, random() AS r1, random() AS r2, '
+            '    random() AS r3 FROM generate_series(1, %(n)s) g) s) s',
+            dict(common, stages=stage_codes[:-1]))
+        note(f'  stations in {time.monotonic() - t0:.1f} s')
+
+        # Log entries, in the order they were appended: the timestamps grow
+        # with the ids over the last three years. 1 in BUSY_SHARE goes to a
+        # busy station, the others anywhere.
+        n_busy = max(1, n_stations // BUSY_STRIDE)
+        busy_stride = n_stations // n_busy
+        visibilities = ['internal'] * 16 + ['client'] * 3 + ['client_email']
+        t0 = time.monotonic()
+        conn.execute(
+            'INSERT INTO ev_station_log (id, station, event_type, '
+            '"timestamp", author, text, visibility, next_owner, next_action, '
+            'follow_up_date, stage, stage_override, create_date, create_uid) '
+            'SELECT %(lbase)s + i, station, event_type, ts, %(admin)s, '
+            "'Bench entry ' || i || ': ' || (%(phrases)s::text[])"
+            '[1 + i %% cardinality(%(phrases)s::text[])] || '
+            "' (ref ' || md5(i::text) || ')', "
+            'visibility, '
+            'CASE WHEN fw THEN (%(bench_users)s::int[])'
+            '[1 + i %% cardinality(%(bench_users)s::int[])] END, '
+            "CASE WHEN fw THEN 'Check the next step' END, "
+            'CASE WHEN fw THEN ts::date + 7 END, '
+            'NULL, false, ts, %(admin)s '
+            'FROM (SELECT i, '
+            'CASE WHEN i %% %(busy_share)s = 0 '
+            '  THEN %(sbase)s + %(busy_stride)s '
+            '    * (1 + floor(random() * %(n_busy)s)::int) '
+            '  ELSE %(sbase)s + 1 + floor(random() * %(n)s)::int END '
+            '  AS station, '
+            '(%(types)s::int[])[1 + floor(random() * '
+            '  cardinality(%(types)s::int[]))::int] AS event_type, '
+            "now() - interval '3 years' * ((%(m)s - i)::float / %(m)s) "
+            "  - interval '1 minute' AS ts, "
+            '(%(visibilities)s::varchar[])[1 + floor(random() * '
+            '  cardinality(%(visibilities)s::varchar[]))::int] AS visibility, '
+            'random() < 0.05 AS fw '
+            'FROM generate_series(1, %(m)s) i) l',
+            dict(common, busy_share=BUSY_SHARE, busy_stride=busy_stride,
+                n_busy=n_busy, types=type_ids, bench_users=list(user_ids),
+                visibilities=visibilities, phrases=[
+                    'Customer called about the delivery date.',
+                    'Site survey done, cable route agreed with the owner.',
+                    'Waiting for the prepayment to be confirmed by the bank.',
+                    'Components ordered from the supplier.',
+                    'Installer booked for next week.',
+                    'Customer asked for an update by email.',
+                    'Station tested, all checks passed.',
+                    'Carrier quote received and forwarded.',
+                    ]))
+        note(f'  log entries in {time.monotonic() - t0:.1f} s')
+
+        # The customer emails of the Client visible + Email entries
+        t0 = time.monotonic()
+        conn.execute(
+            'INSERT INTO ev_station_log_email (entry, recipient, subject, '
+            'body, state, attempts, last_attempt_at, sent_at, message_id, '
+            'create_date, create_uid) '
+            "SELECT l.id, 'Bench Customer <customer' || l.station "
+            "|| '@example.com>', 'Your charging station: update', l.text, "
+            "'sent', 1, l.timestamp, l.timestamp, "
+            "'<bench-' || l.id || '@ev.localhost>', l.timestamp, %(admin)s "
+            'FROM ev_station_log l '
+            "WHERE l.id > %(lbase)s AND l.visibility = 'client_email'",
+            common)
+        note(f'  customer emails in {time.monotonic() - t0:.1f} s')
+
+        t0 = time.monotonic()
+        for _, definition in indexes:
+            conn.execute(definition)
+        note(f'  {len(indexes)} indexes rebuilt in {time.monotonic() - t0:.1f} s')
+        for table in tables:
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f'(SELECT max(id) FROM "{table}"))')
+        write_meta(conn, stations=n_stations, entries=n_entries,
+            loaded=datetime.datetime.now().isoformat(), stamp=stamp)
+        conn.commit()
+    t0 = time.monotonic()
+    with connect(uri, database, autocommit=True) as conn:
+        for table in tables + ['ev_station_handover']:
+            conn.execute(f'VACUUM (ANALYZE) "{table}"')
+    note(f'  vacuum analyze in {time.monotonic() - t0:.1f} s')
+    duration = time.monotonic() - started
+    note(f'loaded in {duration:.1f} s')
+    return duration
+
+
+# --------------------------------------------------------------------------
+# Measures
+
+def percentile(values, fraction):
+    "Nearest-rank percentile"
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+class Bench:
+
+    def __init__(self, database, admin_id, user_ids):
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+        self.database = database
+        self.pool = Pool(database)
+        self.Transaction = Transaction
+        self.admin_id = admin_id
+        self.user_ids = user_ids
+        with Transaction().start(database, admin_id, readonly=True):
+            User = self.pool.get('res.user')
+            # The context the client holds after login
+            self.context = User.get_preferences(context_only=True)
+
+    def request(self, func, readonly=True):
+        """Run func in a transaction as the dispatcher runs an RPC call;
+        return (result, elapsed ms)"""
+        context = dict(self.context, _check_access=True)
+        started = time.perf_counter()
+        with self.Transaction().start(self.database, self.admin_id,
+                readonly=readonly, context=context) as transaction:
+            result = func(self.pool)
+            if not readonly:
+                transaction.commit()
+        return result, (time.perf_counter() - started) * 1000
+
+    def station_ids(self, busy):
+        def query(pool):
+            cursor = self.Transaction().connection.cursor()
+            if busy:
+                cursor.execute('SELECT station FROM ev_station_log '
+                    'GROUP BY station HAVING count(*) >= 50')
+            else:
+                cursor.execute('SELECT id FROM ev_station')
+            return [r[0] for r in cursor]
+        return self.request(query)[0]
+
+    def latest_log(self, station_id):
+        "The station's log tab: search the first page, then read it"
+        def search(pool):
+            Log = pool.get('ev.station.log')
+            return [r.id for r in Log.search([('station', '=', station_id)],
+                    order=[('timestamp', 'DESC'), ('id', 'DESC')], limit=50)]
+
+        def read(pool):
+            return pool.get('ev.station.log').read(ids, LOG_LIST_FIELDS)
+        ids, t_search = self.request(search)
+        rows, t_read = self.request(read)
+        assert len(rows) == len(ids)
+        return len(ids), t_search, t_read
+
+    def overdue(self):
+        "The Overdue follow-ups tab: first page, its read and the counter"
+        def search(pool):
+            Station = pool.get('ev.station')
+            return [r.id for r in Station.search(OVERDUE_DOMAIN,
+                    limit=SAO_PAGE)]
+
+        def read(pool):
+            return pool.get('ev.station').read(ids, STATION_LIST_FIELDS)
+
+        def count(pool):
+            return pool.get('ev.station').search_count(OVERDUE_DOMAIN)
+        ids, t_search = self.request(search)
+        rows, t_read = self.request(read)
+        total, t_count = self.request(count)
+        assert len(rows) == len(ids)
+        return len(ids), total, t_search, t_read, t_count
+
+    def append(self, station_id, i):
+        """One log entry, created as the client creates it; every tenth one
+        forwards the task (a handover and a station update)"""
+        def create(pool):
+            Log = pool.get('ev.station.log')
+            EventType = pool.get('ev.station.event_type')
+            values = {
+                'station': station_id,
+                'text': f'Bench append {i} at {datetime.datetime.now()}',
+                }
+            if i % 10 == 9:
+                values.update({
+                        'event_type': EventType.from_code(
+                            'handover_forwarded').id,
+                        'visibility': 'internal',
+                        'next_owner': self.user_ids[i % len(self.user_ids)],
+                        'next_action': 'Call the customer back',
+                        'follow_up_date': (datetime.date.today()
+                            + datetime.timedelta(days=7)),
+                        })
+            else:
+                code = 'note' if i % 2 else 'call_summary'
+                values.update({
+                        'event_type': EventType.from_code(code).id,
+                        'visibility': 'internal',
+                        })
+            entry, = Log.create([values])
+            return entry.id
+        return self.request(create, readonly=False)[1]
+
+
+def measure(bench, repeat, append_count, rounds, seed):
+    rng = random.Random(seed)
+    figures = {}
+
+    busy = bench.station_ids(busy=True)
+    everyone = bench.station_ids(busy=False)
+    if not busy:
+        note('no station has 50 entries or more; using random stations')
+        busy = everyone
+
+    # 1. One station's latest 50 log entries, a different station each time
+    for warm in rng.sample(busy, min(2, len(busy))):
+        bench.latest_log(warm)
+    stations = rng.sample(busy, min(repeat, len(busy)))
+    totals, searches, reads, rows = [], [], [], []
+    for station_id in stations:
+        n, t_search, t_read = bench.latest_log(station_id)
+        totals.append(t_search + t_read)
+        searches.append(t_search)
+        reads.append(t_read)
+        rows.append(n)
+    figures['station_latest_50_log'] = totals
+    out('station_latest_50_log_median', statistics.median(totals), 'ms')
+    out('station_latest_50_log_p90', percentile(totals, 0.9), 'ms')
+    out('station_latest_50_log_search_median', statistics.median(searches),
+        'ms')
+    out('station_latest_50_log_read_median', statistics.median(reads), 'ms')
+    out('station_latest_50_log_rows', statistics.mean(rows), 'rows')
+    out('station_latest_50_log_vs_target',
+        statistics.median(totals) / TARGET_MS, 'ratio')
+
+    # The same on any station (about 20 entries each)
+    stations = rng.sample(everyone, min(repeat, len(everyone)))
+    totals = [sum(bench.latest_log(s)[1:]) for s in stations]
+    out('station_log_any_station_median', statistics.median(totals), 'ms')
+
+    # 2. Overdue follow-ups: first page, its read and the tab counter
+    bench.overdue()
+    totals, searches, reads, counts = [], [], [], []
+    for _ in range(repeat):
+        n, total, t_search, t_read, t_count = bench.overdue()
+        totals.append(t_search + t_read + t_count)
+        searches.append(t_search)
+        reads.append(t_read)
+        counts.append(t_count)
+    out('overdue_follow_ups_median', statistics.median(totals), 'ms')
+    out('overdue_follow_ups_p90', percentile(totals, 0.9), 'ms')
+    out('overdue_follow_ups_search_median', statistics.median(searches), 'ms')
+    out('overdue_follow_ups_read_median', statistics.median(reads), 'ms')
+    out('overdue_follow_ups_count_median', statistics.median(counts), 'ms')
+    out('overdue_follow_ups_count', total, 'rows')
+    out('overdue_follow_ups_vs_target',
+        statistics.median(totals) / TARGET_MS, 'ratio')
+
+    # 3. Appending, one entry per committed transaction
+    for w in range(3):
+        bench.append(rng.choice(everyone), w)
+    rates, latencies = [], []
+    for r in range(rounds):
+        started = time.perf_counter()
+        for i in range(append_count):
+            latencies.append(bench.append(rng.choice(everyone), i))
+        rates.append(append_count / (time.perf_counter() - started))
+    rate = statistics.median(rates)
+    out('log_append_rate', rate, 'entries/s')
+    out('log_append_latency_median', statistics.median(latencies), 'ms')
+    out('log_append_latency_p90', percentile(latencies, 0.9), 'ms')
+    out('log_append_rate_vs_target', TARGET_RATE / rate, 'ratio')
+    return figures
+
+
+# --------------------------------------------------------------------------
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--stations', type=int, default=FULL_STATIONS)
+    parser.add_argument('--entries', type=int, default=FULL_ENTRIES)
+    parser.add_argument('--database', help="default: ev_bench at the full "
+        "size, ev_bench_<stations>_<entries> otherwise")
+    parser.add_argument('--rebuild', action='store_true',
+        help="drop the database and load it again")
+    parser.add_argument('--repeat', type=int, default=20)
+    parser.add_argument('--append', type=int, default=300,
+        help="entries appended per round")
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--seed', type=int, default=None)
+    args = parser.parse_args()
+    if args.stations < 1 or args.entries < 1:
+        parser.error('--stations and --entries must be positive')
+
+    full = (args.stations, args.entries) == (FULL_STATIONS, FULL_ENTRIES)
+    database = args.database or (
+        'ev_bench' if full else f'ev_bench_{args.stations}_{args.entries}')
+    uri = server_uri()
+
+    with tempfile.TemporaryDirectory(prefix='ev-bench-') as tmp:
+        config = write_config(uri, tmp)
+        os.environ['TRYTOND_CONFIG'] = str(config)
+        os.environ.pop('TRYTOND_DATABASE__PATH', None)
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            sys.exit('bench_station: trytond 8.0 needs psycopg 3 for '
+                'PostgreSQL: pip install "psycopg[binary,pool]"')
+
+        stamp = module_stamp()
+        load_seconds = None
+        if args.rebuild:
+            note(f'dropping {database}')
+            drop_database(uri, database)
+        meta = {}
+        if database_exists(uri, database):
+            meta = read_meta(uri, database)
+            size = (str(args.stations), str(args.entries))
+            counts = table_counts(uri, database)
+            if counts is None:
+                note(f'{database} has no station module: creating it again')
+                drop_database(uri, database)
+            elif ((meta.get('stations'), meta.get('entries')) != size
+                    and any(counts.values())):
+                # Another size (a load that did not finish left the tables
+                # empty: it is one transaction, and is simply done again)
+                note(f'{database} has other data than asked: rebuilding')
+                drop_database(uri, database)
+                meta = {}
+        if not database_exists(uri, database):
+            initialise_database(uri, config, database, tmp)
+        elif meta.get('stamp') != stamp:
+            activate_modules(config, database)
+            if meta.get('loaded'):
+                with connect(uri, database) as conn:
+                    write_meta(conn, stamp=stamp)
+                    conn.commit()
+                with connect(uri, database, autocommit=True) as conn:
+                    conn.execute('ANALYZE')
+
+        from trytond.pool import Pool
+        Pool.start()
+        Pool(database).init()
+        admin_id, user_ids = orm_setup(database)
+        if not read_meta(uri, database).get('loaded'):
+            load_seconds = bulk_load(uri, database, args.stations,
+                args.entries, admin_id, user_ids, stamp)
+        else:
+            note(f'reusing {database} (--rebuild to load it again)')
+
+        with connect(uri, database) as conn:
+            stations, = conn.execute(
+                'SELECT count(*) FROM ev_station').fetchone()
+            entries, = conn.execute(
+                'SELECT count(*) FROM ev_station_log').fetchone()
+        out('stations', stations, 'rows')
+        out('log_entries', entries, 'rows')
+        if load_seconds is not None:
+            out('load_time', load_seconds, 's')
+
+        bench = Bench(database, admin_id, user_ids)
+        measure(bench, args.repeat, args.append, args.rounds, args.seed)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
