@@ -6,7 +6,7 @@ from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import HandoverError, LogImmutableError
@@ -240,12 +240,19 @@ class Handover(Workflow, ModelSQL, ModelView):
         """Pass the task on: a new handover from the current receiver
 
         Returns the new handovers."""
-        pool = Pool()
-        Log = pool.get('ev.station.log')
-        EventType = pool.get('ev.station.event_type')
         if not receiver:
             raise HandoverError(gettext('ev_station.msg_handover_no_receiver'))
         cls.check_receiver(handovers)
+        with without_check_access():
+            return cls._forward_to(
+                handovers, receiver, follow_up_date, next_action, text)
+
+    @classmethod
+    def _forward_to(cls, handovers, receiver, follow_up_date, next_action,
+            text):
+        pool = Pool()
+        Log = pool.get('ev.station.log')
+        EventType = pool.get('ev.station.event_type')
         event_type = EventType.from_code('handover_forwarded')
         new = []
         for handover in handovers:
