@@ -408,11 +408,12 @@ class LogEmail(ModelSQL, ModelView):
         msg['From'] = config.get('email', 'from')
         msg['To'] = self.recipient
         msg['Subject'] = self.subject
-        if self.language:
-            msg['Content-Language'] = self.language.replace('_', '-')
         msg['X-EV-Station'] = self.entry.station.number or ''
         msg['X-EV-Log-Entry'] = str(self.entry.id)
         msg.set_content(self.body or '')
+        # After set_content, which drops the Content-* headers
+        if self.language:
+            msg['Content-Language'] = self.language.replace('_', '-')
         return msg
 
     @classmethod

@@ -1,0 +1,191 @@
+# This file is part of the EV operations suite.
+import datetime
+import email
+import email.policy
+import unittest
+
+from trytond import config
+from trytond.pool import Pool
+from trytond.tests.test_tryton import (
+    activate_module, drop_db, with_transaction)
+from trytond.transaction import Transaction
+
+from .tools import SMTPServer, create_customer, create_station
+
+
+class CustomerEmailTestCase(unittest.TestCase):
+    "Client visible + Email entries reach the customer through real SMTP"
+
+    @classmethod
+    def setUpClass(cls):
+        drop_db()
+        activate_module('ev_station')
+
+    @classmethod
+    def tearDownClass(cls):
+        drop_db()
+
+    def setUp(self):
+        self.smtp = SMTPServer()
+        self._uri = config.get('email', 'uri')
+        config.set('email', 'uri', self.smtp.uri)
+        config.set('email', 'from', 'EV Operations <ops@ev.test>')
+        config.set('email', 'retry', '0')
+        if not config.has_section('ev_station'):
+            config.add_section('ev_station')
+        config.set('ev_station', 'email_max_attempts', '3')
+        config.set('ev_station', 'email_retry_delay', '60')
+
+    def tearDown(self):
+        self.smtp.stop()
+        config.set('email', 'uri', self._uri)
+
+    def received(self):
+        return [email.message_from_bytes(m.content, policy=email.policy.default)
+            for m in self.smtp.messages]
+
+    @with_transaction()
+    def test_client_email_entry_is_sent(self):
+        "The customer receives the event type's template, and it is archived"
+        pool = Pool()
+        LogEmail = pool.get('ev.station.log.email')
+        Email = pool.get('ir.email')
+        self.smtp.start()
+        station = create_station(create_customer(
+                "Meera Iyer", email='meera@example.com'))
+        entry = station.record_event(
+            'client_account_created', "Your account ACC-1001 is ready.",
+            next_action="Agree the configuration with sales",
+            eta=datetime.date(2026, 12, 1))
+        self.assertEqual(entry.visibility, 'client_email')
+        delivery, = entry.emails
+        self.assertEqual(delivery.state, 'pending')
+        self.assertEqual(entry.email_state, 'pending')
+
+        LogEmail.send([delivery])
+
+        message, = self.received()
+        self.assertEqual(self.smtp.messages[0].rcpt_tos, ['meera@example.com'])
+        self.assertEqual(message['Subject'],
+            f"Your charging station {station.number}: "
+            "customer account created")
+        body = message.get_content()
+        self.assertIn("Dear Meera Iyer", body)
+        self.assertIn("Your account ACC-1001 is ready.", body)
+        self.assertIn("Next step: Agree the configuration with sales", body)
+        self.assertIn("2026-12-01", body)
+        delivery = LogEmail(delivery.id)
+        self.assertEqual(delivery.state, 'sent')
+        self.assertEqual(delivery.attempts, 1)
+        self.assertEqual(entry.__class__(entry.id).email_state, 'sent')
+        archived, = Email.search([('resource', '=', str(station))])
+        self.assertEqual(archived.subject, message['Subject'])
+
+    @with_transaction()
+    def test_internal_and_client_entries_send_nothing(self):
+        "Only 'Client visible + Email' entries produce an email"
+        station = create_station()
+        internal = station.record_event('note', "Internal remark")
+        client = station.record_event(
+            'note', "Visible in the portal", visibility='client')
+        self.assertEqual(internal.emails, ())
+        self.assertEqual(client.emails, ())
+
+    @with_transaction()
+    def test_failed_send_is_retried(self):
+        "A failed send stays visible on the entry and is retried later"
+        pool = Pool()
+        LogEmail = pool.get('ev.station.log.email')
+        station = create_station()
+        entry = station.record_event(
+            'customer_update', "Your installer arrives at 10:00")
+        delivery, = entry.emails
+
+        # The SMTP server is down: the attempt fails and is kept
+        LogEmail.send([delivery])
+        delivery = LogEmail(delivery.id)
+        self.assertEqual(delivery.state, 'pending')
+        self.assertEqual(delivery.attempts, 1)
+        self.assertTrue(delivery.last_error)
+        self.assertGreater(delivery.next_attempt_at, datetime.datetime.now())
+
+        # Not due yet: the cron leaves it alone
+        LogEmail.send_due()
+        self.assertEqual(LogEmail(delivery.id).attempts, 1)
+
+        # The server is back and the retry is due
+        self.smtp.start()
+        with Transaction().set_context(_check_access=False):
+            LogEmail.write([delivery], {
+                    'next_attempt_at': datetime.datetime.now()
+                    - datetime.timedelta(seconds=1)})
+        LogEmail.send_due()
+        delivery = LogEmail(delivery.id)
+        self.assertEqual(delivery.state, 'sent')
+        self.assertEqual(delivery.attempts, 2)
+        message, = self.received()
+        self.assertIn("Your installer arrives at 10:00", message.get_content())
+
+    @with_transaction()
+    def test_gives_up_after_max_attempts_and_can_be_retried(self):
+        "After the last attempt it is marked failed; Retry starts again"
+        pool = Pool()
+        LogEmail = pool.get('ev.station.log.email')
+        station = create_station()
+        entry = station.record_event('customer_update', "Update")
+        delivery, = entry.emails
+        for _ in range(3):
+            LogEmail.send([LogEmail(delivery.id)])
+        delivery = LogEmail(delivery.id)
+        self.assertEqual(delivery.state, 'failed')
+        self.assertEqual(delivery.attempts, 3)
+        self.assertEqual(entry.__class__(entry.id).email_state, 'failed')
+
+        LogEmail.retry([delivery])
+        self.smtp.start()
+        LogEmail.send_due()
+        self.assertEqual(LogEmail(delivery.id).state, 'sent')
+        self.assertEqual(len(self.received()), 1)
+
+    @with_transaction()
+    def test_template_in_the_station_language(self):
+        "The email uses the event type's template in the station's language"
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        EventType = pool.get('ev.station.event_type')
+        LogEmail = pool.get('ev.station.log.email')
+        french, = Lang.search([('code', '=', 'fr')])
+        french.translatable = True
+        french.save()
+        event_type = EventType.from_code('shipped')
+        with Transaction().set_context(language='fr'):
+            EventType.write([EventType(event_type.id)], {
+                    'email_subject': "Votre borne ${station.number} "
+                    "est en route",
+                    'email_body': "Bonjour ${station.customer.name},\n"
+                    "${entry.text}\n",
+                    })
+        self.smtp.start()
+        station = create_station(
+            create_customer("Camille Martin", email='camille@example.fr',
+                lang=french), language=french)
+        english = create_station(language=Lang.search(
+                [('code', '=', 'en')])[0])
+        entries = []
+        for target in [station, english]:
+            entries.append(Pool().get('ev.station.log')(
+                    station=target, event_type=event_type,
+                    text="BlueDart BD1", visibility='client_email',
+                    override_by=1, override_reason="test of the template"))
+        Pool().get('ev.station.log').save(entries)
+        LogEmail.send([e for entry in entries for e in entry.emails])
+        subjects = sorted(m['Subject'] for m in self.received())
+        self.assertEqual(subjects, sorted([
+                    f"Votre borne {station.number} est en route",
+                    f"Your charging station {english.number}: shipped"]))
+        french_message, = [m for m in self.received()
+            if m['Subject'].startswith('Votre')]
+        self.assertIn("Bonjour Camille Martin", french_message.get_content())
+        self.assertEqual(french_message['Content-Language'], 'fr')
+
+
