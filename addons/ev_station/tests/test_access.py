@@ -1,13 +1,12 @@
 # This file is part of the EV operations suite.
-import unittest
 from decimal import Decimal
 
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 
-from .tools import as_user, create_customer, create_station, create_user
+from .tools import (
+    ModuleDBTestCase, as_user, create_customer, create_station, create_user)
 
 ROLES = [
     'group_sales', 'group_packer', 'group_finance', 'group_production',
@@ -20,17 +19,8 @@ PAYMENT_RECORDERS = {'group_finance'}
 SHIPPERS = {'group_logistics', 'group_warehouse'}
 
 
-class AccessTestCase(unittest.TestCase):
+class AccessTestCase(ModuleDBTestCase):
     "Access rights of the roles of section 4 of the lifecycle policy"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('ev_station')
-
-    @classmethod
-    def tearDownClass(cls):
-        drop_db()
 
     def users(self):
         return {g: create_user(g.replace('group_', ''), g) for g in ROLES}

@@ -2,28 +2,18 @@
 import datetime
 import email
 import email.policy
-import unittest
 
 from trytond import config
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from .tools import SMTPServer, create_customer, create_station
+from .tools import (
+    ModuleDBTestCase, SMTPServer, create_customer, create_station)
 
 
-class CustomerEmailTestCase(unittest.TestCase):
+class CustomerEmailTestCase(ModuleDBTestCase):
     "Client visible + Email entries reach the customer through real SMTP"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('ev_station')
-
-    @classmethod
-    def tearDownClass(cls):
-        drop_db()
 
     def setUp(self):
         self.smtp = SMTPServer()

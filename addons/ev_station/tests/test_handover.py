@@ -1,26 +1,16 @@
 # This file is part of the EV operations suite.
-import unittest
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 
-from .tools import as_user, create_station, create_user, days, today
+from .tools import (
+    ModuleDBTestCase, as_user, create_station, create_user, days, today)
 
 
-class HandoverTestCase(unittest.TestCase):
+class HandoverTestCase(ModuleDBTestCase):
     "Chain of control: accepted, completed, forwarded, and overdue"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('ev_station')
-
-    @classmethod
-    def tearDownClass(cls):
-        drop_db()
 
     def setup_chain(self):
         self.sales = create_user('sales', 'group_sales')

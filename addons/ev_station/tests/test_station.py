@@ -1,5 +1,4 @@
 # This file is part of the EV operations suite.
-import unittest
 from decimal import Decimal
 
 from sql import Table
@@ -9,12 +8,11 @@ from trytond.model.exceptions import (
     AccessError, RequiredValidationError, ValidationError)
 from trytond.modules.ev_station.station import STAGES
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from .tools import as_user, create_customer, create_station, create_user, \
-    days, today
+from .tools import (
+    ModuleDBTestCase, as_user, create_customer, create_station, create_user)
 
 LIFECYCLE = [
     'client_account_created', 'station_configuration_agreed',
@@ -24,17 +22,8 @@ LIFECYCLE = [
     ]
 
 
-class StationTestCase(unittest.TestCase):
+class StationTestCase(ModuleDBTestCase):
     "Station Record: life cycle, event log and its immutability"
-
-    @classmethod
-    def setUpClass(cls):
-        drop_db()
-        activate_module('ev_station')
-
-    @classmethod
-    def tearDownClass(cls):
-        drop_db()
 
     def log_count(self):
         return Pool().get('ev.station.log').search([], count=True)

@@ -5,10 +5,27 @@ import datetime
 import socket
 import threading
 
+import unittest
+
 from aiosmtpd.controller import Controller
 
 from trytond.pool import Pool
+from trytond.tests.test_tryton import activate_module, drop_db
 from trytond.transaction import Transaction
+
+
+class ModuleDBTestCase(unittest.TestCase):
+    "A test case on a fresh database with `module` activated"
+    module = 'ev_station'
+
+    @classmethod
+    def setUpClass(cls):
+        drop_db()
+        activate_module(cls.module)
+
+    @classmethod
+    def tearDownClass(cls):
+        drop_db()
 
 
 def free_port():
