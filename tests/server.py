@@ -53,12 +53,13 @@ def _bin(name):
 class TrytonServer:
     "A trytond serving sao on a fresh database, for one test session"
 
-    def __init__(self, uri=None, demo=False, workdir=None):
+    def __init__(self, uri=None, demo=False, data=True, workdir=None):
         uri = uri or os.environ.get('TRYTOND_DATABASE__URI') or 'sqlite://'
         self.backend = 'postgresql' if uri.startswith('postgresql') \
             else 'sqlite'
         self.uri = uri
         self.demo = demo
+        self.data = data
         self.tmpdir = workdir or tempfile.mkdtemp(prefix='ev-browser-')
         self.database = f'ev_browser_{uuid.uuid4().hex[:12]}'
         self.port = free_port()
@@ -115,16 +116,23 @@ filestore = False
 
     # -- database ----------------------------------------------------------
 
-    def _pg_connect(self):
-        import psycopg2
+    def _pg_connect(self, dbname='postgres'):
+        "An autocommit connection to `dbname` on the server of self.uri"
         from urllib.parse import urlparse
         parsed = urlparse(self.uri)
-        conn = psycopg2.connect(
+        params = dict(
             host=parsed.hostname or '127.0.0.1', port=parsed.port or 5432,
-            user=parsed.username or 'postgres', password=parsed.password,
-            dbname='postgres')
-        conn.autocommit = True
-        return conn
+            user=parsed.username or 'postgres', dbname=dbname)
+        if parsed.password:
+            params['password'] = parsed.password
+        try:
+            import psycopg
+        except ImportError:  # the driver of trytond < 8
+            import psycopg2
+            conn = psycopg2.connect(**params)
+            conn.autocommit = True
+            return conn
+        return psycopg.connect(autocommit=True, **params)
 
     def create_database(self):
         if self.backend == 'sqlite':
@@ -153,15 +161,10 @@ filestore = False
             conn = sqlite3.connect(
                 os.path.join(self.db_path, f'{self.database}.sqlite'))
             with contextlib.closing(conn):
-                return conn.execute(query.replace('%s', '?'), params).fetchall()
-        import psycopg2
-        from urllib.parse import urlparse
-        parsed = urlparse(self.uri)
-        conn = psycopg2.connect(
-            host=parsed.hostname or '127.0.0.1', port=parsed.port or 5432,
-            user=parsed.username or 'postgres', password=parsed.password,
-            dbname=self.database)
-        with contextlib.closing(conn), conn.cursor() as cursor:
+                return conn.execute(
+                    query.replace('%s', '?'), params).fetchall()
+        with contextlib.closing(self._pg_connect(self.database)) as conn, \
+                conn.cursor() as cursor:
             cursor.execute(query, params)
             return cursor.fetchall()
 
@@ -197,18 +200,22 @@ filestore = False
             self._run('demo', [
                     sys.executable, '-m', 'demo', '-d', self.database],
                 env=self.env())
-        self._run('data', [
-                sys.executable, os.path.abspath(__file__), 'data',
-                '-d', self.database],
-            env=self.env())
+        if self.data:
+            self._run('data', [
+                    sys.executable, os.path.abspath(__file__), 'data',
+                    '-d', self.database],
+                env=self.env())
 
     # -- server ------------------------------------------------------------
 
     def start(self, timeout=60):
         start = time.monotonic()
         self._log = open(self.log_path, 'w')
+        # `-d` loads the pool of the database before serving: without it
+        # trytond 8.0.12 answers the first login with KeyError 'res.user'
+        # (Cache.sync registers an empty pool for the database first).
         self.process = subprocess.Popen(
-            [_bin('trytond'), '-c', self.conf],
+            [_bin('trytond'), '-c', self.conf, '-d', self.database],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
             stdin=subprocess.DEVNULL, env=self.env())
         deadline = time.monotonic() + timeout
@@ -274,7 +281,7 @@ filestore = False
 
     def _post(self, data, headers=None):
         request = urllib.request.Request(
-            f'{self.url}{self.database}/', data=json.dumps(data).encode(),
+            f'{self.url}{self.database}/rpc/', data=json.dumps(data).encode(),
             headers={'Content-Type': 'application/json', **(headers or {})})
         with urllib.request.urlopen(request, timeout=30) as response:
             result = json.load(response)
