@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 from genshi.template import TextTemplate
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields, sequence_ordered)
@@ -54,6 +55,42 @@ class EventType(
             ('code_uniq', Unique(t, t.code),
                 'ev_station.msg_event_type_code_unique'),
             ]
+
+    _values_cache = Cache('ev.station.event_type.get_values', context=False)
+
+    @classmethod
+    def get_values(cls, type_id):
+        """The rules of an event type, cached: it is configuration, read on
+        every log entry. None for an id that does not exist."""
+        if not isinstance(type_id, int) or type_id < 0:
+            return None
+        values = cls._values_cache.get(type_id, -1)
+        if values != -1:
+            return values
+        # The database language, whoever asks first: the cache is shared.
+        with Transaction().set_context(language=None):
+            types = cls.search([('id', '=', type_id)])
+        if types:
+            with Transaction().set_context(language=None):
+                type_ = cls(types[0].id)
+            values = {
+                'id': type_.id,
+                'code': type_.code,
+                'stage': type_.stage,
+                'sub_status': type_.sub_status,
+                'default_visibility': type_.default_visibility,
+                'requires_next_owner': bool(type_.requires_next_owner),
+                'requires_correction': bool(type_.requires_correction),
+                }
+        else:
+            values = None
+        cls._values_cache.set(type_id, values)
+        return values
+
+    @classmethod
+    def on_modification(cls, mode, types, field_names=None):
+        super().on_modification(mode, types, field_names=field_names)
+        cls._values_cache.clear()
 
     @classmethod
     def default_default_visibility(cls):

@@ -9,6 +9,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.pyson import Bool, Eval
 from trytond.sendmail import send_message
 from trytond.transaction import Transaction, without_check_access
@@ -149,6 +150,12 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 Index(t, (t.corrects, Index.Equality()),
                     where=t.corrects != None),  # noqa: E711
                 })
+        # No index on the text for its rec_name: a B-tree cannot hold a long
+        # entry and nobody searches the log by prefix of its text.
+        cls._sql_indexes = {
+            i for i in cls._sql_indexes
+            if not any(getattr(e, 'name', None) == 'text'
+                for e, _ in i.expressions)}
         cls._order = [('timestamp', 'DESC'), ('id', 'DESC')]
 
     @classmethod
@@ -190,50 +197,67 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
     @classmethod
     def create(cls, vlist):
         pool = Pool()
-        Station = pool.get('ev.station')
         EventType = pool.get('ev.station.event_type')
         vlist = [v.copy() for v in vlist]
 
         # Walk the entries in order, tracking each station's stage, so that
         # several entries of one call are checked against each other.
-        stage_of = {}
+        stage_of = cls._current_stages(
+            {v['station'] for v in vlist if v.get('station')})
+        effects = []
         for values in vlist:
             # Stage and override are the system's verdict, never input.
             values['stage'] = None
             values['stage_override'] = False
-            for name in ['station', 'event_type', 'text']:
-                if not values.get(name):
-                    # The required-field check gives the standard message.
-                    break
-            else:
-                station = Station(values['station'])
-                event_type = EventType(values['event_type'])
-                current = stage_of.get(station.id, station.stage or 'offer')
-                values['stage'] = cls._next_stage(
-                    station, event_type, current, values)
-                stage_of[station.id] = values['stage']
-                values.setdefault(
-                    'visibility', event_type.default_visibility)
+            type_ = EventType.get_values(values.get('event_type'))
+            if not (values.get('station') and type_ and values.get('text')):
+                # The required-field and foreign key checks report it.
+                effects.append(None)
+                continue
+            station_id = values['station']
+            current = stage_of.get(station_id) or 'offer'
+            values['stage'] = cls._next_stage(
+                station_id, type_, current, values)
+            stage_of[station_id] = values['stage']
+            values.setdefault('visibility', type_['default_visibility'])
+            effects.append(cls._effects(type_, current, values))
         entries = super().create(vlist)
         # The effects belong to the entry: whoever may record an event moves
         # the station, even without write access on it.
         with without_check_access():
-            cls._apply(entries)
+            cls._apply(entries, effects)
         return entries
 
     @classmethod
-    def _next_stage(cls, station, event_type, current, values):
-        if not event_type.stage:
+    def _current_stages(cls, station_ids):
+        pool = Pool()
+        Station = pool.get('ev.station')
+        station = Station.__table__()
+        cursor = Transaction().connection.cursor()
+        stages = {}
+        for sub_ids in grouped_slice(list(station_ids), count=1000):
+            cursor.execute(*station.select(
+                    station.id, station.stage,
+                    where=fields.SQL_OPERATORS['in'](station.id, sub_ids)))
+            stages.update(cursor)
+        return stages
+
+    @classmethod
+    def _next_stage(cls, station_id, type_, current, values):
+        pool = Pool()
+        Station = pool.get('ev.station')
+        EventType = pool.get('ev.station.event_type')
+        target = type_['stage']
+        if not target:
             return current
-        target = event_type.stage
         skipped = STAGES[STAGE_ORDER[current] + 1:STAGE_ORDER[target]]
         if skipped:
             if not (values.get('override_by')
                     and (values.get('override_reason') or '').strip()):
                 raise StageError(gettext(
                         'ev_station.msg_stage_skip',
-                        station=station.rec_name,
-                        event=event_type.rec_name,
+                        station=Station(station_id).rec_name,
+                        event=EventType(type_['id']).rec_name,
                         stages=', '.join(name for _, name in skipped)))
             values['stage_override'] = True
         if STAGE_ORDER[target] < STAGE_ORDER[current]:
@@ -243,14 +267,35 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         return target
 
     @classmethod
+    def _effects(cls, type_, previous_stage, values):
+        "What the entry changes on its station"
+        station_values = {}
+        if values['stage'] != previous_stage:
+            station_values['stage'] = values['stage']
+        if type_['stage'] and type_['stage'] == values['stage'] \
+                and type_['sub_status']:
+            station_values['sub_status'] = type_['sub_status']
+        for name, station_name in [
+                ('next_action', 'next_step'),
+                ('follow_up_date', 'follow_up_date'),
+                ('eta', 'eta'),
+                ]:
+            if values.get(name):
+                station_values[station_name] = values[name]
+        return station_values
+
+    @classmethod
     def validate_fields(cls, entries, field_names):
+        pool = Pool()
+        EventType = pool.get('ev.station.event_type')
         super().validate_fields(entries, field_names)
         for entry in entries:
+            type_ = EventType.get_values(entry.event_type.id)
             if entry.next_owner and not entry.follow_up_date:
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_follow_up_required',
                         entry=entry.rec_name))
-            if entry.event_type.requires_next_owner and not entry.next_owner:
+            if type_['requires_next_owner'] and not entry.next_owner:
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_next_owner_required',
                         event=entry.event_type.rec_name))
@@ -258,7 +303,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_correction_station',
                         entry=entry.rec_name))
-            if entry.event_type.requires_correction and not entry.corrects:
+            if type_['requires_correction'] and not entry.corrects:
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_correction_required'))
             if (entry.visibility == 'client_email'
@@ -266,15 +311,15 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_customer_no_email',
                         customer=entry.station.customer.rec_name))
-            if entry.stage == 'commissioned' and entry.event_type.stage \
-                    == 'commissioned':
+            if entry.stage == 'commissioned' \
+                    and type_['stage'] == 'commissioned':
                 if not any(p.kind == 'main' for p in entry.station.photos):
                     raise LogValidationError(gettext(
                             'ev_station.msg_log_commission_main_photo',
                             station=entry.station.rec_name))
 
     @classmethod
-    def _apply(cls, entries):
+    def _apply(cls, entries, effects):
         "Move the stations and start the handovers and emails of new entries"
         pool = Pool()
         Station = pool.get('ev.station')
@@ -284,25 +329,13 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
 
         to_write = {}
         handovers, emails = [], []
-        for entry in entries:
-            station = entry.station
-            values = to_write.setdefault(station, {})
-            if entry.stage and entry.stage != station.stage:
-                values['stage'] = entry.stage
-                if entry.event_type.sub_status:
-                    values['sub_status'] = entry.event_type.sub_status
-            elif entry.event_type.stage == entry.stage \
-                    and entry.event_type.sub_status:
-                values['sub_status'] = entry.event_type.sub_status
-            if entry.next_action:
-                values['next_step'] = entry.next_action
-            if entry.follow_up_date:
-                values['follow_up_date'] = entry.follow_up_date
-            if entry.eta:
-                values['eta'] = entry.eta
+        for entry, station_values in zip(entries, effects):
+            if station_values:
+                to_write.setdefault(
+                    entry.station.id, {}).update(station_values)
             if entry.next_owner:
                 handovers.append(Handover(
-                        station=station,
+                        station=entry.station,
                         entry=entry,
                         parent=context.get('ev_handover_parent'),
                         forwarder=entry.author,
@@ -313,14 +346,14 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
             if entry.visibility == 'client_email':
                 emails.append(LogEmail.from_entry(entry))
         args = []
-        for station, values in to_write.items():
-            if values:
-                args.extend(([station], values))
+        for station_id, values in to_write.items():
+            args.extend(([Station(station_id)], values))
         if args:
             Station.write(*args)
-        Handover.save(handovers)
-        LogEmail.save(emails)
+        if handovers:
+            Handover.save(handovers)
         if emails:
+            LogEmail.save(emails)
             LogEmail.__queue__.send(emails)
 
 
