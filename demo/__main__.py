@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from trytond import config
 
+logger = logging.getLogger(__name__)
 PASSWORD = 'demo-pass'
 ROLE_USERS = [
     # login, name, group xml id
@@ -99,7 +100,7 @@ def load(database):
         with Transaction().start(database, 0, **extras) as transaction:
             User = pool.get('res.user')
             if User.search([('login', '=', 'sales')]):
-                logging.info("demo data already loaded")
+                logger.info("demo data already loaded")
                 return False
             try:
                 users = create_users(pool)
@@ -252,11 +253,12 @@ def main():
     parser.add_argument('-c', '--config',
         default=os.environ.get('TRYTOND_CONFIG'))
     options = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    logging.getLogger(__name__).setLevel(logging.INFO)
     if options.config:
         config.update_etc(options.config)
     if load(options.database):
-        logging.info("demo data loaded into %s", options.database)
+        logger.info("demo data loaded into %s", options.database)
 
 
 if __name__ == '__main__':
