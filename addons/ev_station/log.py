@@ -118,7 +118,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         fields.Boolean("Corrected"), 'get_corrected')
     stage = fields.Selection(
         [(None, "")] + STAGES, "Stage", readonly=True,
-        help="The stage of the station after this entry.")
+        help="For an event of the life cycle, the station's stage after it.")
     stage_override = fields.Boolean(
         "Stage Override", readonly=True,
         help="This entry skipped stages of the life cycle.")
@@ -202,23 +202,28 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
 
         # Walk the entries in order, tracking each station's stage, so that
         # several entries of one call are checked against each other.
+        # Only events of the life cycle need the stations' current stage.
+        types = [EventType.get_values(v.get('event_type')) for v in vlist]
         stage_of = cls._current_stages(
-            {v['station'] for v in vlist if v.get('station')})
+            {v['station'] for v, t in zip(vlist, types)
+                if v.get('station') and t and t['stage']})
         effects = []
-        for values in vlist:
+        for values, type_ in zip(vlist, types):
             # Stage and override are the system's verdict, never input.
             values['stage'] = None
             values['stage_override'] = False
-            type_ = EventType.get_values(values.get('event_type'))
             if not (values.get('station') and type_ and values.get('text')):
                 # The required-field and foreign key checks report it.
                 effects.append(None)
                 continue
             station_id = values['station']
-            current = stage_of.get(station_id) or 'offer'
-            values['stage'] = cls._next_stage(
-                station_id, type_, current, values)
-            stage_of[station_id] = values['stage']
+            if type_['stage']:
+                current = stage_of.get(station_id) or 'offer'
+                values['stage'] = cls._next_stage(
+                    station_id, type_, current, values)
+                stage_of[station_id] = values['stage']
+            else:
+                current = None
             values.setdefault('visibility', type_['default_visibility'])
             effects.append(cls._effects(type_, current, values))
         entries = super().create(vlist)
@@ -270,7 +275,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
     def _effects(cls, type_, previous_stage, values):
         "What the entry changes on its station"
         station_values = {}
-        if values['stage'] != previous_stage:
+        if values['stage'] and values['stage'] != previous_stage:
             station_values['stage'] = values['stage']
         if type_['stage'] and type_['stage'] == values['stage'] \
                 and type_['sub_status']:

@@ -131,7 +131,7 @@ class StationTestCase(ModuleDBTestCase):
         entry = Log(entry.id)
         self.assertEqual(entry.author, sales)
         self.assertIsNotNone(entry.timestamp)
-        self.assertEqual(entry.stage, 'offer')
+        self.assertIsNone(entry.stage)  # a note does not move the station
         self.assertEqual(entry.visibility, 'internal')
 
     @with_transaction()
