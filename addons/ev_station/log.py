@@ -15,7 +15,8 @@ from trytond.sendmail import send_message
 from trytond.transaction import Transaction, without_check_access
 
 from .event_type import VISIBILITIES
-from .exceptions import LogImmutableError, LogValidationError, StageError
+from .exceptions import (
+    EventTypeError, LogImmutableError, LogValidationError, StageError)
 from .station import STAGE_ORDER, STAGES
 
 logger = logging.getLogger(__name__)
@@ -296,6 +297,10 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         super().validate_fields(entries, field_names)
         for entry in entries:
             type_ = EventType.get_values(entry.event_type.id)
+            if type_ is None:
+                raise EventTypeError(gettext(
+                        'ev_station.msg_event_type_unknown',
+                        code=entry.event_type.id))
             if entry.next_owner and not entry.follow_up_date:
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_follow_up_required',
