@@ -105,6 +105,8 @@ def load(database):
             try:
                 users = create_users(pool)
                 create_stations(pool, users)
+                if 'ev.lead.configuration' in dict(pool.iterobject()):
+                    create_leads(pool, users)
             except TransactionError as exception:
                 # e.g. the configuration singleton asks for a table lock
                 transaction.rollback()
@@ -245,6 +247,104 @@ def create_stations(pool, users):
                     "available. Agreed to send photos of the main board.")
     # Make the overdue handovers visible at once
     Handover.notify_overdue()
+
+
+LEADS = [
+    # customer, phone, city, OEM, reference, chargers, how far
+    ("Anita Desai", "98860 11111", "Bengaluru", "Tata Motors", 'TM-24-0101',
+        1, 'new'),
+    ("Farhan Qureshi", "99000 22222", "Hyderabad", "Tata Motors",
+        'TM-24-0102', 1, 'contacted'),
+    ("Lotus Residency", "99160 33333", "Pune", "MG Motor", 'MG-7781', 4,
+        'documents_complete'),
+    ("Sanjay Kulkarni", "98450 44444", "Mumbai", "MG Motor", 'MG-7782', 1,
+        'ready_for_survey'),
+    ("Deepa Menon", "94470 55555", "Kochi", None, None, 1, 'waiting'),
+    ]
+
+
+def create_leads(pool, users):
+    "A few leads from OEMs and walk-ins, at every stage before the survey"
+    from trytond.transaction import Transaction
+
+    Company = pool.get('company.company')
+    Party = pool.get('party.party')
+    Currency = pool.get('currency.currency')
+    Lead = pool.get('sale.opportunity')
+    Call = pool.get('ev.lead.call')
+    Photo = pool.get('ev.lead.site_photo')
+    Address = pool.get('party.address')
+    User = pool.get('res.user')
+    Group = pool.get('res.group')
+    ModelData = pool.get('ir.model.data')
+    Configuration = pool.get('ev.lead.configuration')
+
+    inr, = Currency.search([('code', '=', 'INR')])
+    company = Company(party=Party(name="EV Operations India"), currency=inr)
+    company.party.save()
+    company.save()
+    User.write(list(users.values()), {
+            'companies': [('add', [company.id])], 'company': company.id})
+    ops_group = Group(ModelData.get_id('ev_lead', 'group_central_ops'))
+    User.write([users['support'], users['coordinator']], {
+            'groups': [('add', [ops_group.id])]})
+    configuration = Configuration(1)
+    configuration.central_ops_group = ops_group
+    configuration.save()
+    oems = {}
+    for name in ["Tata Motors", "MG Motor"]:
+        oems[name] = Party(name=name, ev_is_oem=True)
+        oems[name].save()
+    oem_user = User(login='oem-tata', name="Tata Motors integration",
+        password=PASSWORD, ev_oem=oems["Tata Motors"],
+        companies=[company], company=company,
+        groups=[Group(ModelData.get_id('ev_lead', 'group_oem'))])
+    oem_user.save()
+    with Transaction().set_context(company=company.id), \
+            Transaction().set_user(users['support'].id):
+        for (name, phone, city, oem, reference, chargers,
+                stage) in LEADS:
+            customer = Party.find_customer(
+                phone=Party.normalize_phone(phone)) or Party(
+                name=name, contact_mechanisms=[
+                    {'type': 'mobile', 'value': phone}])
+            customer.save()
+            lead = Lead(
+                party=customer, lead_source='oem' if oem else 'walk_in',
+                oem=oems.get(oem), oem_reference=reference,
+                charger_quantity=chargers, charger_model="22 kW AC wallbox",
+                site_type='business' if chargers > 1 else 'home',
+                vehicle_model="Nexon EV" if oem == "Tata Motors"
+                else "ZS EV" if oem else None)
+            lead.save()
+            if stage == 'new':
+                Call(lead=lead, outcome='no_answer').save()
+                continue
+            Call(lead=lead, outcome='reached',
+                note="Explained the survey and the documents needed").save()
+            if stage in {'contacted', 'waiting'}:
+                if stage == 'waiting':
+                    lead.site_work_required = (
+                        "Earthing pit and a dedicated 32 A circuit")
+                    lead.save()
+                    Lead.wait_for_site([lead])
+                continue
+            address = Address(party=customer, street="1 Main Road",
+                city=city)
+            address.save()
+            lead.address = address
+            lead.electricity_bill = b'%PDF-1.4 demo electricity bill'
+            lead.electricity_bill_name = 'electricity-bill.pdf'
+            lead.latitude = Decimal('18.520430')
+            lead.longitude = Decimal('73.856743')
+            lead.electrician_name = "Local electrician"
+            lead.electrician_phone = '98220 66666'
+            lead.save()
+            Photo(lead=lead, name='site.png',
+                image=png(64, 48, (90, 90, 160))).save()
+            Lead.confirm_documents([lead])
+            if stage == 'ready_for_survey':
+                Lead.ready_for_survey([lead])
 
 
 def main():

@@ -1,0 +1,276 @@
+# This file is part of the EV operations suite.
+import datetime
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
+from trytond.modules.company.tests import (
+    CompanyTestMixin, create_company, set_company)
+from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.pool import Pool
+from trytond.tests.test_tryton import with_transaction
+from trytond.transaction import Transaction
+
+
+def create_user(login, *groups, oem=None):
+    pool = Pool()
+    User = pool.get('res.user')
+    Group = pool.get('res.group')
+    ModelData = pool.get('ir.model.data')
+    user = User(login=login, name=login.title(), ev_oem=oem,
+        groups=[Group(ModelData.get_id(*g.split('.'))) for g in groups])
+    user.save()
+    return user
+
+
+class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
+    "Leads from OEMs and customers, up to the hand-over to field operations"
+    module = 'ev_lead'
+
+    def create_lead(self, **values):
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        customer = values.pop('party', None) or Party(
+            name="Meera Iyer",
+            contact_mechanisms=[
+                {'type': 'mobile', 'value': '98450 12345'},
+                {'type': 'email', 'value': 'meera@example.com'},
+                ])
+        customer.save()
+        lead = Lead(party=customer, **values)
+        lead.save()
+        return lead
+
+    def complete_documents(self, lead):
+        pool = Pool()
+        Address = pool.get('party.address')
+        Photo = pool.get('ev.lead.site_photo')
+        address = Address(party=lead.party, street="12 MG Road",
+            city="Bengaluru")
+        address.save()
+        lead.address = address
+        lead.electricity_bill = b'%PDF bill'
+        lead.electricity_bill_name = 'bill.pdf'
+        lead.latitude = Decimal('12.971599')
+        lead.longitude = Decimal('77.594566')
+        lead.electrician_name = "Ravi"
+        lead.electrician_phone = '080 2222 3333'
+        lead.save()
+        Photo(lead=lead, name='site.jpg', image=b'jpeg').save()
+
+    def log_call(self, lead, outcome, **values):
+        Call = Pool().get('ev.lead.call')
+        Call(lead=lead, outcome=outcome, **values).save()
+
+    @with_transaction()
+    def test_intake_to_ready_for_survey(self):
+        "A lead walks new → contacted → documents complete → ready"
+        Lead = Pool().get('sale.opportunity')
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead(charger_quantity=2, site_type='home')
+            self.assertEqual(lead.ev_stage, 'new')
+            self.log_call(lead, 'reached', note="Explained the process")
+            lead = Lead(lead.id)
+            self.assertEqual(lead.ev_stage, 'contacted')
+
+            with self.assertRaisesRegex(UserError, 'Electricity bill'):
+                Lead.confirm_documents([lead])
+            self.assertFalse(lead.documents_complete)
+            self.complete_documents(lead)
+            lead = Lead(lead.id)
+            self.assertTrue(lead.documents_complete)
+            self.assertEqual(lead.electrician_phone, '+918022223333')
+            Lead.confirm_documents([lead])
+            Lead.ready_for_survey([lead])
+            self.assertEqual(lead.ev_stage, 'ready_for_survey')
+
+            Lead.hand_over([lead])
+            self.assertEqual(lead.ev_stage, 'handed_over')
+            self.assertEqual(len(lead.stations), 2)
+            station = lead.stations[0]
+            self.assertEqual(station.customer, lead.party)
+            texts = [e.text for e in station.events]
+            self.assertTrue(any('Created from lead' in t for t in texts))
+            self.assertTrue(any('Handed to Field Operations' in t
+                    for t in texts))
+
+    @with_transaction()
+    def test_stage_changes_before_stations_go_to_chat(self):
+        "Without stations the lead's chat keeps the stage changes"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Message = pool.get('ir.chat.message')
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead()
+            Lead.mark_contacted([lead])
+            messages = Message.search([])
+            self.assertTrue(any('New → Contacted' in m.content
+                    for m in messages))
+
+    @with_transaction()
+    def test_skipping_a_stage_is_refused(self):
+        Lead = Pool().get('sale.opportunity')
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead()
+            with self.assertRaisesRegex(UserError, 'cannot go from'):
+                Lead.ready_for_survey([lead])
+            self.assertEqual(lead.ev_stage, 'new')
+
+    @with_transaction()
+    def test_three_failed_calls_need_follow_up(self):
+        "Three unanswered calls raise a follow-up for Central Ops"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Configuration = pool.get('ev.lead.configuration')
+        Notification = pool.get('res.notification')
+        Group = pool.get('res.group')
+        ModelData = pool.get('ir.model.data')
+        ops = create_user('ops', 'ev_lead.group_central_ops')
+        configuration = Configuration(1)
+        configuration.central_ops_group = Group(
+            ModelData.get_id('ev_lead', 'group_central_ops'))
+        configuration.save()
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead()
+            self.log_call(lead, 'no_answer')
+            self.log_call(lead, 'call_back', call_back_at=datetime.datetime.now())
+            self.log_call(lead, 'wrong_number')
+            self.assertFalse(Lead(lead.id).needs_follow_up)
+            self.log_call(lead, 'no_answer')
+            lead = Lead(lead.id)
+            self.assertTrue(lead.needs_follow_up)
+            self.assertEqual(lead.ev_stage, 'new')
+            notified = Notification.search([('user', '=', ops.id)])
+            self.assertEqual(len(notified), 1)
+            self.assertIn('could not be reached', notified[0].label)
+
+    @with_transaction()
+    def test_cancellation_applies_stage_policy(self):
+        "Cancelling at any stage records the reason, fee and who pays"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Notification = pool.get('res.notification')
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            oem = Party(name="Tata Motors", ev_is_oem=True)
+            oem.save()
+            oem_user = create_user('tata', 'ev_lead.group_oem', oem=oem)
+            lead = self.create_lead(
+                lead_source='oem', oem=oem, oem_reference='TM-1')
+            Lead.mark_contacted([lead])
+            self.complete_documents(lead)
+            Lead.confirm_documents([lead])
+            Lead.ready_for_survey([lead])
+            Lead.hold([lead])
+            with self.assertRaisesRegex(UserError, 'needs its reason'):
+                Lead.cancel_leads([lead], '  ')
+            Lead.cancel_leads([lead], "Customer moved house")
+            lead = Lead(lead.id)
+            self.assertEqual(lead.ev_stage, 'cancelled')
+            self.assertEqual(lead.state, 'cancelled')
+            self.assertEqual(lead.cancellation_fee, Decimal(500))
+            self.assertEqual(lead.materials_absorbed_by, 'customer')
+            self.assertEqual(lead.cancellation_reason, "Customer moved house")
+            labels = [n.label for n in Notification.search(
+                    [('user', '=', oem_user.id)])]
+            self.assertIn('Lead TM-1 is now "Cancelled"', labels)
+            with self.assertRaises(UserError):
+                Lead.mark_contacted([lead])
+
+    @with_transaction()
+    def test_readiness_timeout_puts_lead_on_hold(self):
+        "Past the readiness timeout the cron holds the lead, then resumes"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead()
+            Lead.mark_contacted([lead])
+            with self.assertRaisesRegex(UserError, 'site work'):
+                Lead.wait_for_site([lead])
+            lead.site_work_required = "Earthing and a 32 A line"
+            lead.save()
+            Lead.wait_for_site([lead])
+            self.assertEqual(Lead.hold_unready_sites(), [])
+            Lead.write([lead], {
+                    'readiness_wait_since': datetime.date.today()
+                    - datetime.timedelta(days=31)})
+            held = Lead.hold_unready_sites()
+            self.assertEqual(held, [lead])
+            lead = Lead(lead.id)
+            self.assertEqual(lead.ev_stage, 'on_hold')
+            self.assertEqual(lead.stage_before_hold, 'contacted')
+            Lead.site_ready([lead])
+            lead = Lead(lead.id)
+            self.assertEqual(lead.ev_stage, 'contacted')
+            self.assertIsNone(lead.readiness_wait_since)
+
+    @with_transaction()
+    def test_phone_normalised_and_customer_found(self):
+        "Phones are kept in E.164; a known phone or email finds the customer"
+        pool = Pool()
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead()
+            mobile, = [m for m in lead.party.contact_mechanisms
+                if m.type == 'mobile']
+            self.assertEqual(mobile.value, '+919845012345')
+            self.assertEqual(
+                Party.find_customer(phone=Party.normalize_phone(
+                        '+91 98450-12345')), lead.party)
+            self.assertEqual(
+                Party.find_customer(email='MEERA@example.com'), lead.party)
+            self.assertIsNone(Party.find_customer(phone='+919999999999'))
+            self.assertIsNone(Party.normalize_phone('12'))
+
+    @with_transaction()
+    def test_oem_reference_unique_per_oem(self):
+        pool = Pool()
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            tata = Party(name="Tata Motors", ev_is_oem=True)
+            tata.save()
+            mg = Party(name="MG Motor", ev_is_oem=True)
+            mg.save()
+            self.create_lead(lead_source='oem', oem=tata, oem_reference='X1')
+            self.create_lead(lead_source='oem', oem=mg, oem_reference='X1')
+            with self.assertRaises(UserError):
+                self.create_lead(
+                    lead_source='oem', oem=tata, oem_reference='X1')
+
+    @with_transaction()
+    def test_oem_user_sees_only_its_leads(self):
+        "Record rules keep an OEM's users to that OEM's leads, read-only"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            tata = Party(name="Tata Motors", ev_is_oem=True)
+            tata.save()
+            mg = Party(name="MG Motor", ev_is_oem=True)
+            mg.save()
+            own = self.create_lead(
+                lead_source='oem', oem=tata, oem_reference='T1')
+            other = self.create_lead(
+                lead_source='oem', oem=mg, oem_reference='M1')
+            self.create_lead()
+            tata_user = create_user('tata', 'ev_lead.group_oem', oem=tata)
+            tata_user.companies = [company]
+            tata_user.company = company
+            tata_user.save()
+            with as_user(tata_user), \
+                    Transaction().set_context(company=company.id):
+                self.assertEqual(Lead.search([]), [own])
+                with self.assertRaises(AccessError):
+                    Lead.read([other.id], ['oem_reference'])
+                with self.assertRaises(AccessError):
+                    Lead.write([Lead(own.id)], {'vehicle_model': "Nexon"})
