@@ -38,6 +38,12 @@ CUSTOMER_NAME = "Meera Iyer"
 CUSTOMER_EMAIL = 'meera.iyer@example.com'
 CUSTOMER_ACCOUNT = 'ACC-BROWSER-1'
 
+# The OEMs of the API tests: login, OEM name, application key
+OEMS = [
+    ('oem-tata', "Tata Motors", 'tata-' + 'a1' * 30),
+    ('oem-mg', "MG Motor", 'mg-' + 'b2' * 30),
+    ]
+
 
 def free_port():
     with contextlib.closing(socket.socket()) as sock:
@@ -194,7 +200,7 @@ filestore = False
             env=self.env(TRYTONPASSFILE=passfile))
         self._run('admin-activate', [
                 admin, '-c', self.conf, '-d', self.database,
-                '-u', 'ev_station', '--activate-dependencies'],
+                '-u', 'ev_station', 'ev_lead', '--activate-dependencies'],
             env=self.env())
         if self.demo:
             self._run('demo', [
@@ -337,7 +343,37 @@ def create_data(database):
                 customer=customer, customer_account=CUSTOMER_ACCOUNT,
                 language=english)
             station.save()
+        create_oem_data(pool)
         transaction.commit()
+
+
+def create_oem_data(pool):
+    "A company, and per OEM an integration user with a validated API key"
+    User = pool.get('res.user')
+    Group = pool.get('res.group')
+    ModelData = pool.get('ir.model.data')
+    Party = pool.get('party.party')
+    Company = pool.get('company.company')
+    Currency = pool.get('currency.currency')
+    Application = pool.get('res.user.application')
+    Country = pool.get('country.country')
+    if not Country.search([('code', '=', 'IN')]):
+        Country(name="India", code='IN', code3='IND').save()
+    inr = Currency(name="Indian Rupee", code='INR', symbol='₹')
+    inr.save()
+    company = Company(party=Party(name="EV Operations India"), currency=inr)
+    company.party.save()
+    company.save()
+    oem_group = Group(ModelData.get_id('ev_lead', 'group_oem'))
+    for login, name, key in OEMS:
+        oem = Party(name=name, ev_is_oem=True)
+        oem.save()
+        user = User(login=login, name=f"{name} integration",
+            password=USER_PASSWORD, ev_oem=oem, groups=[oem_group],
+            companies=[company], company=company)
+        user.save()
+        Application(user=user, key=key, application='ev_oem',
+            state='validated').save()
 
 
 def main():

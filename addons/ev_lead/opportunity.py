@@ -129,6 +129,8 @@ class SaleOpportunity(metaclass=PoolMeta):
             ], "Materials Absorbed By", readonly=True)
 
     stations = fields.One2Many('ev.station', 'lead', "Stations", readonly=True)
+    contacted_at = fields.Timestamp("Contacted At", readonly=True)
+    closed_at = fields.Timestamp("Closed At", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -248,7 +250,8 @@ class SaleOpportunity(metaclass=PoolMeta):
         for name in ['oem_reference', 'calls', 'stations',
                 'readiness_wait_since', 'cancellation_reason',
                 'cancellation_fee', 'materials_absorbed_by',
-                'needs_follow_up', 'stage_before_hold']:
+                'needs_follow_up', 'stage_before_hold', 'contacted_at',
+                'closed_at']:
             default.setdefault(name)
         default.setdefault('ev_stage', 'new')
         return super().copy(leads, default=default)
@@ -272,7 +275,14 @@ class SaleOpportunity(metaclass=PoolMeta):
         if not moved:
             return []
         previous = {l.id: l.ev_stage_string for l in moved}
-        cls.write(moved, {'ev_stage': stage})
+        values = {'ev_stage': stage}
+        now = datetime.datetime.now()
+        if stage == 'contacted':
+            cls.write([l for l in moved if not l.contacted_at],
+                {'contacted_at': now})
+        if stage in {'cancelled', 'lost'}:
+            values['closed_at'] = now
+        cls.write(moved, values)
         for lead in moved:
             lead.log_stage_change(previous[lead.id], text)
         cls._stage_changed(moved)
@@ -520,6 +530,110 @@ class SaleOpportunity(metaclass=PoolMeta):
         if tryton_open:
             with Transaction().set_context(_check_access=False):
                 cls.cancel(tryton_open)
+
+
+    # The OEM API
+
+    @classmethod
+    def create_from_api(cls, oem, values):
+        """A lead from the OEM's intake, linked to the existing customer when
+        the phone or email is known"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Address = pool.get('party.address')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        Company = pool.get('company.company')
+        User = pool.get('res.user')
+        user = User(Transaction().user)
+        company = user.company or (Company.search([], limit=1) or [None])[0]
+        customer_values = values['customer']
+        with without_check_access(), \
+                Transaction().set_context(
+                    company=company.id if company else None):
+            customer = Party.find_customer(
+                phone=customer_values['phone'],
+                email=customer_values['email'])
+            if not customer:
+                customer = Party(name=customer_values['name'])
+                customer.save()
+            mechanisms = []
+            known = {(m.type, m.value_compact or m.value)
+                for m in customer.contact_mechanisms}
+            if ('mobile', customer_values['phone']) not in known \
+                    and ('phone', customer_values['phone']) not in known:
+                mechanisms.append(ContactMechanism(
+                        party=customer, type='mobile',
+                        value=customer_values['phone']))
+            if customer_values['email'] and (
+                    'email', customer_values['email']) not in known:
+                mechanisms.append(ContactMechanism(
+                        party=customer, type='email',
+                        value=customer_values['email']))
+            ContactMechanism.save(mechanisms)
+            address = Address(
+                party=customer,
+                street=customer_values['street'],
+                city=customer_values['city'],
+                postal_code=customer_values['postal_code'],
+                country=customer_values['country'])
+            if customer_values['state'] and customer_values['country']:
+                subdivisions = customer_values['country'].subdivisions
+                matches = [s for s in subdivisions
+                    if s.name.lower() == customer_values['state'].lower()
+                    or (s.code or '').lower()
+                    == customer_values['state'].lower()]
+                if matches:
+                    address.subdivision = matches[0]
+            address.save()
+            lead = cls(
+                company=company,
+                party=customer,
+                address=address,
+                lead_source='oem',
+                oem=oem,
+                oem_reference=values['oem_reference'],
+                vehicle_model=values['vehicle_model'],
+                vehicle_vin=values['vehicle_vin'],
+                charger_model=values['charger_model'],
+                charger_quantity=values['charger_quantity'],
+                site_type=values['site_type'],
+                comment=values['notes'],
+                description=values['vehicle_model'])
+            lead.save()
+            lead.log_stage_change('-', gettext(
+                    'ev_lead.msg_received_from_oem', oem=oem.rec_name,
+                    reference=values['oem_reference']))
+        return lead
+
+    def api_summary(self):
+        return {
+            'id': self.id,
+            'reference': self.number,
+            'oem_reference': self.oem_reference,
+            'status': self.ev_stage,
+            }
+
+    def api_milestones(self):
+        "Dates of the lead's milestones; the field modules fill the rest"
+        def iso(value):
+            return value.isoformat() if value else None
+        return {
+            'received': iso(self.create_date),
+            'contacted': iso(self.contacted_at),
+            'survey_scheduled': None,
+            'survey_done': None,
+            'installation_scheduled': None,
+            'installed': None,
+            'closed': iso(self.closed_at),
+            }
+
+    def api_status(self):
+        return {
+            'reference': self.number,
+            'oem_reference': self.oem_reference,
+            'status': self.ev_stage,
+            'milestones': self.api_milestones(),
+            }
 
 
 class SurveySlot(ModelSQL, ModelView):

@@ -12,3 +12,12 @@ class User(metaclass=PoolMeta):
         context={'company': Eval('company', -1)}, depends={'company'},
         help="The OEM this user works for: it sees only that OEM's leads.")
 
+
+
+class UserApplication(metaclass=PoolMeta):
+    __name__ = 'res.user.application'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.application.selection.append(('ev_oem', "EV OEM API"))
