@@ -117,6 +117,11 @@ worker = False
 
 [attachment]
 filestore = False
+
+[ev_lead]
+# Webhook retries come quickly in the tests
+webhook_retry_delay = 1
+webhook_timeout = 5
 """)
         self.db_path = db_path
 
@@ -364,6 +369,10 @@ def create_oem_data(pool):
     company = Company(party=Party(name="EV Operations India"), currency=inr)
     company.party.save()
     company.save()
+    admin, = User.search([('login', '=', 'admin')])
+    admin.companies = [company]
+    admin.company = company
+    admin.save()
     oem_group = Group(ModelData.get_id('ev_lead', 'group_oem'))
     for login, name, key in OEMS:
         oem = Party(name=name, ev_is_oem=True)

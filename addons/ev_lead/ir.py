@@ -9,9 +9,11 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.append(
-            ('sale.opportunity|hold_unready_sites',
-                "Put Leads Waiting Too Long for Site Readiness on Hold"))
+        cls.method.selection.extend([
+                ('sale.opportunity|hold_unready_sites',
+                    "Put Leads Waiting Too Long for Site Readiness on Hold"),
+                ('ev.lead.webhook|send_due', "Retry OEM Webhooks"),
+                ])
 
 
 class Rule(metaclass=PoolMeta):

@@ -308,8 +308,11 @@ class SaleOpportunity(metaclass=PoolMeta):
 
     @classmethod
     def _stage_changed(cls, leads):
-        "Hook for what follows a stage change (OEM notifications)"
+        "What follows a stage change: the OEM's users and webhook hear"
+        Webhook = Pool().get('ev.lead.webhook')
         cls.notify_oem(leads)
+        with without_check_access():
+            Webhook.enqueue(leads)
 
     @classmethod
     def notify_oem(cls, leads):

@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
 from trytond.tools.email_ import normalize_email
 
 try:
@@ -38,6 +39,14 @@ class Party(metaclass=PoolMeta):
 
     ev_is_oem = fields.Boolean(
         "OEM", help="The party is a vehicle or charger OEM sharing leads.")
+    ev_webhook_url = fields.Char(
+        "Status Webhook URL",
+        states={'invisible': ~Eval('ev_is_oem')},
+        help="Every status change of the OEM's leads is POSTed there.")
+    ev_webhook_secret = fields.Char(
+        "Status Webhook Secret",
+        states={'invisible': ~Eval('ev_is_oem')},
+        help="Key of the HMAC-SHA256 signature in X-EV-Signature.")
 
     @classmethod
     def normalize_phone(cls, value, region=None):
