@@ -30,6 +30,21 @@ class Rule(metaclass=PoolMeta):
         context['ev_oem'] = _user_oem()
         return context
 
+    @classmethod
+    def domain_get(cls, model_name, mode='read'):
+        domain = super().domain_get(model_name, mode=mode)
+        if not Transaction().check_access:
+            return domain
+        oem = _user_oem()
+        if oem is None:
+            return domain
+        # An OEM's user is an outsider: besides its own leads it sees no
+        # business data (Tryton lets every user read parties, products...).
+        restriction = _oem_restriction(model_name, oem)
+        if restriction is None:
+            return domain
+        return ['AND', domain, restriction] if domain else restriction
+
 
 def _user_oem():
     pool = Pool()
@@ -40,3 +55,25 @@ def _user_oem():
     with without_check_access():
         user = User(user_id)
         return user.ev_oem.id if user.ev_oem else None
+
+
+# Models an OEM's user may use: the client's metadata, reference data, its
+# own leads (kept by their record rule) and its own user.
+OEM_OPEN_PREFIXES = ('ir.', 'country.')
+OEM_OPEN_MODELS = {
+    'res.group', 'res.user.application', 'res.notification',
+    'res.user.warning', 'res.user.login.attempt', 'res.user.device',
+    'currency.currency', 'company.company', 'sale.opportunity',
+    }
+
+
+def _oem_restriction(model_name, oem):
+    "None when the model is open to the OEM's user, else a domain"
+    if model_name.startswith(OEM_OPEN_PREFIXES) \
+            or model_name in OEM_OPEN_MODELS:
+        return None
+    if model_name == 'res.user':
+        return [('id', '=', Transaction().user)]
+    if model_name == 'ev.lead.survey_slot':
+        return [('lead.oem', '=', oem)]
+    return [('id', '=', -1)]

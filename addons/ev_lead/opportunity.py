@@ -6,6 +6,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
+from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -144,6 +145,9 @@ class SaleOpportunity(metaclass=PoolMeta):
                 Index(t, (t.ev_stage, Index.Equality(cardinality='low'))),
                 Index(t, (t.readiness_wait_since, Index.Range()),
                     where=t.readiness_wait_since != None),  # noqa: E711
+                })
+        cls.__rpc__.update({
+                'ev_oem_status': RPC(instantiate=0),
                 })
         open_ = Eval('ev_stage').in_(OPEN_STAGES)
         cls._buttons.update({
@@ -629,6 +633,15 @@ class SaleOpportunity(metaclass=PoolMeta):
             'installed': None,
             'closed': iso(self.closed_at),
             }
+
+    @classmethod
+    def ev_oem_status(cls, leads):
+        """Status and milestones of leads, for the OEM's integration over
+        XML-RPC: `model.sale.opportunity.ev_oem_status(ids, {})`"""
+        # The caller's record rules decide which leads it may see
+        cls.read([l.id for l in leads], ['id'])
+        with without_check_access():
+            return [cls(l.id).api_status() for l in leads]
 
     def api_status(self):
         return {

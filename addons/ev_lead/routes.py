@@ -33,8 +33,7 @@ EMAIL = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$')
 
 class _IntakeConflict(TransactionError):
     """Another request created the same lead meanwhile: the transaction
-    starts again and finds it (where the table lock cannot serialize, as
-    on SQLite, which takes its write lock only at the first insert)"""
+    starts again and finds it"""
 
 
 class APIError(HTTPException):
@@ -180,10 +179,9 @@ def create_lead(request, pool):
         raise APIError(422, {'errors': {'': "the body is not valid JSON"}})
     oem = _user_oem(pool)
     values = parse_lead(pool, data)
-    # Concurrent retries of one request must find each other: the table lock
-    # is taken at the start of the transaction (Tryton restarts it), before
-    # its snapshot, so the search below sees any lead committed meanwhile.
-    Lead.lock()
+    # Concurrent retries of one request: the unique constraint on (OEM,
+    # reference) lets one insert win; the others start again (see
+    # _IntakeConflict) with a fresh snapshot in which this search finds it.
     existing = Lead.search([
             ('oem', '=', oem.id),
             ('oem_reference', '=', values['oem_reference']),
