@@ -1,8 +1,12 @@
 # This file is part of the EV operations suite.
+from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools.email_ import normalize_email
+
+from .exceptions import ContactError
+from .intake import EMAIL
 
 try:
     import phonenumbers
@@ -88,3 +92,18 @@ class ContactMechanism(metaclass=PoolMeta):
         if phonenumbers and type_ in PHONE_TYPES:
             return self.format_value_compact(value=value, type_=type_)
         return super().format_value(value=value, type_=type_)
+
+    @classmethod
+    def check_valid_email(cls, mechanisms, field_names=None):
+        # trytond checks emails only when email-validator is installed (and
+        # then over DNS); the syntax is always checked here.
+        super().check_valid_email(mechanisms, field_names)
+        if field_names and not (field_names & {'type', 'value'}):
+            return
+        for mechanism in mechanisms:
+            if (mechanism.type == 'email' and mechanism.value
+                    and not EMAIL.match(mechanism.value)):
+                raise ContactError(gettext(
+                        'ev_lead.msg_invalid_email',
+                        email=mechanism.value,
+                        party=mechanism.party.rec_name))

@@ -229,6 +229,12 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
                 Party.find_customer(email='MEERA@example.com'), lead.party)
             self.assertIsNone(Party.find_customer(phone='+919999999999'))
             self.assertIsNone(Party.normalize_phone('12'))
+            with self.assertRaisesRegex(UserError, 'not a valid email'):
+                Party(name="Typo", contact_mechanisms=[
+                        {'type': 'email', 'value': 'typo@example'}]).save()
+            with self.assertRaisesRegex(UserError, 'phone number'):
+                Party(name="Typo", contact_mechanisms=[
+                        {'type': 'mobile', 'value': '12'}]).save()
 
     @with_transaction()
     def test_oem_reference_unique_per_oem(self):
