@@ -1,21 +1,5 @@
 # This file is part of the EV operations suite.
 "Runs the scenario_*.rst doctests of the module under pytest"
-import unittest
+from trytond.modules.ev_station.tests.tools import scenario_test
 
-import pytest
-
-from trytond.tests.test_tryton import load_doc_tests
-
-
-def scenarios():
-    suite = load_doc_tests(
-        __name__, __file__, unittest.TestLoader(), unittest.TestSuite(), None)
-    return list(suite)
-
-
-@pytest.mark.parametrize('scenario', scenarios(), ids=lambda s: str(s))
-def test_scenario(scenario):
-    result = unittest.TestResult()
-    scenario.run(result)
-    problems = result.failures + result.errors
-    assert not problems, '\n'.join(text for _, text in problems)
+test_scenario = scenario_test(__name__, __file__)

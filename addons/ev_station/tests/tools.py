@@ -125,3 +125,22 @@ def today():
 
 def days(n):
     return datetime.timedelta(days=n)
+
+
+def scenario_test(name, path):
+    """A pytest test running each scenario_*.rst doctest next to `path`
+    (Tryton's load_tests protocol, which pytest does not follow)"""
+    import pytest
+
+    from trytond.tests.test_tryton import load_doc_tests
+
+    suite = load_doc_tests(
+        name, path, unittest.TestLoader(), unittest.TestSuite(), None)
+
+    @pytest.mark.parametrize('scenario', list(suite), ids=str)
+    def test_scenario(scenario):
+        result = unittest.TestResult()
+        scenario.run(result)
+        problems = result.failures + result.errors
+        assert not problems, '\n'.join(text for _, text in problems)
+    return test_scenario
