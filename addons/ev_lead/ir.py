@@ -1,6 +1,6 @@
 # This file is part of the EV operations suite.
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 
 class Cron(metaclass=PoolMeta):
@@ -47,14 +47,7 @@ class Rule(metaclass=PoolMeta):
 
 
 def _user_oem():
-    pool = Pool()
-    User = pool.get('res.user')
-    user_id = Transaction().user
-    if not user_id:
-        return None
-    with without_check_access():
-        user = User(user_id)
-        return user.ev_oem.id if user.ev_oem else None
+    return Pool().get('res.user').get_ev_oem()
 
 
 # Models an OEM's user may use: the client's metadata, reference data, its

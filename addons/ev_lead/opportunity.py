@@ -324,12 +324,17 @@ class SaleOpportunity(metaclass=PoolMeta):
         pool = Pool()
         User = pool.get('res.user')
         Notification = pool.get('res.notification')
+        oem_leads = [l for l in leads if l.oem]
+        if not oem_leads:
+            return
         notifications = []
         with without_check_access():
-            for lead in leads:
-                if not lead.oem:
-                    continue
-                for user in User.search([('ev_oem', '=', lead.oem.id)]):
+            users = User.search(
+                [('ev_oem', 'in', list({l.oem.id for l in oem_leads}))])
+            for lead in oem_leads:
+                for user in users:
+                    if user.ev_oem != lead.oem:
+                        continue
                     notifications.append(Notification(
                             user=user,
                             label=gettext('ev_lead.msg_oem_notification',

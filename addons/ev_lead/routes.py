@@ -18,7 +18,7 @@ from trytond.i18n import gettext
 from trytond.model.exceptions import ValidationError
 from trytond.protocols.wrappers import (
     Response, user_application, with_pool, with_transaction)
-from trytond.transaction import Transaction, TransactionError
+from trytond.transaction import TransactionError
 from trytond.wsgi import app
 
 from .intake import InvalidLead, parse_lead
@@ -44,11 +44,12 @@ class APIError(HTTPException):
 
 def _user_oem(pool):
     User = pool.get('res.user')
-    user = User(Transaction().user)
-    if not user.ev_oem:
+    Party = pool.get('party.party')
+    oem = User.get_ev_oem()
+    if oem is None:
         # A key of a user that is no OEM's integration user
         raise APIError(401, {'error': "the key is not an OEM integration key"})
-    return user.ev_oem
+    return Party(oem)
 
 
 @app.route('/<database_name>/ev/api/v1/leads', methods=['POST'])

@@ -71,8 +71,7 @@ class EventType(
         with Transaction().set_context(language=None):
             types = cls.search([('id', '=', type_id)])
         if types:
-            with Transaction().set_context(language=None):
-                type_ = cls(types[0].id)
+            type_, = types
             values = {
                 'id': type_.id,
                 'code': type_.code,

@@ -303,28 +303,20 @@ class Handover(Workflow, ModelSQL, ModelView):
             users = {handover.forwarder} | escalation
             if handover.state == 'accepted':
                 users.add(handover.receiver)
-            for user in users:
-                notifications.append(Notification(
-                        user=user,
-                        label=gettext('ev_station.msg_notification_overdue',
-                            station=handover.station.rec_name),
-                        description=gettext(
-                            'ev_station.msg_notification_overdue_description',
-                            receiver=handover.receiver.rec_name,
-                            date=handover.follow_up_date,
-                            action=handover.next_action or ''),
-                        model=cls.__name__,
-                        records=f'[{handover.id}]',
-                        ))
+            label = gettext('ev_station.msg_notification_overdue',
+                station=handover.station.rec_name)
+            description = gettext(
+                'ev_station.msg_notification_overdue_description',
+                receiver=handover.receiver.rec_name,
+                date=handover.follow_up_date,
+                action=handover.next_action or '')
+            notifications.extend(Notification(
+                    user=user, label=label, description=description,
+                    model=cls.__name__, records=f'[{handover.id}]')
+                for user in users)
             entries.append(Log(
-                    station=handover.station,
-                    event_type=event_type,
-                    visibility='internal',
-                    text=gettext(
-                        'ev_station.msg_notification_overdue_description',
-                        receiver=handover.receiver.rec_name,
-                        date=handover.follow_up_date,
-                        action=handover.next_action or '')))
+                    station=handover.station, event_type=event_type,
+                    visibility='internal', text=description))
         Notification.save(notifications)
         Log.save(entries)
         cls.write(handovers, {'escalated_at': datetime.datetime.now()})

@@ -135,12 +135,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
                     text=text,
                     visibility=('client_email' if values.get('notify_customer')
                         else 'internal'),
-                    override_by=values.get('override_by'),
-                    override_reason=values.get('override_reason'),
                     )
                 entry.save()
             values['entry'] = entry.id
-        for values in vlist:
-            values.pop('override_by', None)
-            values.pop('override_reason', None)
         return super().create(vlist)

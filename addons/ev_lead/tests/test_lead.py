@@ -23,6 +23,13 @@ def create_user(login, *groups, oem=None):
     return user
 
 
+def create_oem(name):
+    Party = Pool().get('party.party')
+    oem = Party(name=name, ev_is_oem=True)
+    oem.save()
+    return oem
+
+
 class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
     "Leads from OEMs and customers, up to the hand-over to field operations"
     module = 'ev_lead'
@@ -155,11 +162,9 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
         pool = Pool()
         Lead = pool.get('sale.opportunity')
         Notification = pool.get('res.notification')
-        Party = pool.get('party.party')
         company = create_company()
         with set_company(company):
-            oem = Party(name="Tata Motors", ev_is_oem=True)
-            oem.save()
+            oem = create_oem("Tata Motors")
             oem_user = create_user('tata', 'ev_lead.group_oem', oem=oem)
             lead = self.create_lead(
                 lead_source='oem', oem=oem, oem_reference='TM-1')
@@ -238,14 +243,10 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
 
     @with_transaction()
     def test_oem_reference_unique_per_oem(self):
-        pool = Pool()
-        Party = pool.get('party.party')
         company = create_company()
         with set_company(company):
-            tata = Party(name="Tata Motors", ev_is_oem=True)
-            tata.save()
-            mg = Party(name="MG Motor", ev_is_oem=True)
-            mg.save()
+            tata = create_oem("Tata Motors")
+            mg = create_oem("MG Motor")
             self.create_lead(lead_source='oem', oem=tata, oem_reference='X1')
             self.create_lead(lead_source='oem', oem=mg, oem_reference='X1')
             with self.assertRaises(UserError):
@@ -257,13 +258,10 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
         "Record rules keep an OEM's users to that OEM's leads, read-only"
         pool = Pool()
         Lead = pool.get('sale.opportunity')
-        Party = pool.get('party.party')
         company = create_company()
         with set_company(company):
-            tata = Party(name="Tata Motors", ev_is_oem=True)
-            tata.save()
-            mg = Party(name="MG Motor", ev_is_oem=True)
-            mg.save()
+            tata = create_oem("Tata Motors")
+            mg = create_oem("MG Motor")
             own = self.create_lead(
                 lead_source='oem', oem=tata, oem_reference='T1')
             other = self.create_lead(

@@ -6,7 +6,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 
 from .tools import (
-    ModuleDBTestCase, as_user, create_customer, create_station, create_user)
+    ModuleDBTestCase, as_user, create_customer, create_inr, create_station,
+    create_user, walk_to)
 
 ROLES = [
     'group_sales', 'group_packer', 'group_finance', 'group_production',
@@ -65,13 +66,10 @@ class AccessTestCase(ModuleDBTestCase):
         "Only finance records the fact of a payment"
         pool = Pool()
         Payment = pool.get('ev.station.payment')
-        Currency = pool.get('currency.currency')
-        inr = Currency(name="Indian Rupee", code='INR', symbol='₹')
-        inr.save()
+        inr = create_inr()
         station = create_station()
-        for code in ['client_account_created', 'station_configuration_agreed',
-                'station_created']:
-            station.record_event(code, code)
+        walk_to(station, ['client_account_created',
+                'station_configuration_agreed', 'station_created'])
         for group, user in self.users().items():
             with self.subTest(group=group), as_user(user):
                 values = {

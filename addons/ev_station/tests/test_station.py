@@ -12,7 +12,8 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import (
-    ModuleDBTestCase, as_user, create_customer, create_station, create_user)
+    ModuleDBTestCase, as_user, create_customer, create_inr, create_station,
+    create_user, walk_to)
 
 LIFECYCLE = [
     'client_account_created', 'station_configuration_agreed',
@@ -89,8 +90,7 @@ class StationTestCase(ModuleDBTestCase):
     def test_late_event_does_not_move_back(self):
         "A payment recorded after production leaves the stage where it is"
         station = create_station()
-        for code in LIFECYCLE[:5]:
-            station.record_event(code, code)
+        walk_to(station, LIFECYCLE[:5])
         self.assertEqual(station.stage, 'production')
         entry = station.record_event(
             'partial_payment_received', "Second instalment")
@@ -257,8 +257,7 @@ class StationTestCase(ModuleDBTestCase):
         User = pool.get('res.user')
         admin, = User.search([('login', '=', 'admin')])
         station = create_station()
-        for code in LIFECYCLE:
-            station.record_event(code, code)
+        walk_to(station, LIFECYCLE)
         station.record_event('installation_completed', "Done")
         with self.assertRaisesRegex(UserError, 'main final-site photo'):
             station.record_event('commissioned', "Live")
@@ -320,12 +319,9 @@ class StationTestCase(ModuleDBTestCase):
         "A payment records its fact in the log and moves the stage"
         pool = Pool()
         Payment = pool.get('ev.station.payment')
-        Currency = pool.get('currency.currency')
-        inr = Currency(name="Indian Rupee", code='INR', symbol='₹')
-        inr.save()
+        inr = create_inr()
         station = create_station()
-        for code in LIFECYCLE[:3]:
-            station.record_event(code, code)
+        walk_to(station, LIFECYCLE[:3])
         with self.assertRaisesRegex(UserError, 'amount or a percentage'):
             Payment(station=station, type='prepayment').save()
         payment = Payment(
@@ -349,8 +345,7 @@ class StationTestCase(ModuleDBTestCase):
         pool = Pool()
         Logistics = pool.get('ev.station.logistics')
         station = create_station()
-        for code in LIFECYCLE[:9]:
-            station.record_event(code, code)
+        walk_to(station, LIFECYCLE[:9])
         shipment = Logistics(
             station=station, carrier="BlueDart", tracking_number='BD1')
         shipment.save()

@@ -115,8 +115,16 @@ def as_user(user):
 
 
 def walk_to(station, stage_event_codes):
+    "Record the events in order, each with its code as text"
     for code in stage_event_codes:
-        station.record_event(code, f"{code} recorded")
+        station.record_event(code, code)
+
+
+def create_inr():
+    Currency = Pool().get('currency.currency')
+    inr = Currency(name="Indian Rupee", code='INR', symbol='₹')
+    inr.save()
+    return inr
 
 
 def today():
