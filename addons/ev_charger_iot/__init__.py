@@ -1,0 +1,2 @@
+# This file is part of the EV operations suite. Classes are registered in
+# tryton.cfg.

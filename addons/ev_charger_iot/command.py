@@ -1,0 +1,307 @@
+# This file is part of the EV operations suite.
+"""Remote commands: recorded with their sender, published on ev/<id>/cmd by
+the ingestion service (an outbox), matched with ev/<id>/cmd/result and
+failed by the timeout when no result comes."""
+import datetime
+import uuid
+
+from sql.functions import CurrentTimestamp
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.model.exceptions import AccessError, ValidationError
+from trytond.pool import Pool
+from trytond.rpc import RPC
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+
+from . import settings
+from .charger import invalidate_cache
+from .contract import RESULT_STATUSES
+
+ACTIONS = [
+    ('Reset', "Reset"),
+    ('RemoteStartTransaction', "Remote Start Transaction"),
+    ('RemoteStopTransaction', "Remote Stop Transaction"),
+    ('UnlockConnector', "Unlock Connector"),
+    ('UpdateFirmware', "Update Firmware"),
+    ('TriggerMessage', "Trigger Message"),
+    ]
+ACTION_CODES = {code for code, _ in ACTIONS}
+TRIGGERABLE = {'BootNotification', 'DiagnosticsStatusNotification',
+    'FirmwareStatusNotification', 'Heartbeat', 'MeterValues',
+    'StatusNotification'}
+
+
+class InvalidCommand(Exception):
+    "A command the charger cannot receive; `errors` names the fields"
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def check_params(action, params):
+    """The errors of a command's parameters, by field name (empty when
+    valid). The gateway maps these names to the OCPP calls."""
+    if action not in ACTION_CODES:
+        return {'action': gettext('ev_charger_iot.msg_command_action_unknown',
+                action=action, actions=', '.join(sorted(ACTION_CODES)))}
+    if not isinstance(params, dict):
+        return {'params': gettext('ev_charger_iot.msg_command_params_object')}
+    errors = {}
+
+    def integer(name, required=False, minimum=0):
+        value = params.get(name)
+        if value is None:
+            if required:
+                errors[name] = gettext(
+                    'ev_charger_iot.msg_command_param_required', name=name)
+        elif (not isinstance(value, int) or isinstance(value, bool)
+                or value < minimum):
+            errors[name] = gettext(
+                'ev_charger_iot.msg_command_param_integer', name=name)
+
+    def text(name, required=False, choices=None):
+        value = params.get(name)
+        if value is None:
+            if required:
+                errors[name] = gettext(
+                    'ev_charger_iot.msg_command_param_required', name=name)
+        elif not isinstance(value, str) or not value:
+            errors[name] = gettext(
+                'ev_charger_iot.msg_command_param_text', name=name)
+        elif choices and value not in choices:
+            errors[name] = gettext(
+                'ev_charger_iot.msg_command_param_choice', name=name,
+                choices=', '.join(sorted(choices)))
+
+    if action == 'Reset':
+        text('type', choices={'Hard', 'Soft'})
+    elif action == 'RemoteStartTransaction':
+        text('id_tag', required=True)
+        integer('connector_id', minimum=1)
+    elif action == 'RemoteStopTransaction':
+        integer('transaction_id')
+        integer('connector_id', minimum=1)
+        if ('transaction_id' not in params
+                and 'connector_id' not in params):
+            errors['transaction_id'] = gettext(
+                'ev_charger_iot.msg_command_param_required',
+                name='transaction_id')
+    elif action == 'UnlockConnector':
+        integer('connector_id', required=True, minimum=1)
+    elif action == 'UpdateFirmware':
+        text('location', required=True)
+        text('retrieve_date')
+        text('firmware')
+        if isinstance(params.get('retrieve_date'), str):
+            try:
+                datetime.datetime.fromisoformat(
+                    params['retrieve_date'].replace('Z', '+00:00'))
+            except ValueError:
+                errors['retrieve_date'] = gettext(
+                    'ev_charger_iot.msg_command_param_datetime',
+                    name='retrieve_date')
+    elif action == 'TriggerMessage':
+        text('requested_message', required=True, choices=TRIGGERABLE)
+        integer('connector_id', minimum=1)
+    return errors
+
+
+class Command(ModelSQL, ModelView):
+    __name__ = 'ev.charger.command'
+    __string__ = "Charger Command"
+    _rec_name = 'uuid'
+
+    uuid = fields.Char("UUID", required=True, readonly=True)
+    charger = fields.Many2One(
+        'ev.charger', "Charger", required=True, ondelete='CASCADE')
+    action = fields.Selection(ACTIONS, "Action", required=True)
+    params = fields.Dict(None, "Parameters")
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('sent', "Sent"),
+            ('accepted', "Accepted"),
+            ('rejected', "Rejected"),
+            ('failed', "Failed"),
+            ], "State", required=True, readonly=True, sort=False)
+    sender = fields.Many2One(
+        'res.user', "Sent By", readonly=True, ondelete='RESTRICT')
+    requested_at = fields.Timestamp("Requested At", readonly=True)
+    sent_at = fields.Timestamp("Published At", readonly=True)
+    result_at = fields.Timestamp("Result At", readonly=True)
+    detail = fields.Text("Detail", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints = [
+            ('uuid_unique', Unique(t, t.uuid),
+                'ev_charger_iot.msg_command_uuid_unique'),
+            ]
+        cls._sql_indexes.add(
+            Index(t, (t.state, Index.Equality()),
+                where=t.state.in_(['pending', 'sent'])))
+        cls._order = [('requested_at', 'DESC'), ('id', 'DESC')]
+        cls.__rpc__.update({
+                'send': RPC(readonly=False, result=lambda r: [c.id for c in r]),
+                'time_out': RPC(readonly=False),
+                })
+
+    @classmethod
+    def default_uuid(cls):
+        return str(uuid.uuid4())
+
+    @classmethod
+    def default_state(cls):
+        return 'pending'
+
+    @classmethod
+    def default_params(cls):
+        return {}
+
+    @classmethod
+    def default_sender(cls):
+        return Transaction().user or None
+
+    @classmethod
+    def default_requested_at(cls):
+        return datetime.datetime.now()
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            # Who sent it is the user of the transaction, whatever the
+            # client says
+            values['sender'] = Transaction().user or None
+            values['requested_at'] = datetime.datetime.now()
+            values['state'] = 'pending'
+        return values
+
+    @classmethod
+    def validate_fields(cls, commands, field_names):
+        super().validate_fields(commands, field_names)
+        for command in commands:
+            errors = check_params(command.action, command.params or {})
+            if errors:
+                raise ValidationError(gettext(
+                        'ev_charger_iot.msg_command_invalid',
+                        action=command.action,
+                        errors='; '.join(
+                            f'{k}: {v}' for k, v in sorted(errors.items()))))
+
+    @classmethod
+    def check_modification(cls, mode, commands, values=None, external=False):
+        super().check_modification(
+            mode, commands, values=values, external=external)
+        if external and mode in {'write', 'delete'}:
+            raise AccessError(gettext('ev_charger_iot.msg_command_readonly'))
+
+    @classmethod
+    def send(cls, identity, action, params=None):
+        """Record a command to the charger `identity` (API entry point);
+        raises ValidationError naming the bad field"""
+        Charger = Pool().get('ev.charger')
+        chargers = Charger.search([('identity', '=', identity)], limit=1)
+        if not chargers:
+            raise ValidationError(gettext(
+                    'ev_charger_iot.msg_charger_unknown', identity=identity))
+        errors = check_params(action, params if params is not None else {})
+        if errors:
+            raise InvalidCommand(errors)
+        return cls.create([{
+                    'charger': chargers[0].id,
+                    'action': action,
+                    'params': params or {},
+                    }])
+
+    def payload(self):
+        "The JSON object published on ev/<id>/cmd"
+        return {'id': self.uuid, 'action': self.action,
+            'params': self.params or {}}
+
+    @classmethod
+    def claim_pending(cls, limit=100):
+        """Mark up to `limit` pending commands sent and return them. The
+        caller publishes them before committing: a crash in between
+        publishes them again (the charger deduplicates on the id)."""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=table.state == 'pending',
+                order_by=[table.id.asc], limit=limit))
+        ids = [i for i, in cursor]
+        if not ids:
+            return []
+        now = datetime.datetime.now()
+        # The state condition again: a concurrent ingestion process that
+        # claimed them first makes this update skip them (row lock).
+        cursor.execute(*table.update(
+                [table.state, table.sent_at, table.write_date],
+                ['sent', now, CurrentTimestamp()],
+                where=table.id.in_(ids) & (table.state == 'pending'),
+                returning=[table.id]))
+        claimed = [i for i, in cursor]
+        invalidate_cache(cls.__name__)
+        return cls.browse(claimed)
+
+    @classmethod
+    def apply_results(cls, results, now=None):
+        """Store the cmd/result messages: `results` is a list of (identity,
+        uuid, status, detail). Returns the (index, reason) of those that
+        match no command of that charger."""
+        pool = Pool()
+        Charger = pool.get('ev.charger')
+        now = now or datetime.datetime.now()
+        table = cls.__table__()
+        charger = Charger.__table__()
+        cursor = Transaction().connection.cursor()
+        uuids = list({r[1] for r in results})
+        known = {}
+        for sub in grouped_slice(uuids, 1000):
+            cursor.execute(*table.join(charger,
+                    condition=table.charger == charger.id).select(
+                    table.uuid, charger.identity, table.state,
+                    where=table.uuid.in_(list(sub))))
+            known.update((u, (i, s)) for u, i, s in cursor)
+        rejected = []
+        for index, (identity, uuid_, status, detail) in enumerate(results):
+            if uuid_ not in known:
+                rejected.append((index, gettext(
+                            'ev_charger_iot.msg_result_unknown_command',
+                            id=uuid_)))
+                continue
+            if known[uuid_][0] != identity:
+                rejected.append((index, gettext(
+                            'ev_charger_iot.msg_result_other_charger',
+                            id=uuid_, identity=known[uuid_][0])))
+                continue
+            # A late or repeated result changes nothing once settled
+            cursor.execute(*table.update(
+                    [table.state, table.detail, table.result_at,
+                        table.write_date],
+                    [RESULT_STATUSES[status], detail, now,
+                        CurrentTimestamp()],
+                    where=(table.uuid == uuid_)
+                    & table.state.in_(['pending', 'sent'])))
+        invalidate_cache(cls.__name__)
+        return rejected
+
+    @classmethod
+    def time_out(cls, now=None):
+        "Fail the commands without a result after the configured delay"
+        now = now or datetime.datetime.now()
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update(
+                [table.state, table.detail, table.result_at,
+                    table.write_date],
+                ['failed', gettext('ev_charger_iot.msg_command_timed_out'),
+                    now, CurrentTimestamp()],
+                where=table.state.in_(['pending', 'sent'])
+                & (table.requested_at
+                    < now - settings.seconds('command_timeout'))))
+        invalidate_cache(cls.__name__)

@@ -1,0 +1,649 @@
+# This file is part of the EV operations suite.
+"""The ingestion service: the MQTT contract (see contract.py) into the
+database, at least once and idempotently.
+
+    python -m trytond.modules.ev_charger_iot.ingest -c tryton.conf -d <db>
+
+One MQTT 5 client with a persistent session (clean_start=False and a
+session expiry) and manual acknowledgements: the messages are stored in
+batches, one transaction each, and a message is acknowledged only after its
+batch is committed. A crash loses nothing: the broker delivers the
+unacknowledged messages again and the unique keys of the tables make the
+second copy a no-op. Malformed messages and unknown chargers become dead
+letters. The service also publishes the pending remote commands on
+ev/<id>/cmd (an outbox) and fails those without result after the timeout.
+
+Several processes share the stream with [ev_charger_iot] shared_group (MQTT 5
+shared subscriptions, $share/<group>/ev/+/...); each needs its own client
+id (--client-id)."""
+import argparse
+import datetime
+import json
+import logging
+import signal
+import threading
+import time
+from collections import deque
+
+from sql import Cast, Column, Conflict, Null, Table, Values
+from sql.conditionals import Case, Coalesce
+from sql.functions import CurrentTimestamp
+
+from . import contract, settings
+
+logger = logging.getLogger('ev_charger_iot.ingest')
+
+# Rows per INSERT statement (PostgreSQL takes at most 65535 parameters)
+INSERT_CHUNK = 500
+
+
+class _Excluded(Table):
+    """The row proposed to ON CONFLICT DO UPDATE, named in lower case:
+    python-sql quotes "EXCLUDED", which PostgreSQL does not recognise"""
+
+    def __init__(self):
+        super().__init__('excluded')
+
+    @property
+    def alias(self):
+        return 'excluded'
+
+    @property
+    def has_alias(self):
+        return False
+
+
+Excluded = _Excluded()
+
+
+class Stats:
+    def __init__(self):
+        self.stored = 0
+        self.dead = 0
+        self.batches = 0
+
+
+def invalidate_cache(*names):
+    from .charger import invalidate_cache
+    invalidate_cache(*names)
+
+
+def _values(rows, types):
+    """A VALUES table and its columns, cast on PostgreSQL (where a column of
+    NULLs would be text); SQLite keeps the values as they are (its CAST to
+    TIMESTAMP would make a number of a date)"""
+    from trytond import backend
+    table = Values(rows)
+    columns = [Column(table, f'column{i + 1}') for i in range(len(types))]
+    if backend.name == 'postgresql':
+        columns = [Cast(c, t) for c, t in zip(columns, types)]
+    return table, columns
+
+
+class Store:
+    """Writes batches of received messages, set-based, in the transaction
+    of the caller. Keeps an identity → charger id cache."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.charger_ids = {}
+
+    def forget(self):
+        self.charger_ids.clear()
+
+    def resolve(self, identities):
+        Charger = self.pool.get('ev.charger')
+        from trytond.transaction import Transaction
+        missing = [i for i in identities if i not in self.charger_ids]
+        if missing:
+            table = Charger.__table__()
+            cursor = Transaction().connection.cursor()
+            for i in range(0, len(missing), 1000):
+                cursor.execute(*table.select(table.id, table.identity,
+                        where=table.identity.in_(missing[i:i + 1000])))
+                self.charger_ids.update((i_, c) for c, i_ in cursor)
+        return self.charger_ids
+
+    def store(self, messages, now=None):
+        """Store `messages`, a list of (topic, payload bytes, received_at);
+        returns (stored, dead letters) counts"""
+        from trytond.transaction import Transaction
+        now = now or datetime.datetime.now()
+        parsed, dead = [], []
+        for topic, payload, received_at in messages:
+            try:
+                message = contract.parse(topic, payload)
+            except contract.BadMessage as exception:
+                dead.append((topic, payload, str(exception), received_at))
+                continue
+            parsed.append((message, topic, payload, received_at))
+        ids = self.resolve(sorted({m.identity for m, *_ in parsed}))
+        by_kind = {k: [] for k in contract.INGESTED}
+        for message, topic, payload, received_at in parsed:
+            charger_id = ids.get(message.identity)
+            if charger_id is None:
+                dead.append((topic, payload,
+                        f"unknown charger {message.identity!r}",
+                        received_at))
+                continue
+            by_kind[message.kind].append(
+                (charger_id, message, topic, payload, received_at))
+        cursor = Transaction().connection.cursor()
+        self.store_boots(cursor, by_kind['boot'], now)
+        self.store_heartbeats(cursor, by_kind['heartbeat'], now)
+        self.store_statuses(cursor, by_kind['status'], now)
+        self.store_meters(cursor, by_kind['meter'], now)
+        dead.extend(self.store_results(by_kind['cmd/result'], now))
+        self.store_dead_letters(cursor, dead)
+        invalidate_cache('ev.charger', 'ev.charger.connector')
+        touched = sorted({row[0] for rows in by_kind.values()
+                for row in rows})
+        if touched:
+            Charger = self.pool.get('ev.charger')
+            Charger.evaluate_health(now=now, chargers=touched)
+        return len(messages) - len(dead), len(dead)
+
+    # -- history -----------------------------------------------------------
+
+    def insert_history(self, cursor, model, columns, rows):
+        "Multi-row INSERT ... ON CONFLICT DO NOTHING on the unique key"
+        Model = self.pool.get(model)
+        table = Model.__table__()
+        key = Model.unique_columns(table)
+        positions = [columns.index(c.name) for c in key]
+        columns = [Column(table, c) for c in columns] + [
+            table.create_date, table.create_uid]
+        seen, unique_rows = set(), []
+        for row in rows:
+            # A batch may hold a message and its redelivery
+            k = tuple(row[i] for i in positions)
+            if k not in seen:
+                seen.add(k)
+                unique_rows.append(list(row) + [CurrentTimestamp(), 0])
+        for i in range(0, len(unique_rows), INSERT_CHUNK):
+            cursor.execute(*table.insert(columns,
+                    unique_rows[i:i + INSERT_CHUNK],
+                    on_conflict=Conflict(table, indexed_columns=key)))
+
+    def store_boots(self, cursor, rows, now):
+        if not rows:
+            return
+        self.insert_history(cursor, 'ev.charger.boot',
+            ['charger', 'ts', 'received_at', 'vendor', 'model', 'serial',
+                'firmware'],
+            [(c, m.values['ts'], r, m.values['vendor'], m.values['model'],
+                    m.values['serial'], m.values['firmware'])
+                for c, m, _, _, r in rows])
+        latest = {}
+        for c, m, *_ in rows:
+            if c not in latest or latest[c]['ts'] < m.values['ts']:
+                latest[c] = m.values
+        Charger = self.pool.get('ev.charger')
+        charger = Charger.__table__()
+        values, (id_, ts, vendor, model, serial, firmware) = _values(
+            [[c, v['ts'], v['vendor'], v['model'], v['serial'],
+                    v['firmware']] for c, v in sorted(latest.items())],
+            ['INTEGER', 'TIMESTAMP', 'VARCHAR', 'VARCHAR', 'VARCHAR',
+                'VARCHAR'])
+        cursor.execute(*charger.update(
+                [charger.last_boot, charger.vendor, charger.model,
+                    charger.serial, charger.firmware],
+                [ts, Coalesce(vendor, charger.vendor),
+                    Coalesce(model, charger.model),
+                    Coalesce(serial, charger.serial),
+                    Coalesce(firmware, charger.firmware)],
+                from_=[values],
+                where=(charger.id == id_)
+                & ((charger.last_boot == Null) | (charger.last_boot < ts))))
+        # A boot is a sign of life like a heartbeat
+        self.update_last_heartbeat(cursor,
+            [(c, min(v['ts'], now), None) for c, v in latest.items()])
+
+    def store_heartbeats(self, cursor, rows, now):
+        if not rows:
+            return
+        self.insert_history(cursor, 'ev.charger.heartbeat',
+            ['charger', 'ts', 'received_at', 'rssi'],
+            [(c, m.values['ts'], r, m.values['rssi'])
+                for c, m, _, _, r in rows])
+        latest = {}
+        for c, m, *_ in rows:
+            if c not in latest or latest[c]['ts'] < m.values['ts']:
+                latest[c] = m.values
+        # A charger's clock ahead of ours must not keep it online
+        self.update_last_heartbeat(cursor,
+            [(c, min(v['ts'], now), v['rssi']) for c, v in latest.items()])
+
+    def update_last_heartbeat(self, cursor, rows):
+        Charger = self.pool.get('ev.charger')
+        charger = Charger.__table__()
+        values, (id_, ts, rssi) = _values(
+            [list(r) for r in sorted(rows)],
+            ['INTEGER', 'TIMESTAMP', 'INTEGER'])
+        cursor.execute(*charger.update(
+                [charger.last_heartbeat, charger.rssi],
+                [ts, Coalesce(rssi, charger.rssi)],
+                from_=[values],
+                where=(charger.id == id_)
+                & ((charger.last_heartbeat == Null)
+                    | (charger.last_heartbeat < ts))))
+
+    def store_statuses(self, cursor, rows, now):
+        if not rows:
+            return
+        self.insert_history(cursor, 'ev.charger.status',
+            ['charger', 'connector', 'ts', 'status', 'error_code',
+                'received_at'],
+            [(c, m.values['connector'], m.values['ts'], m.values['status'],
+                    m.values['error_code'], r)
+                for c, m, _, _, r in rows])
+        # The latest status per connector; for a fault, when it started:
+        # the first Faulted of the trailing run of Faulted in the batch, or
+        # the stored start when the whole batch is Faulted (continuing)
+        per_connector = {}
+        for c, m, *_ in rows:
+            per_connector.setdefault((c, m.values['connector']), []).append(
+                m.values)
+        fresh, continuing = [], []
+        for (c, n), values in sorted(per_connector.items()):
+            values.sort(key=lambda v: v['ts'])
+            last = values[-1]
+            fault_since = None
+            for v in reversed(values):
+                if v['status'] != 'Faulted':
+                    break
+                fault_since = v['ts']
+            row = [c, n, last['status'], last['error_code'], last['ts'],
+                fault_since]
+            if all(v['status'] == 'Faulted' for v in values):
+                continuing.append(row)
+            else:
+                fresh.append(row)
+        Connector = self.pool.get('ev.charger.connector')
+        connector = Connector.__table__()
+        for rows_, keep_fault_start in ((fresh, False), (continuing, True)):
+            if not rows_:
+                continue
+            if keep_fault_start:
+                fault_since = Case(
+                    ((connector.status == 'Faulted')
+                        & (connector.fault_since != Null),
+                        connector.fault_since),
+                    else_=Excluded.fault_since)
+            else:
+                fault_since = Excluded.fault_since
+            for i in range(0, len(rows_), INSERT_CHUNK):
+                chunk = [r + [CurrentTimestamp(), 0]
+                    for r in rows_[i:i + INSERT_CHUNK]]
+                cursor.execute(*connector.insert(
+                        [connector.charger, connector.number,
+                            connector.status, connector.error_code,
+                            connector.status_at, connector.fault_since,
+                            connector.create_date, connector.create_uid],
+                        chunk,
+                        on_conflict=Conflict(connector,
+                            indexed_columns=[
+                                connector.charger, connector.number],
+                            columns=[connector.status, connector.error_code,
+                                connector.status_at, connector.fault_since,
+                                connector.write_date],
+                            values=[Excluded.status, Excluded.error_code,
+                                Excluded.status_at, fault_since,
+                                CurrentTimestamp()],
+                            where=(connector.status_at == Null)
+                            | (connector.status_at
+                                <= Excluded.status_at))))
+
+    def store_meters(self, cursor, rows, now):
+        if not rows:
+            return
+        self.insert_history(cursor, 'ev.charger.meter',
+            ['charger', 'connector', 'ts', 'energy_wh', 'power_w',
+                'received_at'],
+            [(c, m.values['connector'], m.values['ts'],
+                    m.values['energy_wh'], m.values['power_w'], r)
+                for c, m, _, _, r in rows])
+        latest = {}
+        for c, m, *_ in rows:
+            key = (c, m.values['connector'])
+            if key not in latest or latest[key]['ts'] < m.values['ts']:
+                latest[key] = m.values
+        Connector = self.pool.get('ev.charger.connector')
+        connector = Connector.__table__()
+        rows_ = [[c, n, v['energy_wh'], v['power_w'], v['ts'],
+                CurrentTimestamp(), 0]
+            for (c, n), v in sorted(latest.items())]
+        for i in range(0, len(rows_), INSERT_CHUNK):
+            cursor.execute(*connector.insert(
+                    [connector.charger, connector.number,
+                        connector.energy_wh, connector.power_w,
+                        connector.meter_at, connector.create_date,
+                        connector.create_uid],
+                    rows_[i:i + INSERT_CHUNK],
+                    on_conflict=Conflict(connector,
+                        indexed_columns=[
+                            connector.charger, connector.number],
+                        columns=[connector.energy_wh, connector.power_w,
+                            connector.meter_at, connector.write_date],
+                        values=[
+                            Coalesce(Excluded.energy_wh, connector.energy_wh),
+                            Coalesce(Excluded.power_w, connector.power_w),
+                            Excluded.meter_at, CurrentTimestamp()],
+                        where=(connector.meter_at == Null)
+                        | (connector.meter_at <= Excluded.meter_at))))
+
+    def store_results(self, rows, now):
+        "The dead letters of results matching no command of the charger"
+        if not rows:
+            return []
+        Command = self.pool.get('ev.charger.command')
+        rejected = Command.apply_results([
+                (m.identity, m.values['id'], m.values['status'],
+                    m.values['detail']) for c, m, *_ in rows], now=now)
+        return [(rows[i][2], rows[i][3], reason, rows[i][4])
+            for i, reason in rejected]
+
+    def store_dead_letters(self, cursor, dead):
+        if not dead:
+            return
+        DeadLetter = self.pool.get('ev.charger.dead_letter')
+        table = DeadLetter.__table__()
+        rows = []
+        for topic, payload, reason, received_at in dead:
+            if isinstance(payload, bytes):
+                payload = payload.decode('utf-8', 'replace')
+            identity = topic.split('/')[1] if topic.count('/') >= 2 else None
+            # NUL cannot be stored in a PostgreSQL text
+            rows.append([topic[:512], payload.replace('\x00', '\ufffd'),
+                    reason.replace('\x00', '\ufffd'), received_at,
+                    identity and identity[:128], CurrentTimestamp(), 0])
+        for i in range(0, len(rows), INSERT_CHUNK):
+            cursor.execute(*table.insert(
+                    [table.topic, table.payload, table.reason,
+                        table.received_at, table.identity,
+                        table.create_date, table.create_uid],
+                    rows[i:i + INSERT_CHUNK]))
+
+
+def is_transient(exception):
+    "Errors after which the same batch may succeed: connection, locks"
+    from trytond import backend
+    if isinstance(exception, (backend.DatabaseOperationalError,
+                ConnectionError, TimeoutError)):
+        return True
+    name = type(exception).__name__
+    return name in {'InterfaceError', 'PoolTimeout', 'OperationalError'}
+
+
+class IngestService:
+    "The MQTT client, its batching loop and the command outbox"
+
+    def __init__(self, database, client_id=None, shared_group=None):
+        self.database = database
+        self.client_id = client_id or settings.get('ingest_client_id')
+        self.shared_group = (shared_group if shared_group is not None
+            else settings.get('shared_group'))
+        self.batch_size = settings.get('batch_size')
+        self.batch_delay = settings.get('batch_delay_ms') / 1000
+        self.command_poll = settings.get('command_poll_ms') / 1000
+        self.inbox = deque()
+        self.arrived = threading.Condition()
+        self.generation = 0
+        self.connected = threading.Event()
+        self.stopping = threading.Event()
+        self.stats = Stats()
+        self.client = None
+        self.pool = None
+        self.store = None
+
+    # -- MQTT --------------------------------------------------------------
+
+    def make_client(self):
+        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
+        client = Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.client_id, protocol=MQTTv5)
+        configure_client(client)
+        client.manual_ack_set(True)
+        client.on_connect = self.on_connect
+        client.on_disconnect = self.on_disconnect
+        client.on_message = self.on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        return client
+
+    def topics(self):
+        prefix = f'$share/{self.shared_group}/' if self.shared_group else ''
+        return [f'{prefix}{contract.TOPIC_PREFIX}/+/{kind}'
+            for kind in contract.INGESTED]
+
+    def on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            logger.warning("broker refused the connection: %s", reason_code)
+            return
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+        with self.arrived:
+            # Messages of the former connection not yet stored come again
+            self.generation += 1
+            self.inbox.clear()
+        client.subscribe([(t, SubscribeOptions(qos=1))
+                for t in self.topics()])
+        self.connected.set()
+        logger.info("connected to the broker session_present=%s topics=%s",
+            flags.session_present, self.topics())
+
+    def on_disconnect(self, client, userdata, flags, reason_code,
+            properties):
+        self.connected.clear()
+        if not self.stopping.is_set():
+            logger.warning("disconnected from the broker: %s; reconnecting",
+                reason_code)
+
+    def on_message(self, client, userdata, message):
+        with self.arrived:
+            self.inbox.append((message.mid, message.qos, message.topic,
+                    message.payload, self.generation))
+            if len(self.inbox) >= self.batch_size:
+                self.arrived.notify()
+
+    # -- loop --------------------------------------------------------------
+
+    def start_pool(self):
+        from trytond.pool import Pool
+        Pool.start()
+        self.pool = Pool(self.database)
+        self.pool.init()
+        self.store = Store(self.pool)
+
+    def run(self):
+        self.start_pool()
+        self.client = self.make_client()
+        self.client.connect_async(
+            settings.get('mqtt_host'), settings.get('mqtt_port'),
+            keepalive=settings.get('mqtt_keepalive'), clean_start=False,
+            properties=connect_properties())
+        self.client.loop_start()
+        logger.info("ingestion started database=%s client_id=%s",
+            self.database, self.client_id)
+        next_commands = 0
+        try:
+            while not self.stopping.is_set():
+                batch = self.next_batch()
+                if batch:
+                    self.process(batch)
+                if time.monotonic() >= next_commands:
+                    self.run_commands()
+                    next_commands = time.monotonic() + self.command_poll
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            logger.info("ingestion stopped stored=%s dead_letters=%s",
+                self.stats.stored, self.stats.dead)
+
+    def stop(self, *args):
+        self.stopping.set()
+        with self.arrived:
+            self.arrived.notify()
+
+    def next_batch(self):
+        "Up to batch_size messages, waiting at most batch_delay"
+        deadline = time.monotonic() + self.batch_delay
+        with self.arrived:
+            while (len(self.inbox) < self.batch_size
+                    and not self.stopping.is_set()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.arrived.wait(min(remaining, self.command_poll))
+            batch = []
+            while self.inbox and len(batch) < self.batch_size:
+                batch.append(self.inbox.popleft())
+        return batch
+
+    def process(self, batch):
+        "Store a batch (retrying while the database is away), then ack"
+        now = datetime.datetime.now()
+        rows = [(topic, payload, now)
+            for _, _, topic, payload, _ in batch]
+        delay = 0.2
+        while True:
+            try:
+                stored, dead = self.store_split(rows)
+                break
+            except Exception as exception:
+                if not is_transient(exception):
+                    raise
+                if self.stopping.is_set():
+                    return
+                logger.warning("database unavailable (%s); retry in %.1fs",
+                    exception, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+        self.stats.stored += stored
+        self.stats.dead += dead
+        self.stats.batches += 1
+        for mid, qos, *_ in batch:
+            # After a reconnection the broker sends the unacknowledged
+            # messages again with their packet ids (MQTT 5 session
+            # resumption): acknowledging a former one acknowledges its copy
+            if qos:
+                self.client.ack(mid, qos)
+
+    def store_split(self, rows):
+        """Store rows in one transaction; when a non-transient error comes,
+        store the halves apart so that one bad message becomes a dead
+        letter and the others are kept"""
+        try:
+            return self.transaction(lambda: self.store.store(rows))
+        except Exception as exception:
+            if is_transient(exception):
+                raise
+            self.store.forget()
+            if len(rows) == 1:
+                (topic, payload, received_at), = rows
+                logger.exception("message refused by the database: %s",
+                    topic)
+                return self.transaction(lambda: (
+                        0, self.dead_letter(topic, payload,
+                            f"refused by the database: {exception}",
+                            received_at)))
+            middle = len(rows) // 2
+            first = self.store_split(rows[:middle])
+            second = self.store_split(rows[middle:])
+            return first[0] + second[0], first[1] + second[1]
+
+    def dead_letter(self, topic, payload, reason, received_at):
+        from trytond.transaction import Transaction
+        self.store.store_dead_letters(Transaction().connection.cursor(),
+            [(topic, payload, reason, received_at)])
+        return 1
+
+    def transaction(self, function):
+        from trytond.transaction import Transaction
+        with Transaction().start(self.database, 0, context={
+                    '_skip_warnings': True}) as transaction:
+            result = function()
+            transaction.commit()
+        return result
+
+    def run_commands(self):
+        "Publish the pending commands (an outbox) and time out the old ones"
+        if not self.connected.is_set():
+            return
+        try:
+            self.transaction(self.publish_pending)
+        except Exception as exception:
+            if not is_transient(exception):
+                logger.exception("publishing the commands failed")
+            else:
+                logger.warning("publishing the commands failed: %s",
+                    exception)
+
+    def publish_pending(self):
+        Command = self.pool.get('ev.charger.command')
+        Command.time_out()
+        commands = Command.claim_pending(100)
+        infos = []
+        for command in commands:
+            infos.append(self.client.publish(
+                    contract.topic(command.charger.identity, 'cmd'),
+                    json.dumps(command.payload()), qos=1))
+        for info in infos:
+            info.wait_for_publish(timeout=5)
+            if not info.is_published():
+                # The transaction rolls back: they stay pending
+                raise ConnectionError("command not acknowledged by broker")
+        if commands:
+            logger.info("published %s commands", len(commands))
+
+
+def configure_client(client):
+    "TLS and credentials of [ev_charger_iot], shared with the gateway"
+    if settings.get('mqtt_username'):
+        client.username_pw_set(
+            settings.get('mqtt_username'),
+            settings.get('mqtt_password') or None)
+    if settings.get('mqtt_tls'):
+        client.tls_set(
+            ca_certs=settings.get('mqtt_ca_certs') or None,
+            certfile=settings.get('mqtt_certfile') or None,
+            keyfile=settings.get('mqtt_keyfile') or None)
+
+
+def connect_properties():
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    properties = Properties(PacketTypes.CONNECT)
+    # The broker keeps the subscriptions and the unacknowledged messages
+    # while the service is away (restart, crash) for this long
+    properties.SessionExpiryInterval = settings.get('session_expiry')
+    # How many unacknowledged messages the broker may send: a batch is
+    # acknowledged after its commit, so this bounds the batch size
+    properties.ReceiveMaximum = settings.get('receive_maximum')
+    return properties
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m trytond.modules.ev_charger_iot.ingest',
+        description=__doc__.split('\n\n')[0])
+    parser.add_argument('-c', '--config', help="trytond configuration file")
+    parser.add_argument('-d', '--database', required=True)
+    parser.add_argument('--client-id', help="MQTT client id "
+        "(default [ev_charger_iot] ingest_client_id)")
+    parser.add_argument('--shared-group', help="share the stream with the "
+        "other processes of this group (MQTT 5 shared subscription)")
+    parser.add_argument('-v', '--verbose', action='store_true')
+    options = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if options.verbose else logging.INFO,
+        format='%(asctime)s %(levelname)s %(name)s %(message)s')
+    settings.load(options.config)
+    service = IngestService(options.database, client_id=options.client_id,
+        shared_group=options.shared_group)
+    signal.signal(signal.SIGTERM, service.stop)
+    signal.signal(signal.SIGINT, service.stop)
+    service.run()
+
+
+if __name__ == '__main__':
+    main()

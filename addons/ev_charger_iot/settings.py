@@ -1,0 +1,77 @@
+# This file is part of the EV operations suite.
+"""The [ev_charger_iot] settings of tryton.conf, shared by the module, the
+cron, the ingestion service and the OCPP gateway.
+
+Every value can be overridden by an environment variable
+TRYTOND_EV_CHARGER_IOT__<KEY> (see `load`)."""
+import datetime
+import os
+
+import trytond.config as config
+
+SECTION = 'ev_charger_iot'
+
+DEFAULTS = {
+    'mqtt_host': '127.0.0.1',
+    'mqtt_port': 1883,
+    'mqtt_tls': False,
+    'mqtt_ca_certs': '',
+    'mqtt_certfile': '',
+    'mqtt_keyfile': '',
+    'mqtt_username': '',
+    'mqtt_password': '',
+    'mqtt_keepalive': 30,
+    # Client id of the ingestion service; its persistent session is kept by
+    # the broker under this id for session_expiry seconds.
+    'ingest_client_id': 'ev-ingest',
+    'session_expiry': 86400,
+    # Empty: one ingestion process; a name: MQTT 5 shared subscription
+    # $share/<name>/... so that several processes share the stream.
+    'shared_group': '',
+    'batch_size': 1000,
+    'batch_delay_ms': 100,
+    'receive_maximum': 2000,
+    'heartbeat_interval': 60,
+    'heartbeat_multiple': 3,
+    'weak_rssi': -85,
+    'offline_alert_delay': 300,
+    'fault_alert_delay': 120,
+    'command_timeout': 120,
+    'command_poll_ms': 500,
+    'gateway_listen': '127.0.0.1:9000',
+    'gateway_client_id': 'ev-ocpp-gateway',
+    }
+
+
+def load(path=None):
+    """Read the configuration file (`path` or TRYTOND_CONFIG), then let the
+    environment override this section: trytond reads the environment
+    before the file, so a file would otherwise hide it"""
+    path = path or os.environ.get('TRYTOND_CONFIG')
+    if path:
+        config.update_etc(path)
+    prefix = f'TRYTOND_{SECTION.upper()}__'
+    for key, value in os.environ.items():
+        if key.startswith(prefix):
+            if not config.has_section(SECTION):
+                config.add_section(SECTION)
+            config.set(SECTION, key[len(prefix):].lower(), value)
+
+
+def get(name):
+    default = DEFAULTS[name]
+    if isinstance(default, bool):
+        return config.getboolean(SECTION, name, default=default)
+    if isinstance(default, int):
+        return config.getint(SECTION, name, default=default)
+    return config.get(SECTION, name, default=default)
+
+
+def offline_after():
+    "How long without a heartbeat before a charger counts as offline"
+    return datetime.timedelta(
+        seconds=get('heartbeat_interval') * get('heartbeat_multiple'))
+
+
+def seconds(name):
+    return datetime.timedelta(seconds=get(name))

@@ -1,0 +1,350 @@
+# This file is part of the EV operations suite.
+"""Real parts for the cross-process tests of ev_charger_iot: a trytond on a
+fresh database with the module, Mosquitto brokers of our own, the ingestion
+service and the OCPP gateway as subprocesses, and an MQTT publisher.
+
+Every test uses its own charger identities and client ids, so that runs in
+parallel (and the stock broker on 1883 shared with others) never collide."""
+import atexit
+import contextlib
+import getpass
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from server import ADMIN_PASSWORD, ROOT, TrytonServer, free_port
+
+STOCK_BROKER_PORT = 1883
+
+
+def unique(prefix):
+    return f'{prefix}-{uuid.uuid4().hex[:10]}'
+
+
+def wait_for(predicate, timeout=60, interval=0.1, message="condition"):
+    """Poll until `predicate()` is true; a timeout is a failure of the
+    test, not a measurement"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(interval)
+
+
+class IotServer(TrytonServer):
+    "trytond with ev_charger_iot activated and an [ev_charger_iot] section"
+
+    def write_conf(self):
+        super().write_conf()
+        with open(self.conf, 'a') as fp:
+            fp.write(f"""
+[ev_charger_iot]
+mqtt_host = 127.0.0.1
+mqtt_port = {STOCK_BROKER_PORT}
+batch_delay_ms = 50
+command_poll_ms = 200
+command_timeout = 60
+gateway_listen = 127.0.0.1:{free_port()}
+""")
+
+    def setup_database(self):
+        passfile = os.path.join(self.tmpdir, 'admin-password')
+        with open(passfile, 'w') as fp:
+            fp.write(ADMIN_PASSWORD + '\n')
+        admin = os.path.join(ROOT, '.venv', 'bin', 'trytond-admin')
+        self._run('admin-all', [
+                admin, '-c', self.conf, '-d', self.database, '--all',
+                '--email', 'admin@ev.localhost'],
+            env=self.env(TRYTONPASSFILE=passfile))
+        self._run('admin-activate', [
+                admin, '-c', self.conf, '-d', self.database,
+                '-u', 'ev_charger_iot', '--activate-dependencies'],
+            env=self.env())
+
+    def start(self, timeout=60):
+        # Without the web client (var/sao) trytond answers / with 405:
+        # any HTTP answer says it serves
+        import urllib.error
+        import urllib.request
+        self._log = open(self.log_path, 'w')
+        self.process = subprocess.Popen(
+            [os.path.join(ROOT, '.venv', 'bin', 'trytond'), '-c', self.conf,
+                '-d', self.database],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+            stdin=subprocess.DEVNULL, env=self.env())
+
+        def serving():
+            if self.process.poll() is not None:
+                raise RuntimeError("trytond stopped:\n" + self.log_tail())
+            try:
+                urllib.request.urlopen(self.url, timeout=2).close()
+            except urllib.error.HTTPError:
+                return True
+            except (urllib.error.URLError, OSError):
+                return False
+            return True
+        wait_for(serving, timeout=timeout, interval=0.2, message="trytond")
+        self.admin = self.rpc_session('admin', ADMIN_PASSWORD)
+        self.context = self.admin('model.res.user.get_preferences', True, {})
+        customer, = self.admin('model.party.party.create',
+            [{'name': "IoT Test Customer"}], self.context)
+        self.station, = self.admin('model.ev.station.create',
+            [{'customer': customer}], self.context)
+
+    def call(self, method, *params):
+        "JSON-RPC as the administrator (an EV IoT operator)"
+        return self.admin(method, *params, self.context)
+
+    def create_chargers(self, identities, power_class='l2', connectors=1):
+        return self.call('model.ev.charger.create', [{
+                    'identity': identity,
+                    'station': self.station,
+                    'power_class': power_class,
+                    'current_type': 'ac' if power_class == 'l2' else 'dc',
+                    'connectors': [('create', [{'number': n}
+                                for n in range(1, connectors + 1)])],
+                    } for identity in identities])
+
+    def count(self, table, where='', params=()):
+        return self.sql(f'SELECT COUNT(*) FROM {table} {where}', params)[0][0]
+
+
+_shared = {}
+
+
+def shared_server():
+    """One IotServer per test process, shared by the test files and removed
+    when the process ends"""
+    if 'server' not in _shared:
+        server = IotServer(data=False)
+        server.__enter__()
+        _shared['server'] = server
+        atexit.register(server.close)
+    return _shared['server']
+
+
+class Broker:
+    "A Mosquitto of our own on a free loopback port: restartable"
+
+    def __init__(self, max_queued=0):
+        self.port = free_port()
+        self.tmpdir = tempfile.mkdtemp(prefix='ev-mqtt-')
+        self.conf = os.path.join(self.tmpdir, 'mosquitto.conf')
+        with open(self.conf, 'w') as fp:
+            # Run as root, mosquitto would switch to the user "mosquitto",
+            # which cannot write its persistence file here
+            fp.write(f"""\
+user {getpass.getuser()}
+listener {self.port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {self.tmpdir}/
+autosave_interval 1
+max_queued_messages {max_queued}
+max_inflight_messages 0
+log_dest file {self.tmpdir}/mosquitto.log
+""")
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(['mosquitto', '-c', self.conf],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.listening, timeout=20, message="mosquitto to listen")
+        return self
+
+    def listening(self):
+        import socket
+        with contextlib.closing(socket.socket()) as sock:
+            return sock.connect_ex(('127.0.0.1', self.port)) == 0
+
+    def stop(self):
+        "Stop as a service manager does (SIGTERM: it saves its sessions)"
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        self.process = None
+
+    def close(self):
+        self.stop()
+        import shutil
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Service:
+    "The ingestion service or the OCPP gateway in a subprocess"
+
+    module = 'ingest'
+
+    def __init__(self, server, broker_port=STOCK_BROKER_PORT, args=(),
+            **settings):
+        self.server = server
+        self.args = list(args)
+        self.env = server.env(TRYTOND_EV_CHARGER_IOT__MQTT_PORT=str(
+                broker_port))
+        for key, value in settings.items():
+            self.env[f'TRYTOND_EV_CHARGER_IOT__{key.upper()}'] = str(value)
+        self.log_path = os.path.join(server.tmpdir,
+            f'{self.module}-{uuid.uuid4().hex[:6]}.log')
+        self.process = None
+
+    def command(self):
+        return [sys.executable, '-m',
+            f'trytond.modules.ev_charger_iot.{self.module}',
+            '-c', self.server.conf, '-d', self.server.database, *self.args]
+
+    def start(self):
+        log = open(self.log_path, 'a')
+        self.process = subprocess.Popen(self.command(), stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+            env=self.env)
+        log.close()
+        return self
+
+    def wait_ready(self, text, timeout=60):
+        wait_for(lambda: text in self.log() or self.process.poll() is not None,
+            timeout=timeout, message=f"{self.module} to log {text!r}")
+        assert self.process.poll() is None, self.log()
+
+    def log(self):
+        with open(self.log_path) as fp:
+            return fp.read()
+
+    def kill(self):
+        "SIGKILL: no chance to finish a batch or to say goodbye"
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, *exc):
+        self.stop()
+        if exc_type is not None:
+            # Shown by pytest with the failure
+            print(f"--- {self.module} log ---\n{self.log()[-8000:]}")
+
+
+class Ingest(Service):
+    module = 'ingest'
+
+    def __init__(self, server, client_id=None, **kwargs):
+        self.client_id = client_id or unique('ingest')
+        super().__init__(server, args=['--client-id', self.client_id],
+            **kwargs)
+
+    def start(self):
+        super().start()
+        self.wait_ready("connected to the broker")
+        return self
+
+
+class Gateway(Service):
+    module = 'gateway'
+
+    def start(self):
+        super().start()
+        self.wait_ready("gateway listening")
+        return self
+
+
+class Publisher:
+    "A charger's side of MQTT: QoS 1 publications, each acknowledged"
+
+    def __init__(self, port=STOCK_BROKER_PORT):
+        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
+        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=unique('charger'), protocol=MQTTv5)
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(1000)
+        self.client.connect('127.0.0.1', port)
+        self.client.loop_start()
+        self.infos = []
+
+    def publish(self, topic, payload, wait=True):
+        if not isinstance(payload, (bytes, str)):
+            payload = json.dumps(payload)
+        info = self.client.publish(topic, payload, qos=1)
+        self.infos.append(info)
+        if wait:
+            info.wait_for_publish(timeout=30)
+            assert info.is_published(), topic
+        return info
+
+    def flush(self, timeout=120):
+        for info in self.infos:
+            info.wait_for_publish(timeout=timeout)
+            assert info.is_published()
+        self.infos = []
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Subscriber:
+    "Keeps what arrives on a topic filter (to see the published commands)"
+
+    def __init__(self, topic, port=STOCK_BROKER_PORT):
+        import threading
+        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
+        self.messages = []
+        self.ready = threading.Event()
+        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=unique('watch'), protocol=MQTTv5)
+
+        def on_connect(client, userdata, flags, reason_code, properties):
+            client.subscribe(topic, qos=1)
+
+        def on_subscribe(client, userdata, mid, reason_codes, properties):
+            self.ready.set()
+
+        def on_message(client, userdata, message):
+            self.messages.append((message.topic, json.loads(message.payload)))
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
+        self.client.on_message = on_message
+        self.client.connect('127.0.0.1', port)
+        self.client.loop_start()
+        assert self.ready.wait(20)
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def iso(seconds_ago=0, base=None):
+    "An ISO 8601 UTC timestamp `seconds_ago` before now (or base)"
+    import datetime
+    base = base or datetime.datetime.now(datetime.timezone.utc).replace(
+        microsecond=0)
+    return (base - datetime.timedelta(seconds=seconds_ago)).isoformat()\
+        .replace('+00:00', 'Z')
