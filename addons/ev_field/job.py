@@ -493,17 +493,26 @@ class Job(Workflow, ModelSQL, ModelView):
 
         Every step of a job is evidence; the entry's visibility comes from
         the event type unless given."""
+        pool = Pool()
+        EventType = pool.get('ev.station.event_type')
         entries = []
         with without_check_access():
+            type_ = EventType.from_code(event_code)
             for station in self.lead.stations:
-                entries.append(station.record_event(event_code, text, **values))
+                extra = dict(values)
+                if ('visibility' not in extra
+                        and type_.default_visibility == 'client_email'
+                        and not station.customer.email):
+                    # Customers without an email still see the entry
+                    extra['visibility'] = 'client'
+                entries.append(station.record_event(event_code, text, **extra))
         return entries
 
     def handover_values(self, action):
         "Values that hand the next step over to the dispatcher"
         pool = Pool()
         Date = pool.get('ir.date')
-        if not self.dispatcher:
+        if not self.dispatcher or self.dispatcher.id == Transaction().user:
             return {}
         return {
             'next_owner': self.dispatcher,
@@ -578,6 +587,7 @@ class Job(Workflow, ModelSQL, ModelView):
                 raise FieldJobError(gettext(
                         'ev_field.msg_installation_needs_survey',
                         lead=self.lead.rec_name))
+        self.check_overlap()
         if not self.lead.stations:
             with without_check_access():
                 Lead.create_stations([Lead(self.lead.id)])
@@ -641,6 +651,7 @@ class Job(Workflow, ModelSQL, ModelView):
         for job in jobs:
             job.unavailable_team = job.team
             job.team = None
+            job.state = 'emergency'
         cls.save(jobs)
         cls.notify_central_ops(jobs)
         no_backup = []
@@ -803,7 +814,7 @@ class Job(Workflow, ModelSQL, ModelView):
                 station.record_event(event_code, text, **extra)
 
     def check_survey_report(self):
-        missing = [self.__class__[n].string for n in [
+        missing = [self.__class__._fields[n].string for n in [
                 'sanctioned_load_kw', 'earthing', 'cable_run_m', 'mounting']
             if getattr(self, n) is None]
         if missing:
@@ -812,10 +823,10 @@ class Job(Workflow, ModelSQL, ModelView):
                     fields=', '.join(missing)))
 
     def check_installation_report(self):
-        missing = [self.__class__[n].string for n in [
+        missing = [self.__class__._fields[n].string for n in [
                 'charger_lot', 'cable_used_m', 'customer_signature']
             if not getattr(self, n)]
-        missing += [self.__class__[n].string for n in [
+        missing += [self.__class__._fields[n].string for n in [
                 'tests_done', 'demo_given'] if not getattr(self, n)]
         if missing:
             raise FieldJobError(gettext(
@@ -854,7 +865,7 @@ class Job(Workflow, ModelSQL, ModelView):
             work=self.site_work_text() or '-')
 
     def site_work_text(self):
-        return '\n'.join('- ' + self.__class__[n].string
+        return '\n'.join('- ' + self.__class__._fields[n].string
             for n in SITE_WORK if getattr(self, n))
 
     # -- post-survey review -----------------------------------------------
@@ -1009,10 +1020,12 @@ class Job(Workflow, ModelSQL, ModelView):
             moves.extend(self._material_moves(material, storage))
         shipment = Shipment(company=self.company, from_location=storage,
             to_location=self.team.location, moves=moves,
-            planned_date=Date.today(), effective_date=Date.today())
+            planned_date=Date.today(), planned_start_date=Date.today(),
+            effective_date=Date.today())
         shipment.save()
         Shipment.wait([shipment])
-        if not Shipment.assign_try([shipment]):
+        Shipment.assign_try([shipment])
+        if Shipment(shipment.id).state != 'assigned':
             Shipment.cancel([shipment])
             raise FieldJobError(gettext(
                     'ev_field.msg_materials_reservation_failed',
@@ -1033,9 +1046,7 @@ class Job(Workflow, ModelSQL, ModelView):
         Date = pool.get('ir.date')
         base = dict(product=material.product, unit=material.unit,
             from_location=storage, to_location=self.team.location,
-            company=self.company, origin=material,
-            unit_price=material.product.cost_price,
-            currency=self.company.currency)
+            company=self.company, origin=material)
         if not material.product.lot_is_required(storage, self.team.location):
             return [Move(quantity=material.quantity, **base)]
         # Serialized: one move per lot available in the warehouse
@@ -1258,17 +1269,18 @@ class Job(Workflow, ModelSQL, ModelView):
             back = Shipment(company=self.company,
                 from_location=shipment.to_location,
                 to_location=shipment.from_location,
-                planned_date=Date.today(), effective_date=Date.today(),
+                planned_date=Date.today(), planned_start_date=Date.today(),
+                effective_date=Date.today(),
                 moves=[Move(product=m.product, unit=m.unit,
                         quantity=m.quantity, lot=m.lot,
                         from_location=shipment.to_location,
                         to_location=shipment.from_location,
-                        company=self.company, origin=m.origin,
-                        unit_price=m.unit_price, currency=m.currency)
+                        company=self.company, origin=m.origin)
                     for m in shipment.moves if m.state == 'done'])
             back.save()
             Shipment.wait([back])
-            if not Shipment.assign_try([back]):
+            Shipment.assign_try([back])
+            if Shipment(back.id).state != 'assigned':
                 raise FieldJobError(gettext(
                         'ev_field.msg_materials_not_in_van',
                         job=self.rec_name))

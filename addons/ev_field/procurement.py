@@ -53,8 +53,8 @@ class Procurement(Workflow, ModelSQL, ModelView):
     approved_by = fields.Many2One('res.user', "Approved By", readonly=True)
     purchase = fields.Many2One('purchase.purchase', "Purchase",
         readonly=True)
-    invoice = fields.Many2One('account.invoice', "Supplier Invoice",
-        readonly=True)
+    invoice = fields.Function(fields.Many2One('account.invoice',
+            "Supplier Invoice"), 'get_invoice')
     payment_reference = fields.Char("Payment Reference",
         states={
             'readonly': Eval('state') != 'purchased',
@@ -106,6 +106,11 @@ class Procurement(Workflow, ModelSQL, ModelView):
     @classmethod
     def default_state(cls):
         return 'draft'
+
+    def get_invoice(self, name):
+        # The purchase makes its invoice when processed (maybe by a worker)
+        if self.purchase and self.purchase.invoices:
+            return self.purchase.invoices[0].id
 
     @classmethod
     def default_company(cls):
@@ -289,12 +294,11 @@ class Procurement(Workflow, ModelSQL, ModelView):
                 description=gettext('ev_field.msg_purchase_description',
                     job=job.rec_name),
                 invoice_method='order')
+            purchase.save()
             lines, requests = [], []
             for line in procurement.lines:
-                purchase_line = PurchaseLine(product=line.product,
-                    quantity=line.quantity, unit=line.unit,
-                    unit_price=line.unit_price)
-                purchase_line.purchase = purchase
+                purchase_line = PurchaseLine(purchase=purchase,
+                    product=line.product)
                 purchase_line.on_change_product()
                 purchase_line.quantity = line.quantity
                 purchase_line.unit = line.unit
@@ -304,18 +308,19 @@ class Procurement(Workflow, ModelSQL, ModelView):
                     if (material.product == line.product and material.request
                             and not material.request.purchase_line):
                         requests.append((material.request, purchase_line))
-            purchase.lines = lines
-            purchase.save()
+            PurchaseLine.save(lines)
             for request, purchase_line in requests:
                 request.purchase_line = purchase_line
             Request.save([r for r, _ in requests])
             Purchase.quote([purchase])
             Purchase.confirm([purchase])
-            Purchase.process([purchase])
+            purchase = Purchase(purchase.id)
+            if purchase.state == 'confirmed':
+                # Processing was queued for the worker: the invoice and the
+                # incoming moves are needed now, for Finance
+                Purchase.process([purchase])
             Request.update_state([r for r, _ in requests])
             procurement.purchase = purchase
-            invoices = [i for i in purchase.invoices]
-            procurement.invoice = invoices[0] if invoices else None
         cls.save(procurements)
         for procurement in procurements:
             procurement.job.record('local_procurement', gettext(

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 from sql import Literal, Null
+from sql.operators import Exists
 from sql.aggregate import Count
 from sql.conditionals import Coalesce
 
@@ -229,7 +230,7 @@ class Team(DeactivableMixin, ModelSQL, ModelView):
             & (getattr(team, WEEKDAYS[day.weekday()]) == Literal(True))
             & (team.work_start <= local_start.time())
             & (team.work_end >= local_end.time())
-            & covers.exists() & ~off.exists() & ~overlapping.exists())
+            & Exists(covers) & ~Exists(off) & ~Exists(overlapping))
         if exclude:
             where &= ~team.id.in_(list(exclude))
         jobs = Coalesce(day_load.jobs, 0)

@@ -173,7 +173,8 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
             self.visibility = self.event_type.default_visibility
 
     def get_rec_name(self, name):
-        return f'{self.event_type.rec_name}: {(self.text or "")[:60]}'
+        first_line = (self.text or '').strip().split('\n', 1)[0]
+        return f'{self.event_type.rec_name}: {first_line[:60]}'
 
     @classmethod
     def get_corrected(cls, entries, name):
