@@ -122,6 +122,18 @@ class Procurement(Workflow, ModelSQL, ModelView):
         currencies = Currency.search([('code', '=', 'INR')], limit=1)
         return currencies[0].id if currencies else None
 
+    @fields.depends('job', 'lines', 'company')
+    def on_change_job(self):
+        "Propose the job's missing materials as lines"
+        Line = Pool().get('ev.field.procurement.line')
+        if not self.job or self.lines:
+            return
+        if not self.company:
+            self.company = self.job.company
+        self.lines = [Line(product=m.product, quantity=m.quantity,
+                unit=m.unit, unit_price=m.product.cost_price)
+            for m in self.job.materials if m.state == 'short']
+
     @fields.depends('upi_link', 'vpa', 'payee_name')
     def on_change_upi_link(self):
         try:

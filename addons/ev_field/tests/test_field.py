@@ -335,6 +335,10 @@ class FieldTestCase(ModuleDBTestCase):
             job = self.short_breaker_job(w)
             short = [m for m in job.materials if m.state == 'short']
             self.assertEqual([m.product for m in short], [w.breaker])
+            proposal = Procurement(job=job)
+            proposal.on_change_job()
+            self.assertEqual([(l.product, l.quantity) for l in proposal.lines],
+                [(w.breaker, 1)])
             self.assertEqual(short[0].request.quantity, 1)
             self.assertIsNone(job.allocation)
             self.assertIn(('materials_short', 'internal'), events(job))
