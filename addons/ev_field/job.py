@@ -249,6 +249,8 @@ class Job(Workflow, ModelSQL, ModelView):
                     (t.slot_start, Index.Range())),
                 Index(t, (t.state, Index.Equality(cardinality='low'))),
                 Index(t, (t.lead, Index.Range())),
+                # The day's load of every team (backup proposals)
+                Index(t, (t.slot_start, Index.Range())),
                 })
         cls._order = [('slot_start', 'ASC NULLS FIRST'), ('id', 'ASC')]
         cls._transitions |= {
@@ -373,8 +375,10 @@ class Job(Workflow, ModelSQL, ModelView):
             # indexes only with btree_gist (a trusted extension).
             cursor = transaction.connection.cursor()
             cursor.execute('CREATE EXTENSION IF NOT EXISTS btree_gist')
-            database._extensions.get(database.name, {}).pop(
-                'btree_gist', None)
+            # Tryton asks from another connection, which cannot see the
+            # extension before this transaction commits: tell it directly
+            database._extensions.setdefault(
+                database.name, {})['btree_gist'] = True
         super().__register__(module_name)
 
     @classmethod
