@@ -44,6 +44,7 @@ class IotServer(TrytonServer):
 
     def write_conf(self):
         super().write_conf()
+        self.gateway_port = free_port()
         with open(self.conf, 'a') as fp:
             fp.write(f"""
 [ev_charger_iot]
@@ -52,7 +53,7 @@ mqtt_port = {STOCK_BROKER_PORT}
 batch_delay_ms = 50
 command_poll_ms = 200
 command_timeout = 60
-gateway_listen = 127.0.0.1:{free_port()}
+gateway_listen = 127.0.0.1:{self.gateway_port}
 """)
 
     def setup_database(self):
@@ -263,6 +264,10 @@ class Ingest(Service):
 
 class Gateway(Service):
     module = 'gateway'
+
+    def __init__(self, server, **kwargs):
+        kwargs.setdefault('gateway_client_id', unique('gateway'))
+        super().__init__(server, **kwargs)
 
     def start(self):
         super().start()

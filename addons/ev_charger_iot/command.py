@@ -7,6 +7,7 @@ import uuid
 
 from sql.functions import CurrentTimestamp
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError, ValidationError
@@ -146,7 +147,8 @@ class Command(ModelSQL, ModelView):
                 where=t.state.in_(['pending', 'sent'])))
         cls._order = [('requested_at', 'DESC'), ('id', 'DESC')]
         cls.__rpc__.update({
-                'send': RPC(readonly=False, result=lambda r: [c.id for c in r]),
+                'send': RPC(readonly=False,
+                    result=lambda commands: [c.id for c in commands]),
                 'time_out': RPC(readonly=False),
                 })
 
@@ -239,12 +241,20 @@ class Command(ModelSQL, ModelView):
         now = datetime.datetime.now()
         # The state condition again: a concurrent ingestion process that
         # claimed them first makes this update skip them (row lock).
-        cursor.execute(*table.update(
-                [table.state, table.sent_at, table.write_date],
-                ['sent', now, CurrentTimestamp()],
-                where=table.id.in_(ids) & (table.state == 'pending'),
-                returning=[table.id]))
-        claimed = [i for i, in cursor]
+        update = table.update(
+            [table.state, table.sent_at, table.write_date],
+            ['sent', now, CurrentTimestamp()],
+            where=table.id.in_(ids) & (table.state == 'pending'))
+        if backend.name == 'postgresql':
+            update.returning = [table.id]
+            cursor.execute(*update)
+            claimed = [i for i, in cursor]
+        else:
+            # SQLite has one writer at a time and no qualified RETURNING
+            cursor.execute(*update)
+            cursor.execute(*table.select(table.id,
+                    where=table.id.in_(ids) & (table.sent_at == now)))
+            claimed = [i for i, in cursor]
         invalidate_cache(cls.__name__)
         return cls.browse(claimed)
 

@@ -16,7 +16,6 @@ ev/<id>/cmd (an outbox) and fails those without result after the timeout.
 Several processes share the stream with [ev_charger_iot] shared_group (MQTT 5
 shared subscriptions, $share/<group>/ev/+/...); each needs its own client
 id (--client-id)."""
-import argparse
 import datetime
 import json
 import logging
@@ -371,8 +370,9 @@ def is_transient(exception):
     if isinstance(exception, (backend.DatabaseOperationalError,
                 ConnectionError, TimeoutError)):
         return True
+    # psycopg's connection errors and its pool's timeout
     name = type(exception).__name__
-    return name in {'InterfaceError', 'PoolTimeout', 'OperationalError'}
+    return name in {'InterfaceError', 'PoolTimeout'}
 
 
 class IngestService:
@@ -542,9 +542,9 @@ class IngestService:
                 (topic, payload, received_at), = rows
                 logger.exception("message refused by the database: %s",
                     topic)
+                reason = f"refused by the database: {exception}"
                 return self.transaction(lambda: (
-                        0, self.dead_letter(topic, payload,
-                            f"refused by the database: {exception}",
+                        0, self.dead_letter(topic, payload, reason,
                             received_at)))
             middle = len(rows) // 2
             first = self.store_split(rows[:middle])
@@ -623,21 +623,14 @@ def connect_properties():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog='python -m trytond.modules.ev_charger_iot.ingest',
-        description=__doc__.split('\n\n')[0])
-    parser.add_argument('-c', '--config', help="trytond configuration file")
-    parser.add_argument('-d', '--database', required=True)
-    parser.add_argument('--client-id', help="MQTT client id "
-        "(default [ev_charger_iot] ingest_client_id)")
-    parser.add_argument('--shared-group', help="share the stream with the "
-        "other processes of this group (MQTT 5 shared subscription)")
-    parser.add_argument('-v', '--verbose', action='store_true')
-    options = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format='%(asctime)s %(levelname)s %(name)s %(message)s')
-    settings.load(options.config)
+    def add_arguments(parser):
+        parser.add_argument('--client-id', help="MQTT client id "
+            "(default [ev_charger_iot] ingest_client_id)")
+        parser.add_argument('--shared-group', help="share the stream with "
+            "the other processes of this group (MQTT 5 shared "
+            "subscription)")
+    options = settings.service_options('ingest', __doc__, argv,
+        add_arguments)
     service = IngestService(options.database, client_id=options.client_id,
         shared_group=options.shared_group)
     signal.signal(signal.SIGTERM, service.stop)

@@ -4,7 +4,9 @@ cron, the ingestion service and the OCPP gateway.
 
 Every value can be overridden by an environment variable
 TRYTOND_EV_CHARGER_IOT__<KEY> (see `load`)."""
+import argparse
 import datetime
+import logging
 import os
 
 import trytond.config as config
@@ -75,3 +77,22 @@ def offline_after():
 
 def seconds(name):
     return datetime.timedelta(seconds=get(name))
+
+
+def service_options(module, doc, argv=None, add_arguments=None):
+    """The command line of a service (-c, -d, -v and its own arguments);
+    sets up the logging and loads the configuration"""
+    parser = argparse.ArgumentParser(
+        prog=f'python -m trytond.modules.ev_charger_iot.{module}',
+        description=doc.split('\n\n')[0])
+    parser.add_argument('-c', '--config', help="trytond configuration file")
+    parser.add_argument('-d', '--database', required=True)
+    parser.add_argument('-v', '--verbose', action='store_true')
+    if add_arguments:
+        add_arguments(parser)
+    options = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if options.verbose else logging.INFO,
+        format='%(asctime)s %(levelname)s %(name)s %(message)s')
+    load(options.config)
+    return options

@@ -1,0 +1,515 @@
+# This file is part of the EV operations suite.
+"""The OCPP gateway: chargers speaking OCPP 1.6J or 2.0.1 over websockets
+on one side, the MQTT contract (contract.py) on the other.
+
+    python -m trytond.modules.ev_charger_iot.gateway -c tryton.conf -d <db>
+
+A charger connects to ws://<gateway_listen>/<identity> with the subprotocol
+ocpp1.6 or ocpp2.0.1. BootNotification, Heartbeat, StatusNotification and
+MeterValues (and, in 2.0.1, the charging state of TransactionEvent) are
+published on ev/<identity>/boot, heartbeat, status and meter. Commands
+published on ev/<identity>/cmd become the matching OCPP calls and their
+answers are published on ev/<identity>/cmd/result. A charger that is not in
+the database is refused at BootNotification (and its other messages are
+answered with a SecurityError)."""
+import asyncio
+import datetime
+import itertools
+import json
+import logging
+import signal
+from collections import OrderedDict
+
+from ocpp.exceptions import OCPPError, SecurityError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+
+from . import contract, settings
+
+logger = logging.getLogger('ev_charger_iot.gateway')
+
+SUBPROTOCOLS = ['ocpp1.6', 'ocpp2.0.1']
+# OCPP 2.0.1 connector statuses and charging states in the words of 1.6
+STATUS_201 = {
+    'Available': 'Available',
+    'Occupied': 'Preparing',
+    'Reserved': 'Reserved',
+    'Unavailable': 'Unavailable',
+    'Faulted': 'Faulted',
+    }
+CHARGING_STATE_201 = {
+    'Charging': 'Charging',
+    'SuspendedEV': 'SuspendedEV',
+    'SuspendedEVSE': 'SuspendedEVSE',
+    'EVConnected': 'Preparing',
+    'Idle': 'Available',
+    }
+ENERGY = 'Energy.Active.Import.Register'
+POWER = 'Power.Active.Import'
+CALL_TIMEOUT = 20
+
+
+class CommandRefused(Exception):
+    "A command that cannot be sent to the charger: status and detail"
+
+    def __init__(self, status, detail):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(
+        microsecond=0)
+
+
+def iso(value=None):
+    return (value or utcnow()).isoformat().replace('+00:00', 'Z')
+
+
+def meter_readings(meter_values, unit_key='unit'):
+    """(timestamp, energy Wh, power W) of OCPP meter values; energy is the
+    default measurand of OCPP"""
+    readings = []
+    for meter_value in meter_values or []:
+        energy = power = None
+        for sample in meter_value.get('sampled_value', []):
+            measurand = sample.get('measurand') or ENERGY
+            unit = sample.get(unit_key)
+            if isinstance(unit, dict):  # 2.0.1 unit_of_measure
+                unit = unit.get('unit')
+            try:
+                value = float(sample['value'])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if unit in {'kWh', 'kW'}:
+                value *= 1000
+            if measurand == ENERGY:
+                energy = value
+            elif measurand == POWER:
+                power = value
+        if energy is not None or power is not None:
+            readings.append((meter_value.get('timestamp') or iso(),
+                    energy, power))
+    return readings
+
+
+class Bridge:
+    "What both OCPP versions share: the MQTT side and the registration"
+
+    def bridge_init(self, gateway):
+        self.gateway = gateway
+        self.accepted = None
+        self.transactions = {}  # connector → transaction id (1.6)
+
+    async def ensure_accepted(self):
+        if self.accepted is None:
+            self.accepted = await self.gateway.is_known(self.id)
+        if not self.accepted:
+            raise SecurityError(
+                description=f"charger {self.id} is not registered")
+
+    def publish(self, kind, payload):
+        self.gateway.publish(self.id, kind, payload)
+
+    def transaction_to_stop(self, params):
+        "The transaction named, or the one in progress on the connector"
+        transaction_id = params.get('transaction_id')
+        if transaction_id is None:
+            transaction_id = self.transactions.get(
+                params.get('connector_id', 1))
+        if transaction_id is None:
+            raise CommandRefused('Rejected',
+                "no transaction in progress on the connector")
+        return transaction_id
+
+    async def run_command(self, command):
+        "Send an ev/<id>/cmd command as an OCPP call, publish its result"
+        try:
+            status, detail = await asyncio.wait_for(
+                self.send_command(command.get('action'),
+                    command.get('params') or {}), CALL_TIMEOUT + 5)
+        except CommandRefused as refused:
+            status, detail = refused.status, refused.detail
+        except OCPPError as error:
+            status, detail = 'Failed', f"{type(error).__name__}: {error}"
+        except (asyncio.TimeoutError, TimeoutError):
+            status, detail = 'Failed', "no answer from the charger"
+        except Exception as exception:
+            logger.exception("command %s to %s", command.get('id'), self.id)
+            status, detail = 'Failed', str(exception) or repr(exception)
+        self.publish('cmd/result', {'id': command.get('id'),
+                'status': status, 'detail': detail})
+        logger.info("command id=%s charger=%s action=%s status=%s",
+            command.get('id'), self.id, command.get('action'), status)
+
+
+class OCPP16(Bridge, ChargePoint16):
+    "A charger speaking OCPP 1.6J"
+
+    def __init__(self, identity, connection, gateway):
+        super().__init__(identity, connection,
+            response_timeout=CALL_TIMEOUT)
+        self.bridge_init(gateway)
+        self._transaction_ids = itertools.count(1)
+
+    @on(Action16.boot_notification)
+    async def on_boot(self, charge_point_vendor, charge_point_model,
+            **kwargs):
+        self.accepted = await self.gateway.is_known(self.id)
+        if not self.accepted:
+            logger.warning("boot refused: unknown charger %s", self.id)
+            return result16.BootNotification(current_time=iso(),
+                interval=settings.get('heartbeat_interval'),
+                status=RegistrationStatus.rejected)
+        self.publish('boot', {'vendor': charge_point_vendor,
+                'model': charge_point_model,
+                'serial': kwargs.get('charge_point_serial_number')
+                or kwargs.get('charge_box_serial_number'),
+                'firmware': kwargs.get('firmware_version'),
+                'ts': iso()})
+        return result16.BootNotification(current_time=iso(),
+            interval=settings.get('heartbeat_interval'),
+            status=RegistrationStatus.accepted)
+
+    @on(Action16.heartbeat)
+    async def on_heartbeat(self):
+        await self.ensure_accepted()
+        self.publish('heartbeat', {'ts': iso()})
+        return result16.Heartbeat(current_time=iso())
+
+    @on(Action16.status_notification)
+    async def on_status(self, connector_id, error_code, status,
+            timestamp=None, **kwargs):
+        await self.ensure_accepted()
+        self.publish('status', {'connector': connector_id,
+                'status': status, 'error_code': error_code,
+                'ts': timestamp or iso()})
+        return result16.StatusNotification()
+
+    @on(Action16.meter_values)
+    async def on_meter_values(self, connector_id, meter_value, **kwargs):
+        await self.ensure_accepted()
+        for ts, energy, power in meter_readings(meter_value):
+            self.publish('meter', {'connector': connector_id,
+                    'energy_wh': energy, 'power_w': power, 'ts': ts})
+        return result16.MeterValues()
+
+    @on(Action16.authorize)
+    async def on_authorize(self, id_tag):
+        await self.ensure_accepted()
+        return result16.Authorize(
+            id_tag_info={'status': AuthorizationStatus.accepted})
+
+    @on(Action16.start_transaction)
+    async def on_start_transaction(self, connector_id, id_tag, meter_start,
+            timestamp, **kwargs):
+        await self.ensure_accepted()
+        transaction_id = next(self._transaction_ids)
+        self.transactions[connector_id] = transaction_id
+        return result16.StartTransaction(transaction_id=transaction_id,
+            id_tag_info={'status': AuthorizationStatus.accepted})
+
+    @on(Action16.stop_transaction)
+    async def on_stop_transaction(self, transaction_id, **kwargs):
+        await self.ensure_accepted()
+        for connector, current in list(self.transactions.items()):
+            if current == transaction_id:
+                del self.transactions[connector]
+        return result16.StopTransaction()
+
+    @on(Action16.firmware_status_notification)
+    async def on_firmware_status(self, status):
+        return result16.FirmwareStatusNotification()
+
+    async def send_command(self, action, params):
+        if action == 'Reset':
+            response = await self.call(
+                call16.Reset(type=params.get('type', 'Soft')))
+            return _accepted(response.status)
+        if action == 'RemoteStartTransaction':
+            response = await self.call(call16.RemoteStartTransaction(
+                    id_tag=params['id_tag'],
+                    connector_id=params.get('connector_id')))
+            return _accepted(response.status)
+        if action == 'RemoteStopTransaction':
+            transaction_id = self.transaction_to_stop(params)
+            response = await self.call(call16.RemoteStopTransaction(
+                    transaction_id=transaction_id))
+            return _accepted(response.status)
+        if action == 'UnlockConnector':
+            response = await self.call(call16.UnlockConnector(
+                    connector_id=params['connector_id']))
+            return ('Accepted' if response.status == 'Unlocked'
+                else 'Rejected', response.status)
+        if action == 'UpdateFirmware':
+            await self.call(call16.UpdateFirmware(
+                    location=params['location'],
+                    retrieve_date=params.get('retrieve_date') or iso()))
+            return 'Accepted', "download scheduled"
+        if action == 'TriggerMessage':
+            response = await self.call(call16.TriggerMessage(
+                    requested_message=params['requested_message'],
+                    connector_id=params.get('connector_id')))
+            return _accepted(response.status)
+        raise CommandRefused('Rejected', f"unknown action {action!r}")
+
+
+class OCPP201(Bridge, ChargePoint201):
+    "A charging station speaking OCPP 2.0.1 (an EVSE is a connector here)"
+
+    def __init__(self, identity, connection, gateway):
+        super().__init__(identity, connection,
+            response_timeout=CALL_TIMEOUT)
+        self.bridge_init(gateway)
+        self._request_ids = itertools.count(1)
+
+    @on(Action201.boot_notification)
+    async def on_boot(self, charging_station, reason, **kwargs):
+        self.accepted = await self.gateway.is_known(self.id)
+        if not self.accepted:
+            logger.warning("boot refused: unknown charger %s", self.id)
+            return result201.BootNotification(current_time=iso(),
+                interval=settings.get('heartbeat_interval'),
+                status='Rejected')
+        self.publish('boot', {'vendor': charging_station.get('vendor_name'),
+                'model': charging_station.get('model'),
+                'serial': charging_station.get('serial_number'),
+                'firmware': charging_station.get('firmware_version'),
+                'ts': iso()})
+        return result201.BootNotification(current_time=iso(),
+            interval=settings.get('heartbeat_interval'), status='Accepted')
+
+    @on(Action201.heartbeat)
+    async def on_heartbeat(self, **kwargs):
+        await self.ensure_accepted()
+        self.publish('heartbeat', {'ts': iso()})
+        return result201.Heartbeat(current_time=iso())
+
+    @on(Action201.status_notification)
+    async def on_status(self, timestamp, connector_status, evse_id,
+            connector_id, **kwargs):
+        await self.ensure_accepted()
+        self.publish('status', {'connector': evse_id,
+                'status': STATUS_201.get(connector_status, 'Unavailable'),
+                'error_code': 'NoError', 'ts': timestamp})
+        return result201.StatusNotification()
+
+    @on(Action201.meter_values)
+    async def on_meter_values(self, evse_id, meter_value, **kwargs):
+        await self.ensure_accepted()
+        for ts, energy, power in meter_readings(meter_value,
+                unit_key='unit_of_measure'):
+            self.publish('meter', {'connector': evse_id,
+                    'energy_wh': energy, 'power_w': power, 'ts': ts})
+        return result201.MeterValues()
+
+    @on(Action201.transaction_event)
+    async def on_transaction_event(self, event_type, timestamp,
+            transaction_info, evse=None, meter_value=None, **kwargs):
+        await self.ensure_accepted()
+        evse_id = (evse or {}).get('id', 1)
+        state = transaction_info.get('charging_state')
+        if state in CHARGING_STATE_201:
+            self.publish('status', {'connector': evse_id,
+                    'status': CHARGING_STATE_201[state],
+                    'error_code': 'NoError', 'ts': timestamp})
+        if event_type == 'Ended':
+            self.transactions.pop(evse_id, None)
+        else:
+            self.transactions[evse_id] = transaction_info['transaction_id']
+        for ts, energy, power in meter_readings(meter_value,
+                unit_key='unit_of_measure'):
+            self.publish('meter', {'connector': evse_id,
+                    'energy_wh': energy, 'power_w': power, 'ts': ts})
+        return result201.TransactionEvent()
+
+    async def send_command(self, action, params):
+        if action == 'Reset':
+            kind = 'OnIdle' if params.get('type', 'Soft') == 'Soft' \
+                else 'Immediate'
+            response = await self.call(call201.Reset(type=kind))
+            return _accepted(response.status)
+        if action == 'RemoteStartTransaction':
+            response = await self.call(call201.RequestStartTransaction(
+                    id_token={'id_token': params['id_tag'],
+                        'type': 'Central'},
+                    remote_start_id=next(self._request_ids),
+                    evse_id=params.get('connector_id')))
+            return _accepted(response.status)
+        if action == 'RemoteStopTransaction':
+            transaction_id = self.transaction_to_stop(params)
+            response = await self.call(call201.RequestStopTransaction(
+                    transaction_id=str(transaction_id)))
+            return _accepted(response.status)
+        if action == 'UnlockConnector':
+            response = await self.call(call201.UnlockConnector(
+                    evse_id=params['connector_id'], connector_id=1))
+            return ('Accepted' if response.status == 'Unlocked'
+                else 'Rejected', response.status)
+        if action == 'UpdateFirmware':
+            response = await self.call(call201.UpdateFirmware(
+                    request_id=next(self._request_ids),
+                    firmware={'location': params['location'],
+                        'retrieve_date_time':
+                        params.get('retrieve_date') or iso()}))
+            return _accepted(response.status)
+        if action == 'TriggerMessage':
+            response = await self.call(call201.TriggerMessage(
+                    requested_message=params['requested_message']))
+            return _accepted(response.status)
+        raise CommandRefused('Rejected', f"unknown action {action!r}")
+
+
+def _accepted(status):
+    "The contract's status of an OCPP answer, with the answer as detail"
+    return ('Accepted' if status == 'Accepted' else 'Rejected'), str(status)
+
+
+class Gateway:
+    "The websocket server, the MQTT client and the registry of chargers"
+
+    def __init__(self, database):
+        self.database = database
+        self.charge_points = {}
+        self.loop = None
+        self.client = None
+        self.pool = None
+        # Commands may be published twice (at least once): run them once
+        self.handled = OrderedDict()
+
+    def start_pool(self):
+        from trytond.pool import Pool
+        Pool.start()
+        self.pool = Pool(self.database)
+        self.pool.init()
+
+    def known(self, identity):
+        from trytond.transaction import Transaction
+        with Transaction().start(self.database, 0, readonly=True):
+            Charger = self.pool.get('ev.charger')
+            return bool(Charger.search([('identity', '=', identity)],
+                    count=True))
+
+    async def is_known(self, identity):
+        return await asyncio.to_thread(self.known, identity)
+
+    # -- MQTT --------------------------------------------------------------
+
+    def start_mqtt(self):
+        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
+
+        from .ingest import configure_client
+        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=settings.get('gateway_client_id'), protocol=MQTTv5)
+        configure_client(self.client)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self.on_mqtt_connect
+        self.client.on_message = self.on_mqtt_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.connect_async(settings.get('mqtt_host'),
+            settings.get('mqtt_port'),
+            keepalive=settings.get('mqtt_keepalive'))
+        self.client.loop_start()
+
+    def on_mqtt_connect(self, client, userdata, flags, reason_code,
+            properties):
+        if reason_code.is_failure:
+            logger.warning("broker refused the connection: %s", reason_code)
+            return
+        logger.info("connected to the broker")
+        for identity in list(self.charge_points):
+            client.subscribe(contract.topic(identity, 'cmd'), qos=1)
+
+    def on_mqtt_message(self, client, userdata, message):
+        identity = message.topic.split('/')[1]
+        try:
+            command = json.loads(message.payload)
+            if not isinstance(command, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exception:
+            logger.warning("bad command on %s: %s", message.topic, exception)
+            return
+        key = (identity, command.get('id'))
+        if key in self.handled:
+            return
+        self.handled[key] = True
+        while len(self.handled) > 10000:
+            self.handled.popitem(last=False)
+        charge_point = self.charge_points.get(identity)
+        if charge_point is not None:
+            asyncio.run_coroutine_threadsafe(
+                charge_point.run_command(command), self.loop)
+
+    def publish(self, identity, kind, payload):
+        self.client.publish(contract.topic(identity, kind),
+            json.dumps(payload), qos=1)
+
+    # -- websockets --------------------------------------------------------
+
+    async def on_connection(self, connection):
+        identity = connection.request.path.rstrip('/').rsplit('/', 1)[-1]
+        protocol = connection.subprotocol
+        if not identity or protocol not in SUBPROTOCOLS:
+            logger.warning("connection refused: id=%r subprotocol=%r",
+                identity, protocol)
+            await connection.close(1002, "an OCPP subprotocol is required")
+            return
+        cls = OCPP16 if protocol == 'ocpp1.6' else OCPP201
+        charge_point = cls(identity, connection, self)
+        self.charge_points[identity] = charge_point
+        self.client.subscribe(contract.topic(identity, 'cmd'), qos=1)
+        logger.info("charger connected id=%s protocol=%s", identity,
+            protocol)
+        try:
+            await charge_point.start()
+        except Exception as exception:
+            logger.info("charger disconnected id=%s (%s)", identity,
+                type(exception).__name__)
+        finally:
+            if self.charge_points.get(identity) is charge_point:
+                del self.charge_points[identity]
+                self.client.unsubscribe(contract.topic(identity, 'cmd'))
+
+    async def serve(self, stop):
+        from websockets.asyncio.server import serve
+        self.loop = asyncio.get_running_loop()
+        host, port = settings.get('gateway_listen').rsplit(':', 1)
+        async with serve(self.on_connection, host, int(port),
+                subprotocols=SUBPROTOCOLS):
+            logger.info("gateway listening on %s:%s", host, port)
+            await stop
+
+    def run(self):
+        self.start_pool()
+        self.start_mqtt()
+
+        async def main():
+            stop = asyncio.get_running_loop().create_future()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(
+                    sig, lambda: stop.done() or stop.set_result(None))
+            await self.serve(stop)
+        try:
+            asyncio.run(main())
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            logger.info("gateway stopped")
+
+
+def main(argv=None):
+    options = settings.service_options('gateway', __doc__, argv)
+    Gateway(options.database).run()
+
+
+if __name__ == '__main__':
+    main()

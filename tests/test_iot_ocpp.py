@@ -1,0 +1,193 @@
+# This file is part of the EV operations suite.
+"""The OCPP gateway with a simulated charge point built on the `ocpp`
+library (a real protocol peer over websockets): its messages reach the
+database through gateway → MQTT → ingestion, and commands sent from the
+back office reach it and their results come back."""
+import asyncio
+
+import pytest
+import websockets
+from ocpp.exceptions import SecurityError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import Action, RegistrationStatus
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+
+from iot_tools import Gateway, Ingest, shared_server, unique, wait_for
+
+
+@pytest.fixture(scope='module')
+def server():
+    return shared_server()
+
+
+class SimulatedChargePoint(ChargePoint16):
+    "A charge point that accepts the remote calls and remembers them"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = []
+
+    @on(Action.reset)
+    async def on_reset(self, type):
+        self.received.append(('Reset', {'type': type}))
+        return call_result.Reset(status='Accepted')
+
+    @on(Action.remote_start_transaction)
+    async def on_remote_start(self, id_tag, connector_id=None, **kwargs):
+        self.received.append(('RemoteStartTransaction',
+                {'id_tag': id_tag, 'connector_id': connector_id}))
+        return call_result.RemoteStartTransaction(status='Accepted')
+
+    @on(Action.unlock_connector)
+    async def on_unlock(self, connector_id):
+        self.received.append(('UnlockConnector',
+                {'connector_id': connector_id}))
+        return call_result.UnlockConnector(status='UnlockFailed')
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 240))
+
+
+async def connect(server, identity, protocol, cls):
+    connection = await websockets.connect(
+        f'ws://127.0.0.1:{server.gateway_port}/{identity}',
+        subprotocols=[protocol])
+    charge_point = cls(identity, connection)
+    task = asyncio.create_task(charge_point.start())
+    return connection, charge_point, task
+
+
+async def until(predicate, message):
+    await asyncio.to_thread(wait_for, predicate, 60, 0.2, message)
+
+
+def command_state(server, charger_id, action):
+    rows = server.sql('SELECT state, detail FROM ev_charger_command '
+        'WHERE charger = %s AND action = %s', (charger_id, action))
+    return rows[0] if rows else None
+
+
+def test_ocpp16_charge_point(server):
+    identity = unique('OCPP16')
+    charger_id, = server.create_chargers([identity])
+    with Ingest(server), Gateway(server):
+        async def scenario():
+            connection, cp, task = await connect(
+                server, identity, 'ocpp1.6', SimulatedChargePoint)
+            boot = await cp.call(call.BootNotification(
+                    charge_point_vendor="Exicom",
+                    charge_point_model="Spin Air",
+                    charge_point_serial_number="EX-42",
+                    firmware_version="3.1.4"))
+            assert boot.status == RegistrationStatus.accepted
+            await cp.call(call.Heartbeat())
+            await cp.call(call.StatusNotification(connector_id=1,
+                    error_code='NoError', status='Charging',
+                    timestamp='2026-03-02T10:00:00Z'))
+            await cp.call(call.MeterValues(connector_id=1, meter_value=[{
+                        'timestamp': '2026-03-02T10:00:30Z',
+                        'sampled_value': [
+                            {'value': '12.5', 'unit': 'kWh',
+                                'measurand': 'Energy.Active.Import.Register'},
+                            {'value': '7100', 'unit': 'W',
+                                'measurand': 'Power.Active.Import'},
+                            ]}]))
+            await until(lambda: server.count('ev_charger_meter',
+                    'WHERE charger = %s', (charger_id,)), "meter values")
+            # From the back office (JSON-RPC buttons of the charger form)
+            await asyncio.to_thread(server.call, 'model.ev.charger.reset',
+                [charger_id])
+            await until(lambda: command_state(server, charger_id, 'Reset')
+                == ('accepted', 'Accepted'), "the Reset result")
+            await asyncio.to_thread(server.call,
+                'model.ev.charger.remote_start', [charger_id])
+            await until(lambda: command_state(server, charger_id,
+                    'RemoteStartTransaction') == ('accepted', 'Accepted'),
+                "the RemoteStartTransaction result")
+            await asyncio.to_thread(server.call,
+                'model.ev.charger.unlock_connector', [charger_id])
+            await until(lambda: command_state(server, charger_id,
+                    'UnlockConnector') == ('rejected', 'UnlockFailed'),
+                "the UnlockConnector result")
+            task.cancel()
+            await connection.close()
+            return cp.received
+        received = run(scenario())
+
+    assert received == [
+        ('Reset', {'type': 'Soft'}),
+        ('RemoteStartTransaction', {'id_tag': 'BACKOFFICE',
+                'connector_id': 1}),
+        ('UnlockConnector', {'connector_id': 1}),
+        ]
+    assert server.sql('SELECT vendor, model, serial, firmware FROM '
+        'ev_charger WHERE id = %s', (charger_id,)) == [
+        ('Exicom', 'Spin Air', 'EX-42', '3.1.4')]
+    assert server.count('ev_charger_heartbeat', 'WHERE charger = %s',
+        (charger_id,)) == 1
+    assert server.sql('SELECT status, error_code FROM ev_charger_status '
+        'WHERE charger = %s', (charger_id,)) == [('Charging', 'NoError')]
+    assert server.sql('SELECT energy_wh, power_w FROM ev_charger_meter '
+        'WHERE charger = %s', (charger_id,)) == [(12500.0, 7100.0)]
+    senders = server.sql('SELECT DISTINCT u.login FROM ev_charger_command c '
+        'JOIN res_user u ON u.id = c.sender WHERE c.charger = %s',
+        (charger_id,))
+    assert senders == [('admin',)]
+
+
+def test_unknown_charger_refused(server):
+    "A charger that is not registered is refused at BootNotification"
+    identity = unique('ROGUE')
+    with Ingest(server), Gateway(server) as gateway:
+        async def scenario():
+            connection, cp, task = await connect(
+                server, identity, 'ocpp1.6', SimulatedChargePoint)
+            boot = await cp.call(call.BootNotification(
+                    charge_point_vendor="Nobody", charge_point_model="X"))
+            heartbeat_refused = False
+            try:
+                await cp.call(call.Heartbeat(), suppress=False)
+            except SecurityError:
+                heartbeat_refused = True
+            task.cancel()
+            await connection.close()
+            return boot.status, heartbeat_refused
+        status, heartbeat_refused = run(scenario())
+        assert 'boot refused: unknown charger' in gateway.log()
+    assert status == RegistrationStatus.rejected
+    assert heartbeat_refused
+    assert server.count('ev_charger_dead_letter', 'WHERE identity = %s',
+        (identity,)) == 0  # nothing was published for it
+
+
+def test_ocpp201_charging_station(server):
+    "An OCPP 2.0.1 station: boot, heartbeat and status reach the database"
+    identity = unique('OCPP201')
+    charger_id, = server.create_chargers([identity], power_class='l3')
+    with Ingest(server), Gateway(server):
+        async def scenario():
+            connection, cp, task = await connect(
+                server, identity, 'ocpp2.0.1', ChargePoint201)
+            boot = await cp.call(call201.BootNotification(
+                    charging_station={'vendor_name': "Tritium",
+                        'model': "PKM150", 'serial_number': "TR-7",
+                        'firmware_version': "2.0.9"},
+                    reason='PowerUp'))
+            assert boot.status == 'Accepted'
+            await cp.call(call201.Heartbeat())
+            await cp.call(call201.StatusNotification(
+                    timestamp='2026-03-02T10:00:00Z',
+                    connector_status='Faulted', evse_id=1, connector_id=1))
+            await until(lambda: server.count('ev_charger_status',
+                    'WHERE charger = %s', (charger_id,)), "the status")
+            task.cancel()
+            await connection.close()
+        run(scenario())
+    assert server.sql('SELECT vendor, firmware FROM ev_charger WHERE id = %s',
+        (charger_id,)) == [('Tritium', '2.0.9')]
+    assert server.sql('SELECT connector, status FROM ev_charger_status '
+        'WHERE charger = %s', (charger_id,)) == [(1, 'Faulted')]
