@@ -34,11 +34,13 @@ TRIGGERABLE = {'BootNotification', 'DiagnosticsStatusNotification',
     'StatusNotification'}
 
 
-class InvalidCommand(Exception):
+class InvalidCommand(ValidationError):
     "A command the charger cannot receive; `errors` names the fields"
 
     def __init__(self, errors):
-        super().__init__(errors)
+        super().__init__(gettext('ev_charger_iot.msg_command_invalid_fields',
+                errors='; '.join(
+                    f'{k}: {v}' for k, v in sorted(errors.items()))))
         self.errors = errors
 
 
@@ -115,7 +117,8 @@ class Command(ModelSQL, ModelView):
     __string__ = "Charger Command"
     _rec_name = 'uuid'
 
-    uuid = fields.Char("UUID", required=True, readonly=True)
+    uuid = fields.Char("UUID", readonly=True,
+        help="The id of the command on MQTT, set on creation.")
     charger = fields.Many2One(
         'ev.charger', "Charger", required=True, ondelete='CASCADE')
     action = fields.Selection(ACTIONS, "Action", required=True)
@@ -153,10 +156,6 @@ class Command(ModelSQL, ModelView):
                 })
 
     @classmethod
-    def default_uuid(cls):
-        return str(uuid.uuid4())
-
-    @classmethod
     def default_state(cls):
         return 'pending'
 
@@ -179,6 +178,8 @@ class Command(ModelSQL, ModelView):
             # Who sent it is the user of the transaction, whatever the
             # client says
             values['sender'] = Transaction().user or None
+            # Defaults are computed once per create call: one id each
+            values['uuid'] = str(uuid.uuid4())
             values['requested_at'] = datetime.datetime.now()
             values['state'] = 'pending'
         return values
@@ -189,11 +190,7 @@ class Command(ModelSQL, ModelView):
         for command in commands:
             errors = check_params(command.action, command.params or {})
             if errors:
-                raise ValidationError(gettext(
-                        'ev_charger_iot.msg_command_invalid',
-                        action=command.action,
-                        errors='; '.join(
-                            f'{k}: {v}' for k, v in sorted(errors.items()))))
+                raise InvalidCommand(errors)
 
     @classmethod
     def check_modification(cls, mode, commands, values=None, external=False):
@@ -219,6 +216,17 @@ class Command(ModelSQL, ModelView):
                     'action': action,
                     'params': params or {},
                     }])
+
+    def api_status(self):
+        "The JSON object of the REST API"
+        def iso(value):
+            return value.isoformat() + 'Z' if value else None
+        return {'id': self.uuid, 'charger': self.charger.identity,
+            'action': self.action, 'params': self.params or {},
+            'state': self.state, 'detail': self.detail,
+            'sent_by': self.sender.login if self.sender else None,
+            'requested_at': iso(self.requested_at),
+            'result_at': iso(self.result_at)}
 
     def payload(self):
         "The JSON object published on ev/<id>/cmd"

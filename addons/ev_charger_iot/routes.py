@@ -1,0 +1,90 @@
+# This file is part of the EV operations suite.
+"""Remote commands over REST, for the operators' other tools.
+
+POST /<database>/ev/api/v1/chargers/<identity>/commands
+     {"action": "Reset", "params": {"type": "Soft"}}       201 the command
+GET  /<database>/ev/api/v1/commands/<id>                   200 its state
+
+Authenticated with `Authorization: Bearer <key>`, a user application key
+(res.user.application, application "EV Charger Commands API") of a user of
+the EV IoT Operator group; the command is recorded as sent by that user.
+Bad input is answered 4xx with a JSON body naming the fields."""
+import json
+
+from werkzeug.exceptions import HTTPException
+
+from trytond.model.exceptions import AccessError
+from trytond.protocols.wrappers import (
+    Response, user_application, with_pool, with_transaction)
+from trytond.transaction import Transaction
+from trytond.wsgi import app
+
+from .command import InvalidCommand, check_params
+
+iot_api = user_application('ev_iot')
+
+
+class APIError(HTTPException):
+    "An answer with a JSON body, raised so that the transaction rolls back"
+
+    def __init__(self, status, body):
+        super().__init__(response=Response(
+                json.dumps(body), status=status,
+                content_type='application/json'))
+
+
+def _json(body, status=200):
+    return Response(json.dumps(body), status=status,
+        content_type='application/json')
+
+
+@app.route('/<database_name>/ev/api/v1/chargers/<identity>/commands',
+    methods=['POST'])
+@with_pool
+@with_transaction(readonly=False)
+@iot_api
+def send_command(request, pool, identity):
+    Command = pool.get('ev.charger.command')
+    Charger = pool.get('ev.charger')
+    try:
+        data = json.loads(request.get_data(as_text=True) or 'null')
+    except ValueError:
+        raise APIError(400, {'errors': {'': "the body is not valid JSON"}})
+    if not isinstance(data, dict):
+        raise APIError(400, {'errors': {'': "the body is not a JSON object"}})
+    unknown = sorted(set(data) - {'action', 'params'})
+    errors = {name: "unknown field" for name in unknown}
+    action, params = data.get('action'), data.get('params', {})
+    if not isinstance(action, str):
+        errors['action'] = "required, a text"
+    else:
+        errors.update({(k if k in {'action', 'params'} else f'params.{k}'): v
+                for k, v in check_params(action, params).items()})
+    if errors:
+        raise APIError(422, {'errors': errors})
+    with Transaction().set_context(_check_access=True):
+        try:
+            if not Charger.search([('identity', '=', identity)], limit=1):
+                raise APIError(404, {'error': "no charger with that identity"})
+            command, = Command.send(identity, action, params)
+        except InvalidCommand as exception:
+            raise APIError(422, {'errors': exception.errors})
+        except AccessError as exception:
+            raise APIError(403, {'error': exception.message})
+    return _json(command.api_status(), status=201)
+
+
+@app.route('/<database_name>/ev/api/v1/commands/<uuid>', methods=['GET'])
+@with_pool
+@with_transaction(readonly=True)
+@iot_api
+def command_status(request, pool, uuid):
+    Command = pool.get('ev.charger.command')
+    with Transaction().set_context(_check_access=True):
+        try:
+            commands = Command.search([('uuid', '=', uuid)], limit=1)
+        except AccessError as exception:
+            raise APIError(403, {'error': exception.message})
+        if not commands:
+            raise APIError(404, {'error': "no command with that id"})
+        return _json(commands[0].api_status())
