@@ -122,7 +122,7 @@ class Procurement(Workflow, ModelSQL, ModelView):
         currencies = Currency.search([('code', '=', 'INR')], limit=1)
         return currencies[0].id if currencies else None
 
-    @fields.depends('job', 'lines', 'company')
+    @fields.depends('job', '_parent_job.company', 'lines', 'company')
     def on_change_job(self):
         "Propose the job's missing materials as lines"
         Line = Pool().get('ev.field.procurement.line')
