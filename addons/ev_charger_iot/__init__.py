@@ -1,5 +1,4 @@
 # This file is part of the EV operations suite. Classes are registered in
-# tryton.cfg; the import registers the HTTP routes of the commands API.
-from . import routes
-
-__all__ = [routes]
+# tryton.cfg (user.py registers the HTTP routes of the commands API).
+# Nothing is imported here: the services (python -m ...ingest, gateway)
+# read their configuration before trytond chooses its database backend.

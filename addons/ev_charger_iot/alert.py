@@ -2,6 +2,7 @@
 """Alerts of offline and faulted chargers: debounced, one per episode,
 closed by the recovery, kept as history, notified to the IoT operators."""
 import logging
+from collections import namedtuple
 from email.message import EmailMessage
 
 from sql import Cast, Conflict, Literal, Null
@@ -19,9 +20,11 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from . import settings
-from .charger import invalidate_cache
+from .charger import among, invalidate_cache
 
 logger = logging.getLogger(__name__)
+
+NewAlert = namedtuple('NewAlert', ['id', 'text', 'station', 'since'])
 
 # Above this many new alerts in one evaluation, each operator gets one
 # summary notification instead of one per alert (a network outage).
@@ -136,7 +139,7 @@ class Alert(ModelSQL, ModelView):
         def restrict(column):
             if charger_ids is None:
                 return Literal(True)
-            return column.in_(charger_ids)
+            return among(column, charger_ids)
 
         # Recovery closes the alert and keeps it as history
         still_offline = charger.select(charger.id,
@@ -204,8 +207,7 @@ class Alert(ModelSQL, ModelView):
         Tryton notification and one email per evaluation"""
         pool = Pool()
         Notification = pool.get('res.notification')
-        alerts = cls.search([('notified', '=', False)],
-            order=[('id', 'ASC')])
+        alerts = cls.new_alerts()
         if not alerts:
             return []
         users = cls.operators()
@@ -213,11 +215,10 @@ class Alert(ModelSQL, ModelView):
         if len(alerts) <= NOTIFY_ONE_BY_ONE:
             for alert in alerts:
                 label = gettext('ev_charger_iot.msg_alert_notification',
-                    alert=alert.rec_name)
+                    alert=alert.text)
                 description = gettext(
                     'ev_charger_iot.msg_alert_notification_description',
-                    station=alert.charger.station.rec_name,
-                    since=alert.since or '')
+                    station=alert.station, since=alert.since or '')
                 notifications.extend(Notification(
                         user=u, label=label, description=description,
                         model=cls.__name__, records=f'[{alert.id}]')
@@ -236,8 +237,38 @@ class Alert(ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         for sub_ids in grouped_slice([a.id for a in alerts], 1000):
             cursor.execute(*table.update([table.notified], [True],
-                    where=table.id.in_(list(sub_ids))))
+                    where=among(table.id, sub_ids)))
         invalidate_cache(cls.__name__)
+        return alerts
+
+    @classmethod
+    def new_alerts(cls):
+        """The alerts not yet notified, with what a notification says, read
+        in one query: there may be thousands after an outage"""
+        pool = Pool()
+        Charger = pool.get('ev.charger')
+        Station = pool.get('ev.station')
+        alert = cls.__table__()
+        charger = Charger.__table__()
+        station = Station.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*alert
+            .join(charger, condition=alert.charger == charger.id)
+            .join(station, condition=charger.station == station.id)
+            .select(alert.id, alert.kind, alert.connector, alert.error_code,
+                alert.since, charger.identity, station.number,
+                where=alert.notified == Literal(False),
+                order_by=[alert.id.asc]))
+        kinds = dict(cls.fields_get(['kind'])['kind']['selection'])
+        alerts = []
+        for id_, kind, connector, error_code, since, identity, number \
+                in cursor:
+            text = f'{identity}: {kinds[kind]}'
+            if kind == 'fault':
+                text = f'{identity} #{connector}: {kinds[kind]}'
+                if error_code:
+                    text += f' ({error_code})'
+            alerts.append(NewAlert(id_, text, number or '', since))
         return alerts
 
     @classmethod
@@ -255,8 +286,7 @@ class Alert(ModelSQL, ModelView):
         to = sorted({u.email for u in users if u.email})
         if not to:
             return
-        lines = [a.rec_name + (f' ({a.error_code})' if a.error_code else '')
-            + f' — {a.charger.station.rec_name}' for a in alerts[:100]]
+        lines = [f'{a.text} — {a.station}' for a in alerts[:100]]
         if len(alerts) > 100:
             lines.append(gettext('ev_charger_iot.msg_alerts_email_more',
                     count=len(alerts) - 100))

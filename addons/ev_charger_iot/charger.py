@@ -5,7 +5,7 @@ import datetime
 from sql import Literal, Null
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case
-from sql.operators import Exists
+from sql.operators import Any, Exists
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
@@ -44,6 +44,27 @@ CONNECTOR_STATUSES = [
     ]
 # Statuses during which a vehicle is plugged in a session
 SESSION_STATUSES = ('Charging', 'SuspendedEV', 'SuspendedEVSE')
+
+
+def tune_for_bulk():
+    """PostgreSQL settings of this transaction for the set-based statements:
+    no JIT (it compiles a statement over thousands of rows for longer than
+    it runs, 300 ms) and no generic plan (psycopg prepares a statement run
+    five times; the generic plan of `id = ANY(array)` scans every charger)"""
+    from trytond import backend
+    if backend.name == 'postgresql':
+        cursor = Transaction().connection.cursor()
+        cursor.execute('SET LOCAL jit = off')
+        cursor.execute('SET LOCAL plan_cache_mode = force_custom_plan')
+
+
+def among(column, ids):
+    """`column IN ids`; on PostgreSQL `= ANY(array)`: one parameter for the
+    thousand chargers of an ingestion batch"""
+    from trytond import backend
+    if backend.name == 'postgresql':
+        return column == Any(list(ids))
+    return column.in_(list(ids))
 
 
 def invalidate_cache(*model_names):
@@ -179,13 +200,14 @@ class Charger(ModelSQL, ModelView):
                 return
         else:
             charger_ids = None
+        tune_for_bulk()
         cursor = Transaction().connection.cursor()
         charger = cls.__table__()
         connector = Connector.__table__()
         health = cls.health_expression(charger, connector, now)
         where = (charger.health == Null) | (charger.health != health)
         if charger_ids is not None:
-            where &= charger.id.in_(charger_ids)
+            where &= among(charger.id, charger_ids)
         cursor.execute(*charger.update(
                 [charger.health, charger.health_since],
                 [health, now], where=where))

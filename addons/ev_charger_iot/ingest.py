@@ -24,9 +24,9 @@ import threading
 import time
 from collections import deque
 
-from sql import Cast, Column, Conflict, Null, Table, Values
+from sql import Cast, Column, Conflict, Literal, Null, Select, Table, Values
 from sql.conditionals import Case, Coalesce
-from sql.functions import CurrentTimestamp
+from sql.functions import CurrentTimestamp, Function
 
 from . import contract, settings
 
@@ -56,10 +56,34 @@ Excluded = _Excluded()
 
 
 class Stats:
-    def __init__(self):
-        self.stored = 0
-        self.dead = 0
-        self.batches = 0
+    "Counters of the service, logged every `period` seconds"
+
+    def __init__(self, period=10):
+        self.period = period
+        self.stored = self.dead = 0
+        self.window = [0, 0, 0.0, 0.0]  # messages, batches, store, ack
+        self.since = time.monotonic()
+
+    def add(self, size, stored, dead, store_time, ack_time):
+        self.stored += stored
+        self.dead += dead
+        window = self.window
+        window[0] += size
+        window[1] += 1
+        window[2] += store_time
+        window[3] += ack_time
+        elapsed = time.monotonic() - self.since
+        if elapsed >= self.period:
+            messages, batches, store_time, ack_time = window
+            logger.info("stats rate=%.0f/s batches=%s mean_batch=%.0f "
+                "store_ms=%.1f ack_ms=%.1f busy=%.0f%% stored=%s "
+                "dead_letters=%s", messages / elapsed, batches,
+                messages / batches, store_time / batches * 1000,
+                ack_time / batches * 1000,
+                (store_time + ack_time) / elapsed * 100,
+                self.stored, self.dead)
+            self.window = [0, 0, 0.0, 0.0]
+            self.since = time.monotonic()
 
 
 def invalidate_cache(*names):
@@ -67,16 +91,62 @@ def invalidate_cache(*names):
     invalidate_cache(*names)
 
 
-def _values(rows, types):
-    """A VALUES table and its columns, cast on PostgreSQL (where a column of
-    NULLs would be text); SQLite keeps the values as they are (its CAST to
-    TIMESTAMP would make a number of a date)"""
+class Unnest(Function):
+    __slots__ = ()
+    _function = 'UNNEST'
+
+
+def _on_postgresql():
     from trytond import backend
-    table = Values(rows)
-    columns = [Column(table, f'column{i + 1}') for i in range(len(types))]
-    if backend.name == 'postgresql':
-        columns = [Cast(c, t) for c, t in zip(columns, types)]
-    return table, columns
+    return backend.name == 'postgresql'
+
+
+def row_source(rows, types):
+    """A table of `rows` for INSERT ... SELECT and UPDATE ... FROM, and its
+    columns. On PostgreSQL one array parameter per column, unnested: a
+    statement of a few parameters whatever the number of rows (psycopg and
+    the server parse thousands of placeholders slowly). On SQLite a VALUES
+    list (its CAST to TIMESTAMP would make a number of a date)."""
+    if _on_postgresql():
+        arrays = list(zip(*rows)) if rows else [()] * len(types)
+        table = Select([Unnest(Cast(Literal(array_literal(a)), f'{t}[]'))
+                .as_(f'column{i + 1}')
+                for i, (a, t) in enumerate(zip(arrays, types))])
+    else:
+        table = Values([list(r) for r in rows])
+    return table, [Column(table, f'column{i + 1}') for i in range(len(types))]
+
+
+def _array_element(value):
+    if value is None:
+        return 'NULL'
+    if isinstance(value, str):
+        return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+    if isinstance(value, datetime.datetime):
+        return '"%s"' % value.isoformat(' ')
+    return repr(value)  # int, float
+
+
+def array_literal(values):
+    """The text of a PostgreSQL array of `values`: building it here costs a
+    tenth of what psycopg's per-element array dumper costs"""
+    return '{%s}' % ','.join(map(_array_element, values))
+
+
+def insert_rows(cursor, table, columns, types, rows, on_conflict=None):
+    "INSERT of `rows` in `columns` of the table, with create_date and _uid"
+    columns = columns + [table.create_date, table.create_uid]
+    if _on_postgresql():
+        source, values = row_source(rows, types)
+        cursor.execute(*table.insert(columns,
+                source.select(*values, CurrentTimestamp(), Literal(0)),
+                on_conflict=on_conflict))
+        return
+    for i in range(0, len(rows), INSERT_CHUNK):
+        cursor.execute(*table.insert(columns,
+                [list(r) + [CurrentTimestamp(), 0]
+                    for r in rows[i:i + INSERT_CHUNK]],
+                on_conflict=on_conflict))
 
 
 class Store:
@@ -86,6 +156,8 @@ class Store:
     def __init__(self, pool):
         self.pool = pool
         self.charger_ids = {}
+        # Chargers with new messages, for the next health evaluation
+        self.touched = set()
 
     def forget(self):
         self.charger_ids.clear()
@@ -107,7 +179,10 @@ class Store:
         """Store `messages`, a list of (topic, payload bytes, received_at);
         returns (stored, dead letters) counts"""
         from trytond.transaction import Transaction
+
+        from .charger import tune_for_bulk
         now = now or datetime.datetime.now()
+        tune_for_bulk()
         parsed, dead = [], []
         for topic, payload, received_at in messages:
             try:
@@ -135,34 +210,40 @@ class Store:
         dead.extend(self.store_results(by_kind['cmd/result'], now))
         self.store_dead_letters(cursor, dead)
         invalidate_cache('ev.charger', 'ev.charger.connector')
-        touched = sorted({row[0] for rows in by_kind.values()
-                for row in rows})
-        if touched:
-            Charger = self.pool.get('ev.charger')
-            Charger.evaluate_health(now=now, chargers=touched)
+        self.touched.update(row[0] for rows in by_kind.values()
+            for row in rows)
         return len(messages) - len(dead), len(dead)
+
+    def evaluate_health(self):
+        """The health rules over the chargers heard of since the last call
+        (the cron evaluates every charger, once a minute)"""
+        touched, self.touched = self.touched, set()
+        if touched:
+            try:
+                Charger = self.pool.get('ev.charger')
+                Charger.evaluate_health(chargers=sorted(touched))
+            except Exception:
+                self.touched |= touched
+                raise
 
     # -- history -----------------------------------------------------------
 
-    def insert_history(self, cursor, model, columns, rows):
+    def insert_history(self, cursor, model, columns, types, rows):
         "Multi-row INSERT ... ON CONFLICT DO NOTHING on the unique key"
         Model = self.pool.get(model)
         table = Model.__table__()
         key = Model.unique_columns(table)
         positions = [columns.index(c.name) for c in key]
-        columns = [Column(table, c) for c in columns] + [
-            table.create_date, table.create_uid]
         seen, unique_rows = set(), []
         for row in rows:
             # A batch may hold a message and its redelivery
             k = tuple(row[i] for i in positions)
             if k not in seen:
                 seen.add(k)
-                unique_rows.append(list(row) + [CurrentTimestamp(), 0])
-        for i in range(0, len(unique_rows), INSERT_CHUNK):
-            cursor.execute(*table.insert(columns,
-                    unique_rows[i:i + INSERT_CHUNK],
-                    on_conflict=Conflict(table, indexed_columns=key)))
+                unique_rows.append(row)
+        insert_rows(cursor, table, [Column(table, c) for c in columns],
+            types, unique_rows,
+            on_conflict=Conflict(table, indexed_columns=key))
 
     def store_boots(self, cursor, rows, now):
         if not rows:
@@ -170,6 +251,8 @@ class Store:
         self.insert_history(cursor, 'ev.charger.boot',
             ['charger', 'ts', 'received_at', 'vendor', 'model', 'serial',
                 'firmware'],
+            ['INTEGER', 'TIMESTAMP', 'TIMESTAMP', 'VARCHAR', 'VARCHAR',
+                'VARCHAR', 'VARCHAR'],
             [(c, m.values['ts'], r, m.values['vendor'], m.values['model'],
                     m.values['serial'], m.values['firmware'])
                 for c, m, _, _, r in rows])
@@ -179,7 +262,7 @@ class Store:
                 latest[c] = m.values
         Charger = self.pool.get('ev.charger')
         charger = Charger.__table__()
-        values, (id_, ts, vendor, model, serial, firmware) = _values(
+        values, (id_, ts, vendor, model, serial, firmware) = row_source(
             [[c, v['ts'], v['vendor'], v['model'], v['serial'],
                     v['firmware']] for c, v in sorted(latest.items())],
             ['INTEGER', 'TIMESTAMP', 'VARCHAR', 'VARCHAR', 'VARCHAR',
@@ -203,6 +286,7 @@ class Store:
             return
         self.insert_history(cursor, 'ev.charger.heartbeat',
             ['charger', 'ts', 'received_at', 'rssi'],
+            ['INTEGER', 'TIMESTAMP', 'TIMESTAMP', 'INTEGER'],
             [(c, m.values['ts'], r, m.values['rssi'])
                 for c, m, _, _, r in rows])
         latest = {}
@@ -216,7 +300,7 @@ class Store:
     def update_last_heartbeat(self, cursor, rows):
         Charger = self.pool.get('ev.charger')
         charger = Charger.__table__()
-        values, (id_, ts, rssi) = _values(
+        values, (id_, ts, rssi) = row_source(
             [list(r) for r in sorted(rows)],
             ['INTEGER', 'TIMESTAMP', 'INTEGER'])
         cursor.execute(*charger.update(
@@ -233,6 +317,8 @@ class Store:
         self.insert_history(cursor, 'ev.charger.status',
             ['charger', 'connector', 'ts', 'status', 'error_code',
                 'received_at'],
+            ['INTEGER', 'INTEGER', 'TIMESTAMP', 'VARCHAR', 'VARCHAR',
+                'TIMESTAMP'],
             [(c, m.values['connector'], m.values['ts'], m.values['status'],
                     m.values['error_code'], r)
                 for c, m, _, _, r in rows])
@@ -271,27 +357,22 @@ class Store:
                     else_=Excluded.fault_since)
             else:
                 fault_since = Excluded.fault_since
-            for i in range(0, len(rows_), INSERT_CHUNK):
-                chunk = [r + [CurrentTimestamp(), 0]
-                    for r in rows_[i:i + INSERT_CHUNK]]
-                cursor.execute(*connector.insert(
-                        [connector.charger, connector.number,
-                            connector.status, connector.error_code,
-                            connector.status_at, connector.fault_since,
-                            connector.create_date, connector.create_uid],
-                        chunk,
-                        on_conflict=Conflict(connector,
-                            indexed_columns=[
-                                connector.charger, connector.number],
-                            columns=[connector.status, connector.error_code,
-                                connector.status_at, connector.fault_since,
-                                connector.write_date],
-                            values=[Excluded.status, Excluded.error_code,
-                                Excluded.status_at, fault_since,
-                                CurrentTimestamp()],
-                            where=(connector.status_at == Null)
-                            | (connector.status_at
-                                <= Excluded.status_at))))
+            insert_rows(cursor, connector,
+                [connector.charger, connector.number, connector.status,
+                    connector.error_code, connector.status_at,
+                    connector.fault_since],
+                ['INTEGER', 'INTEGER', 'VARCHAR', 'VARCHAR', 'TIMESTAMP',
+                    'TIMESTAMP'],
+                rows_,
+                on_conflict=Conflict(connector,
+                    indexed_columns=[connector.charger, connector.number],
+                    columns=[connector.status, connector.error_code,
+                        connector.status_at, connector.fault_since,
+                        connector.write_date],
+                    values=[Excluded.status, Excluded.error_code,
+                        Excluded.status_at, fault_since, CurrentTimestamp()],
+                    where=(connector.status_at == Null)
+                    | (connector.status_at <= Excluded.status_at)))
 
     def store_meters(self, cursor, rows, now):
         if not rows:
@@ -299,6 +380,8 @@ class Store:
         self.insert_history(cursor, 'ev.charger.meter',
             ['charger', 'connector', 'ts', 'energy_wh', 'power_w',
                 'received_at'],
+            ['INTEGER', 'INTEGER', 'TIMESTAMP', 'FLOAT', 'FLOAT',
+                'TIMESTAMP'],
             [(c, m.values['connector'], m.values['ts'],
                     m.values['energy_wh'], m.values['power_w'], r)
                 for c, m, _, _, r in rows])
@@ -309,27 +392,22 @@ class Store:
                 latest[key] = m.values
         Connector = self.pool.get('ev.charger.connector')
         connector = Connector.__table__()
-        rows_ = [[c, n, v['energy_wh'], v['power_w'], v['ts'],
-                CurrentTimestamp(), 0]
-            for (c, n), v in sorted(latest.items())]
-        for i in range(0, len(rows_), INSERT_CHUNK):
-            cursor.execute(*connector.insert(
-                    [connector.charger, connector.number,
-                        connector.energy_wh, connector.power_w,
-                        connector.meter_at, connector.create_date,
-                        connector.create_uid],
-                    rows_[i:i + INSERT_CHUNK],
-                    on_conflict=Conflict(connector,
-                        indexed_columns=[
-                            connector.charger, connector.number],
-                        columns=[connector.energy_wh, connector.power_w,
-                            connector.meter_at, connector.write_date],
-                        values=[
-                            Coalesce(Excluded.energy_wh, connector.energy_wh),
-                            Coalesce(Excluded.power_w, connector.power_w),
-                            Excluded.meter_at, CurrentTimestamp()],
-                        where=(connector.meter_at == Null)
-                        | (connector.meter_at <= Excluded.meter_at))))
+        insert_rows(cursor, connector,
+            [connector.charger, connector.number, connector.energy_wh,
+                connector.power_w, connector.meter_at],
+            ['INTEGER', 'INTEGER', 'FLOAT', 'FLOAT', 'TIMESTAMP'],
+            [[c, n, v['energy_wh'], v['power_w'], v['ts']]
+                for (c, n), v in sorted(latest.items())],
+            on_conflict=Conflict(connector,
+                indexed_columns=[connector.charger, connector.number],
+                columns=[connector.energy_wh, connector.power_w,
+                    connector.meter_at, connector.write_date],
+                values=[
+                    Coalesce(Excluded.energy_wh, connector.energy_wh),
+                    Coalesce(Excluded.power_w, connector.power_w),
+                    Excluded.meter_at, CurrentTimestamp()],
+                where=(connector.meter_at == Null)
+                | (connector.meter_at <= Excluded.meter_at)))
 
     def store_results(self, rows, now):
         "The dead letters of results matching no command of the charger"
@@ -355,13 +433,11 @@ class Store:
             # NUL cannot be stored in a PostgreSQL text
             rows.append([topic[:512], payload.replace('\x00', '\ufffd'),
                     reason.replace('\x00', '\ufffd'), received_at,
-                    identity and identity[:128], CurrentTimestamp(), 0])
-        for i in range(0, len(rows), INSERT_CHUNK):
-            cursor.execute(*table.insert(
-                    [table.topic, table.payload, table.reason,
-                        table.received_at, table.identity,
-                        table.create_date, table.create_uid],
-                    rows[i:i + INSERT_CHUNK]))
+                    identity and identity[:128]])
+        insert_rows(cursor, table,
+            [table.topic, table.payload, table.reason, table.received_at,
+                table.identity],
+            ['VARCHAR', 'TEXT', 'TEXT', 'TIMESTAMP', 'VARCHAR'], rows)
 
 
 def is_transient(exception):
@@ -386,9 +462,10 @@ class IngestService:
         self.batch_size = settings.get('batch_size')
         self.batch_delay = settings.get('batch_delay_ms') / 1000
         self.command_poll = settings.get('command_poll_ms') / 1000
+        # Filled by paho's thread, emptied by the loop (deque is
+        # thread-safe): no lock per message
         self.inbox = deque()
-        self.arrived = threading.Condition()
-        self.generation = 0
+        self.batch_ready = threading.Event()
         self.connected = threading.Event()
         self.stopping = threading.Event()
         self.stats = Stats()
@@ -421,10 +498,8 @@ class IngestService:
             logger.warning("broker refused the connection: %s", reason_code)
             return
         from paho.mqtt.subscribeoptions import SubscribeOptions
-        with self.arrived:
-            # Messages of the former connection not yet stored come again
-            self.generation += 1
-            self.inbox.clear()
+        # Messages of the former connection not yet stored come again
+        self.inbox.clear()
         client.subscribe([(t, SubscribeOptions(qos=1))
                 for t in self.topics()])
         self.connected.set()
@@ -439,11 +514,10 @@ class IngestService:
                 reason_code)
 
     def on_message(self, client, userdata, message):
-        with self.arrived:
-            self.inbox.append((message.mid, message.qos, message.topic,
-                    message.payload, self.generation))
-            if len(self.inbox) >= self.batch_size:
-                self.arrived.notify()
+        self.inbox.append((message.mid, message.qos, message.topic,
+                message.payload))
+        if len(self.inbox) >= self.batch_size:
+            self.batch_ready.set()
 
     # -- loop --------------------------------------------------------------
 
@@ -471,6 +545,9 @@ class IngestService:
                 if batch:
                     self.process(batch)
                 if time.monotonic() >= next_commands:
+                    # Not per batch: one evaluation for the batches of
+                    # the period costs less than one per batch
+                    self.run_health()
                     self.run_commands()
                     next_commands = time.monotonic() + self.command_poll
         finally:
@@ -481,29 +558,28 @@ class IngestService:
 
     def stop(self, *args):
         self.stopping.set()
-        with self.arrived:
-            self.arrived.notify()
+        self.batch_ready.set()
 
     def next_batch(self):
         "Up to batch_size messages, waiting at most batch_delay"
         deadline = time.monotonic() + self.batch_delay
-        with self.arrived:
-            while (len(self.inbox) < self.batch_size
-                    and not self.stopping.is_set()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.arrived.wait(min(remaining, self.command_poll))
-            batch = []
-            while self.inbox and len(batch) < self.batch_size:
-                batch.append(self.inbox.popleft())
+        while (len(self.inbox) < self.batch_size
+                and not self.stopping.is_set()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.batch_ready.wait(min(remaining, self.command_poll))
+            self.batch_ready.clear()
+        batch = []
+        while self.inbox and len(batch) < self.batch_size:
+            batch.append(self.inbox.popleft())
         return batch
 
     def process(self, batch):
         "Store a batch (retrying while the database is away), then ack"
         now = datetime.datetime.now()
-        rows = [(topic, payload, now)
-            for _, _, topic, payload, _ in batch]
+        started = time.perf_counter()
+        rows = [(topic, payload, now) for _, _, topic, payload in batch]
         delay = 0.2
         while True:
             try:
@@ -518,15 +594,15 @@ class IngestService:
                     exception, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
-        self.stats.stored += stored
-        self.stats.dead += dead
-        self.stats.batches += 1
+        stored_at = time.perf_counter()
         for mid, qos, *_ in batch:
             # After a reconnection the broker sends the unacknowledged
             # messages again with their packet ids (MQTT 5 session
             # resumption): acknowledging a former one acknowledges its copy
             if qos:
                 self.client.ack(mid, qos)
+        self.stats.add(len(batch), stored, dead, stored_at - started,
+            time.perf_counter() - stored_at)
 
     def store_split(self, rows):
         """Store rows in one transaction; when a non-transient error comes,
@@ -564,6 +640,16 @@ class IngestService:
             result = function()
             transaction.commit()
         return result
+
+    def run_health(self):
+        try:
+            self.transaction(self.store.evaluate_health)
+        except Exception as exception:
+            if not is_transient(exception):
+                logger.exception("evaluating the health failed")
+            else:
+                logger.warning("evaluating the health failed: %s",
+                    exception)
 
     def run_commands(self):
         "Publish the pending commands (an outbox) and time out the old ones"

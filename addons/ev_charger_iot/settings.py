@@ -30,9 +30,9 @@ DEFAULTS = {
     # Empty: one ingestion process; a name: MQTT 5 shared subscription
     # $share/<name>/... so that several processes share the stream.
     'shared_group': '',
-    'batch_size': 1000,
+    'batch_size': 2000,
     'batch_delay_ms': 100,
-    'receive_maximum': 2000,
+    'receive_maximum': 6000,
     'heartbeat_interval': 60,
     'heartbeat_multiple': 3,
     'weak_rssi': -85,

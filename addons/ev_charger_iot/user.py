@@ -1,6 +1,10 @@
 # This file is part of the EV operations suite.
 from trytond.pool import PoolMeta
 
+from . import routes
+
+__all__ = ['UserApplication', 'routes']
+
 
 class UserApplication(metaclass=PoolMeta):
     __name__ = 'res.user.application'
