@@ -641,28 +641,23 @@ class IngestService:
             transaction.commit()
         return result
 
-    def run_health(self):
+    def run_periodic(self, function, what):
+        "Run `function` in a transaction; a failure waits for the next time"
         try:
-            self.transaction(self.store.evaluate_health)
+            self.transaction(function)
         except Exception as exception:
             if not is_transient(exception):
-                logger.exception("evaluating the health failed")
+                logger.exception("%s failed", what)
             else:
-                logger.warning("evaluating the health failed: %s",
-                    exception)
+                logger.warning("%s failed: %s", what, exception)
+
+    def run_health(self):
+        self.run_periodic(self.store.evaluate_health, "evaluating the health")
 
     def run_commands(self):
         "Publish the pending commands (an outbox) and time out the old ones"
-        if not self.connected.is_set():
-            return
-        try:
-            self.transaction(self.publish_pending)
-        except Exception as exception:
-            if not is_transient(exception):
-                logger.exception("publishing the commands failed")
-            else:
-                logger.warning("publishing the commands failed: %s",
-                    exception)
+        if self.connected.is_set():
+            self.run_periodic(self.publish_pending, "publishing the commands")
 
     def publish_pending(self):
         Command = self.pool.get('ev.charger.command')
