@@ -185,3 +185,35 @@ def test_broker_restart_resumes(server):
                 'WHERE charger = %s', (charger_id,)) == 2, message="second")
         assert ingest.process.poll() is None
         assert 'disconnected from the broker' in ingest.log()
+
+
+def test_shared_subscription_splits_the_stream(server):
+    """Two processes in one shared group: each message is stored once and
+    both take a part of the stream"""
+    identities = [unique('CP') for _ in range(4)]
+    ids = server.create_chargers(identities)
+    count = 1000
+    group = unique('group')
+    with Broker() as broker, \
+            Ingest(server, broker_port=broker.port, shared_group=group) \
+            as first, \
+            Ingest(server, broker_port=broker.port, shared_group=group) \
+            as second:
+        with Publisher(broker.port) as charger:
+            for i in range(count):
+                charger.publish(f'ev/{identities[i % 4]}/heartbeat',
+                    {'ts': 1_790_000_000 + i}, wait=False)
+            charger.flush()
+        wait_for(lambda: _heartbeats(server, ids) >= count, timeout=120,
+            message="every heartbeat")
+        first.stop()
+        second.stop()
+        shares = [_stored(first.log()), _stored(second.log())]
+    assert _heartbeats(server, ids) == count
+    assert all(shares) and sum(shares) == count, shares
+
+
+def _stored(log):
+    "What the service says it stored, in its last line"
+    import re
+    return int(re.findall(r'ingestion stopped stored=(\d+)', log)[-1])
