@@ -2,7 +2,9 @@
 """The ingestion service against the real Mosquitto: every topic of the
 contract, duplicates, dead letters, a SIGKILL mid-stream and a broker
 restart"""
+import contextlib
 import json
+import time
 
 import pytest
 
@@ -217,3 +219,43 @@ def _stored(log):
     "What the service says it stored, in its last line"
     import re
     return int(re.findall(r'ingestion stopped stored=(\d+)', log)[-1])
+
+
+def test_database_outage(server):
+    """The database goes away (its connections dropped, new ones refused,
+    as during a restart) while messages arrive: the service retries and,
+    once the database is back, stores every message once"""
+    if server.backend != 'postgresql':
+        pytest.skip("SQLite has no server to lose")
+    identities = [unique('CP') for _ in range(3)]
+    ids = server.create_chargers(identities)
+    now = int(time.time())
+
+    def database(sql):
+        with contextlib.closing(server._pg_connect('postgres')) as conn:
+            conn.execute(sql, (server.database,) if '%s' in sql else ())
+    with Broker() as broker, Ingest(server, broker_port=broker.port) \
+            as ingest, Publisher(broker.port) as charger:
+        for i in range(100):
+            charger.publish(f'ev/{identities[i % 3]}/heartbeat',
+                {'ts': now - 300 + i}, wait=False)
+        charger.flush()
+        wait_for(lambda: _heartbeats(server, ids) == 100, message="first")
+        database(f'ALTER DATABASE "{server.database}" '
+            'WITH ALLOW_CONNECTIONS false')
+        try:
+            database('SELECT pg_terminate_backend(pid) FROM '
+                'pg_stat_activity WHERE datname = %s')
+            for i in range(100, 300):
+                charger.publish(f'ev/{identities[i % 3]}/heartbeat',
+                    {'ts': now - 300 + i}, wait=False)
+            charger.flush()
+            wait_for(lambda: 'database unavailable' in ingest.log(),
+                message="the service to notice")
+        finally:
+            database(f'ALTER DATABASE "{server.database}" '
+                'WITH ALLOW_CONNECTIONS true')
+        wait_for(lambda: _heartbeats(server, ids) >= 300, timeout=120,
+            message="every heartbeat")
+        assert ingest.process.poll() is None
+    assert _heartbeats(server, ids) == 300
