@@ -12,7 +12,6 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.rpc import RPC
 from trytond.transaction import Transaction
 from trytond.modules.ev_station.station import CONNECTOR_TYPES
 
@@ -137,9 +136,6 @@ class Charger(ModelSQL, ModelView):
                 Index(t, (t.station, Index.Equality())),
                 })
         cls._order = [('identity', 'ASC'), ('id', 'ASC')]
-        cls.__rpc__.update({
-                'evaluate_health': RPC(readonly=False),
-                })
         cls._buttons.update({
                 'reset': {},
                 'remote_start': {},

@@ -152,7 +152,6 @@ class Command(ModelSQL, ModelView):
         cls.__rpc__.update({
                 'send': RPC(readonly=False,
                     result=lambda commands: [c.id for c in commands]),
-                'time_out': RPC(readonly=False),
                 })
 
     @classmethod

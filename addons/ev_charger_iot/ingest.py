@@ -551,6 +551,11 @@ class IngestService:
                     self.run_commands()
                     next_commands = time.monotonic() + self.command_poll
         finally:
+            # Let paho's thread send the last acknowledgements first: the
+            # broker would deliver those messages again at the next start
+            deadline = time.monotonic() + 5
+            while self.client.want_write() and time.monotonic() < deadline:
+                time.sleep(0.01)
             self.client.disconnect()
             self.client.loop_stop()
             logger.info("ingestion stopped stored=%s dead_letters=%s",

@@ -248,6 +248,15 @@ def session_properties():
     return properties
 
 
+def clear_session(port, client_id):
+    "End the persistent session of `client_id` (clean start, no expiry)"
+    client = mqtt_client(client_id)
+    client.connect('127.0.0.1', port, clean_start=True)
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()
+
+
 def publish_all(port, messages):
     "QoS 1, each acknowledged by the broker"
     client = mqtt_client('bench-chargers-' + uuid.uuid4().hex[:6])
@@ -438,20 +447,24 @@ def main():
         build_database(uri, config, options.chargers, options.rebuild)
         base = datetime.datetime.utcnow().replace(microsecond=0)
         note(f"{options.messages} messages of {options.chargers} chargers")
-        bare = BareSubscriber(broker.port)
-        bare.connect()  # its session, to queue the stream in
-        bare.disconnect()
-        ingest = IngestProcess(config, broker.port)
-        ingest.start()  # its session
-        ingest.stop()
         bare_rates, ingest_rates, problems = [], [], []
         for round_ in range(options.rounds):
             # New timestamps each round: nothing is a duplicate
             messages = stream(options.messages, options.chargers,
                 base + datetime.timedelta(hours=round_))
+            # Each consumer's session exists only during its own phase:
+            # the stream is queued for it alone
+            bare = BareSubscriber(broker.port)
+            bare.connect()
+            bare.disconnect()
             publish_all(broker.port, messages)
             bare_rates.append(bare.drain(len(messages)))
+            clear_session(broker.port, bare.client_id)
+            ingest = IngestProcess(config, broker.port)
+            ingest.start()
+            ingest.stop()
             rate, exact = ingest_round(uri, ingest, broker.port, messages)
+            clear_session(broker.port, ingest.client_id)
             ingest_rates.append(rate)
             note(f"round {round_ + 1}: bare {bare_rates[-1]:.0f} msg/s, "
                 f"stored {rate:.0f} msg/s ({exact}/{len(messages)} rows)")
