@@ -297,8 +297,9 @@ class Connector(ModelSQL, ModelView):
             ('charger_number_unique', Unique(t, t.charger, t.number),
                 'ev_charger_iot.msg_connector_number_unique'),
             ]
-        cls._sql_indexes.add(
-            Index(t, (t.status, Index.Equality())))
+        # No index on status: the health rules read the connectors of each
+        # charger (the unique index), and an unindexed status lets
+        # PostgreSQL update a connector in place (HOT) at every message
         cls._order = [('charger', 'ASC'), ('number', 'ASC'), ('id', 'ASC')]
 
     def get_rec_name(self, name):

@@ -132,6 +132,8 @@ class Command(ModelSQL, ModelView):
             ], "State", required=True, readonly=True, sort=False)
     sender = fields.Many2One(
         'res.user', "Sent By", readonly=True, ondelete='RESTRICT')
+    mine = fields.Function(
+        fields.Boolean("Sent by Me"), 'get_mine', searcher='search_mine')
     requested_at = fields.Timestamp("Requested At", readonly=True)
     sent_at = fields.Timestamp("Published At", readonly=True)
     result_at = fields.Timestamp("Result At", readonly=True)
@@ -169,6 +171,15 @@ class Command(ModelSQL, ModelView):
     @classmethod
     def default_requested_at(cls):
         return datetime.datetime.now()
+
+    def get_mine(self, name):
+        return bool(self.sender) and self.sender.id == Transaction().user
+
+    @classmethod
+    def search_mine(cls, name, clause):
+        _, operator, value = clause[:3]
+        positive = (operator == '=') == bool(value)
+        return [('sender', '=' if positive else '!=', Transaction().user)]
 
     @classmethod
     def preprocess_values(cls, mode, values):

@@ -68,6 +68,10 @@ class CommandTestCase(ModuleDBTestCase):
         self.assertEqual((command.action, command.state, command.params,
                 command.sender), ('Reset', 'pending', {'type': 'Soft'}, user))
         self.assertEqual(len(command.uuid), 36)
+        with as_user(user):
+            self.assertEqual(Command.search([('mine', '=', True)]),
+                [command])
+        self.assertEqual(Command.search([('mine', '=', True)]), [])
         self.assertEqual(command.payload(), {'id': command.uuid,
                 'action': 'Reset', 'params': {'type': 'Soft'}})
 
