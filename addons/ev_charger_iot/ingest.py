@@ -597,7 +597,7 @@ class IngestService:
                     return
                 logger.warning("database unavailable (%s); retry in %.1fs",
                     exception, delay)
-                time.sleep(delay)
+                self.stopping.wait(delay)  # SIGTERM cuts the wait short
                 delay = min(delay * 2, 10)
         stored_at = time.perf_counter()
         for mid, qos, *_ in batch:
