@@ -12,12 +12,10 @@ from trytond.i18n import gettext
 from trytond.model import (
     Check, Exclude, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.model.exceptions import AccessError
-from trytond.modules.company.model import employee_field  # noqa: F401
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.sql.functions import TSRange
 from trytond.sql.operators import RangeOverlap
-from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -970,7 +968,6 @@ class Job(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Material = pool.get('ev.field.job.material')
         Shipment = pool.get('stock.shipment.internal')
-        Move = pool.get('stock.move')
         Request = pool.get('purchase.request')
         Date = pool.get('ir.date')
         Configuration = pool.get('ev.field.configuration')
@@ -1007,7 +1004,8 @@ class Job(Workflow, ModelSQL, ModelView):
                         origin=self, state='draft'))
                 material.request = requests[-1]
             Request.save(requests)
-            Material.write(short, {'state': 'short'})
+            for material in short:
+                material.state = 'short'
             Material.save(short)
             self.record('materials_short', gettext(
                     'ev_field.msg_log_materials_short', job=self.rec_name,
@@ -1041,7 +1039,6 @@ class Job(Workflow, ModelSQL, ModelView):
         self.record('materials_allocated', gettext(
                 'ev_field.msg_log_materials_allocated', job=self.rec_name,
                 shipment=shipment.rec_name, van=self.team.location.rec_name))
-        del Move
 
     def _material_moves(self, material, storage):
         pool = Pool()
@@ -1299,8 +1296,8 @@ class Job(Workflow, ModelSQL, ModelView):
             if m.request and m.request.state == 'draft']
         if requests:
             Request.delete(requests)
-        Material.write(list(self.materials), {'state': 'returned'}) \
-            if self.materials else None
+        if self.materials:
+            Material.write(list(self.materials), {'state': 'returned'})
         if returned:
             self.record('materials_returned', gettext(
                     'ev_field.msg_log_materials_returned', job=self.rec_name,

@@ -3,7 +3,7 @@
 import datetime as dt
 import re
 
-from sql import Literal, Null
+from sql import Literal
 from sql.operators import Exists
 from sql.aggregate import Count
 from sql.conditionals import Coalesce

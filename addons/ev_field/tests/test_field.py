@@ -328,7 +328,6 @@ class FieldTestCase(ModuleDBTestCase):
     @with_transaction()
     def test_local_procurement_below_threshold(self):
         pool = Pool()
-        Job = pool.get('ev.field.job')
         Procurement = pool.get('ev.field.procurement')
         w = setup_world()
         with set_company(w.company):
@@ -366,7 +365,6 @@ class FieldTestCase(ModuleDBTestCase):
             Procurement.pay([procurement])
             self.assertEqual(procurement.state, 'paid')
             self.assertIn(('vendor_paid', 'internal'), events(job))
-            del Job
 
     @with_transaction()
     def test_local_procurement_above_threshold(self):
@@ -457,7 +455,6 @@ class FieldTestCase(ModuleDBTestCase):
         "Clear messages, nothing written"
         pool = Pool()
         Job = pool.get('ev.field.job')
-        Procurement = pool.get('ev.field.procurement')
         Zone = pool.get('ev.field.team.zone')
         w = setup_world()
         with set_company(w.company):
