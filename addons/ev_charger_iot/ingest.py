@@ -7,7 +7,9 @@ database, at least once and idempotently.
 One MQTT 5 client with a persistent session (clean_start=False and a
 session expiry) and manual acknowledgements: the messages are stored in
 batches, one transaction each, and a message is acknowledged only after its
-batch is committed. A crash loses nothing: the broker delivers the
+batch is committed. The service forks a writer process at its start: this
+one receives and acknowledges, the writer stores (see IngestService). A
+crash loses nothing: the broker delivers the
 unacknowledged messages again and the unique keys of the tables make the
 second copy a no-op. Malformed messages and unknown chargers become dead
 letters. The service also publishes the pending remote commands on
@@ -17,9 +19,11 @@ Several processes share the stream with [ev_charger_iot] shared_group (MQTT 5
 shared subscriptions, $share/<group>/ev/+/...); each needs its own client
 id (--client-id)."""
 import datetime
+import itertools
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -451,8 +455,142 @@ def is_transient(exception):
     return name in {'InterfaceError', 'PoolTimeout'}
 
 
+class Writer:
+    """The storing side of the service, in a process of its own: it takes
+    the batches from the `batches` pipe, stores each in one transaction and
+    answers on `results` with ('stored', number, stored, dead, seconds). It
+    also evaluates the health of the chargers it has heard of, every
+    command_poll. It ends at a ('stop',) or when the receiving process is
+    gone (end of the pipe); a signal does not stop it halfway: the
+    receiving process decides."""
+
+    def __init__(self, database, batches, results, stopping):
+        self.database = database
+        self.batches = batches
+        self.results = results
+        self.stopping = stopping  # set by the receiving process
+        self.pool = None
+        self.store = None
+
+    def run(self):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from trytond.pool import Pool
+        Pool.start()
+        self.pool = Pool(self.database)
+        self.pool.init()
+        self.store = Store(self.pool)
+        self.results.send(('ready',))
+        period = settings.get('command_poll_ms') / 1000
+        next_health = time.monotonic() + period
+        while True:
+            if self.batches.poll(max(next_health - time.monotonic(), 0)):
+                try:
+                    message = self.batches.recv()
+                except EOFError:
+                    break  # the receiving process is gone
+                if message[0] == 'stop':
+                    break
+                _, number, received_at, items = message
+                result = self.process(items, received_at)
+                if result is None:  # stopping while the database is away
+                    break
+                self.results.send(('stored', number) + result)
+            if time.monotonic() >= next_health:
+                self.run_health()
+                next_health = time.monotonic() + period
+        self.run_health()
+
+    def process(self, items, received_at):
+        """Store a batch (retrying while the database is away); (stored,
+        dead letters, seconds), or None when stopped before it could"""
+        started = time.perf_counter()
+        rows = [(topic, payload, received_at) for topic, payload in items]
+        delay = 0.2
+        while True:
+            try:
+                stored, dead = self.store_split(rows)
+                return stored, dead, time.perf_counter() - started
+            except Exception as exception:
+                if not is_transient(exception):
+                    raise
+                if self.stopping.is_set():
+                    return None
+                logger.warning("database unavailable (%s); retry in %.1fs",
+                    exception, delay)
+                self.stopping.wait(delay)  # a stop cuts the wait short
+                delay = min(delay * 2, 10)
+
+    def store_split(self, rows):
+        """Store rows in one transaction; when a non-transient error comes,
+        store the halves apart so that one bad message becomes a dead
+        letter and the others are kept"""
+        try:
+            return transaction(self.database,
+                lambda: self.store.store(rows))
+        except Exception as exception:
+            if is_transient(exception):
+                raise
+            self.store.forget()
+            if len(rows) == 1:
+                (topic, payload, received_at), = rows
+                logger.exception("message refused by the database: %s",
+                    topic)
+                reason = f"refused by the database: {exception}"
+                return transaction(self.database, lambda: (
+                        0, self.dead_letter(topic, payload, reason,
+                            received_at)))
+            middle = len(rows) // 2
+            first = self.store_split(rows[:middle])
+            second = self.store_split(rows[middle:])
+            return first[0] + second[0], first[1] + second[1]
+
+    def dead_letter(self, topic, payload, reason, received_at):
+        from trytond.transaction import Transaction
+        self.store.store_dead_letters(Transaction().connection.cursor(),
+            [(topic, payload, reason, received_at)])
+        return 1
+
+    def run_health(self):
+        run_periodic(self.database, self.store.evaluate_health,
+            "evaluating the health")
+
+
+def transaction(database, function):
+    "`function()` in a committed transaction of the root user"
+    from trytond.transaction import Transaction
+    with Transaction().start(database, 0, context={
+                '_skip_warnings': True}) as transaction:
+        result = function()
+        transaction.commit()
+    return result
+
+
+def run_periodic(database, function, what):
+    "Run `function` in a transaction; a failure waits for the next time"
+    try:
+        transaction(database, function)
+    except Exception as exception:
+        if not is_transient(exception):
+            logger.exception("%s failed", what)
+        else:
+            logger.warning("%s failed: %s", what, exception)
+
+
 class IngestService:
-    "The MQTT client, its batching loop and the command outbox"
+    """The MQTT client, its batching loop and the command outbox.
+
+    Receiving (paho's network thread) and storing are two processes: in
+    one, paho's parsing of every packet and the storing of the batches
+    would take turns on the one interpreter lock, and each wait for the
+    database would give it back to paho for a switch interval. This process
+    receives, hands the batches to the Writer process (at most
+    `IN_FLIGHT` at a time) and acknowledges each batch's messages when the
+    writer answers that it is committed; it publishes the commands."""
+
+    # Batches handed to the writer and not yet committed: one being stored,
+    # one waiting; receive_maximum should cover one more being received
+    IN_FLIGHT = 2
 
     def __init__(self, database, client_id=None, shared_group=None):
         self.database = database
@@ -471,7 +609,12 @@ class IngestService:
         self.stats = Stats()
         self.client = None
         self.pool = None
-        self.store = None
+        self.writer = None
+        # number → the (mid, qos) of a batch handed to the writer
+        self.in_flight = {}
+        self.slots = threading.Semaphore(self.IN_FLIGHT)
+        self.numbers = itertools.count(1)
+        self.failed = False
 
     # -- MQTT --------------------------------------------------------------
 
@@ -519,6 +662,84 @@ class IngestService:
         if len(self.inbox) >= self.batch_size:
             self.batch_ready.set()
 
+    # -- writer ------------------------------------------------------------
+
+    def start_writer(self):
+        """Fork the writer before any thread or database connection
+        exists here (a fork copies neither threads nor locks safely)"""
+        import multiprocessing
+        context = multiprocessing.get_context('fork')
+        batches_in, self.batches = context.Pipe(duplex=False)
+        self.results, results_out = context.Pipe(duplex=False)
+        self.writer_stopping = context.Event()
+        writer = Writer(self.database, batches_in, results_out,
+            self.writer_stopping)
+        self.writer = context.Process(target=self._writer_main,
+            args=(writer,), name='ev-ingest-writer', daemon=True)
+        self.writer.start()
+        # Only the writer holds its ends: when it dies, the pipe ends
+        batches_in.close()
+        results_out.close()
+        if not self.results.poll(300):
+            raise RuntimeError("the writer process did not start")
+        try:
+            ready = self.results.recv()
+        except EOFError:
+            raise RuntimeError("the writer process failed to start")
+        assert ready == ('ready',), ready
+        logger.info("writer process started pid=%s", self.writer.pid)
+
+    def _writer_main(self, writer):
+        # The fork's copies of this process's ends: once closed, the
+        # writer sees the end of the pipe when this process dies
+        self.batches.close()
+        self.results.close()
+        writer.run()
+
+    def submit(self, batch):
+        "Hand `batch` to the writer once a slot is free"
+        while not self.slots.acquire(timeout=self.command_poll):
+            if self.stopping.is_set():
+                return  # not acknowledged: delivered again next time
+        number = next(self.numbers)
+        self.in_flight[number] = [(mid, qos) for mid, qos, _, _ in batch]
+        try:
+            self.batches.send(('store', number, datetime.datetime.now(),
+                    [(topic, payload) for _, _, topic, payload in batch]))
+        except (BrokenPipeError, OSError):
+            self.in_flight.pop(number, None)
+            self.slots.release()
+            self.writer_gone()
+
+    def read_results(self):
+        "The writer's answers (a thread): acknowledge the committed batches"
+        while True:
+            try:
+                message = self.results.recv()
+            except (EOFError, OSError):
+                if not self.stopping.is_set() or self.in_flight:
+                    self.writer_gone()
+                return
+            _, number, stored, dead, store_time = message
+            started = time.perf_counter()
+            for mid, qos in self.in_flight.pop(number, ()):
+                # After a reconnection the broker sends the unacknowledged
+                # messages again with their packet ids (MQTT 5 session
+                # resumption): acknowledging a former one acknowledges its
+                # copy
+                if qos:
+                    self.client.ack(mid, qos)
+            self.slots.release()
+            self.stats.add(stored + dead, stored, dead, store_time,
+                time.perf_counter() - started)
+
+    def writer_gone(self):
+        if not self.stopping.is_set():
+            logger.error("the writer process ended (exit code %s); "
+                "stopping", self.writer.exitcode if self.writer else None)
+            self.failed = True
+            self.stop()
+
     # -- loop --------------------------------------------------------------
 
     def start_pool(self):
@@ -526,10 +747,13 @@ class IngestService:
         Pool.start()
         self.pool = Pool(self.database)
         self.pool.init()
-        self.store = Store(self.pool)
 
     def run(self):
+        self.start_writer()
         self.start_pool()
+        reader = threading.Thread(target=self.read_results,
+            name='ev-ingest-results', daemon=True)
+        reader.start()
         self.client = self.make_client()
         self.client.connect_async(
             settings.get('mqtt_host'), settings.get('mqtt_port'),
@@ -543,23 +767,35 @@ class IngestService:
             while not self.stopping.is_set():
                 batch = self.next_batch()
                 if batch:
-                    self.process(batch)
+                    self.submit(batch)
                 if time.monotonic() >= next_commands:
-                    # Not per batch: one evaluation for the batches of
-                    # the period costs less than one per batch
-                    self.run_health()
                     self.run_commands()
                     next_commands = time.monotonic() + self.command_poll
         finally:
-            # Let paho's thread send the last acknowledgements first: the
-            # broker would deliver those messages again at the next start
-            deadline = time.monotonic() + 5
-            while self.client.want_write() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            self.client.disconnect()
-            self.client.loop_stop()
-            logger.info("ingestion stopped stored=%s dead_letters=%s",
-                self.stats.stored, self.stats.dead)
+            self.finish(reader)
+        return not self.failed
+
+    def finish(self, reader):
+        """Let the writer commit what it has (unless the database is away),
+        acknowledge it, then leave the broker"""
+        self.writer_stopping.set()
+        try:
+            self.batches.send(('stop',))
+        except (BrokenPipeError, OSError):
+            pass
+        self.writer.join(timeout=60)
+        if self.writer.is_alive():
+            self.writer.kill()
+        reader.join(timeout=10)
+        # Let paho's thread send the last acknowledgements first: the
+        # broker would deliver those messages again at the next start
+        deadline = time.monotonic() + 5
+        while self.client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.client.disconnect()
+        self.client.loop_stop()
+        logger.info("ingestion stopped stored=%s dead_letters=%s",
+            self.stats.stored, self.stats.dead)
 
     def stop(self, *args):
         self.stopping.set()
@@ -580,89 +816,11 @@ class IngestService:
             batch.append(self.inbox.popleft())
         return batch
 
-    def process(self, batch):
-        "Store a batch (retrying while the database is away), then ack"
-        now = datetime.datetime.now()
-        started = time.perf_counter()
-        rows = [(topic, payload, now) for _, _, topic, payload in batch]
-        delay = 0.2
-        while True:
-            try:
-                stored, dead = self.store_split(rows)
-                break
-            except Exception as exception:
-                if not is_transient(exception):
-                    raise
-                if self.stopping.is_set():
-                    return
-                logger.warning("database unavailable (%s); retry in %.1fs",
-                    exception, delay)
-                self.stopping.wait(delay)  # SIGTERM cuts the wait short
-                delay = min(delay * 2, 10)
-        stored_at = time.perf_counter()
-        for mid, qos, *_ in batch:
-            # After a reconnection the broker sends the unacknowledged
-            # messages again with their packet ids (MQTT 5 session
-            # resumption): acknowledging a former one acknowledges its copy
-            if qos:
-                self.client.ack(mid, qos)
-        self.stats.add(len(batch), stored, dead, stored_at - started,
-            time.perf_counter() - stored_at)
-
-    def store_split(self, rows):
-        """Store rows in one transaction; when a non-transient error comes,
-        store the halves apart so that one bad message becomes a dead
-        letter and the others are kept"""
-        try:
-            return self.transaction(lambda: self.store.store(rows))
-        except Exception as exception:
-            if is_transient(exception):
-                raise
-            self.store.forget()
-            if len(rows) == 1:
-                (topic, payload, received_at), = rows
-                logger.exception("message refused by the database: %s",
-                    topic)
-                reason = f"refused by the database: {exception}"
-                return self.transaction(lambda: (
-                        0, self.dead_letter(topic, payload, reason,
-                            received_at)))
-            middle = len(rows) // 2
-            first = self.store_split(rows[:middle])
-            second = self.store_split(rows[middle:])
-            return first[0] + second[0], first[1] + second[1]
-
-    def dead_letter(self, topic, payload, reason, received_at):
-        from trytond.transaction import Transaction
-        self.store.store_dead_letters(Transaction().connection.cursor(),
-            [(topic, payload, reason, received_at)])
-        return 1
-
-    def transaction(self, function):
-        from trytond.transaction import Transaction
-        with Transaction().start(self.database, 0, context={
-                    '_skip_warnings': True}) as transaction:
-            result = function()
-            transaction.commit()
-        return result
-
-    def run_periodic(self, function, what):
-        "Run `function` in a transaction; a failure waits for the next time"
-        try:
-            self.transaction(function)
-        except Exception as exception:
-            if not is_transient(exception):
-                logger.exception("%s failed", what)
-            else:
-                logger.warning("%s failed: %s", what, exception)
-
-    def run_health(self):
-        self.run_periodic(self.store.evaluate_health, "evaluating the health")
-
     def run_commands(self):
         "Publish the pending commands (an outbox) and time out the old ones"
         if self.connected.is_set():
-            self.run_periodic(self.publish_pending, "publishing the commands")
+            run_periodic(self.database, self.publish_pending,
+                "publishing the commands")
 
     def publish_pending(self):
         Command = self.pool.get('ev.charger.command')
@@ -721,7 +879,8 @@ def main(argv=None):
         shared_group=options.shared_group)
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)
-    service.run()
+    if not service.run():
+        sys.exit(1)
 
 
 if __name__ == '__main__':
