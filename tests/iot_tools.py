@@ -132,20 +132,58 @@ def shared_server():
     return _shared['server']
 
 
+def make_certificates(directory):
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl),
+    in `directory`; returns the CA certificate's path"""
+    def openssl(*args):
+        subprocess.run(['openssl', *args], cwd=directory, check=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+        '-subj', '/CN=EV Test CA', '-keyout', 'ca.key', '-out', 'ca.crt')
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
+        '-keyout', 'server.key', '-out', 'server.csr')
+    with open(os.path.join(directory, 'san.ext'), 'w') as fp:
+        fp.write('subjectAltName = IP:127.0.0.1\n')
+    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey',
+        'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext',
+        '-out', 'server.crt')
+    return os.path.join(directory, 'ca.crt')
+
+
 class Broker:
     "A Mosquitto of our own on a free loopback port: restartable"
 
-    def __init__(self, max_queued=0):
+    USERNAME = 'ev-ingest'
+    PASSWORD = 's3cret-ingest'
+
+    def __init__(self, max_queued=0, secure=False):
+        """With `secure`, TLS only (a certificate of our own CA, ca_certs)
+        and a user name and password (USERNAME, PASSWORD) required"""
         self.port = free_port()
         self.tmpdir = tempfile.mkdtemp(prefix='ev-mqtt-')
         self.conf = os.path.join(self.tmpdir, 'mosquitto.conf')
+        if secure:
+            self.ca_certs = make_certificates(self.tmpdir)
+            password_file = os.path.join(self.tmpdir, 'passwords')
+            subprocess.run(['mosquitto_passwd', '-b', '-c', password_file,
+                    self.USERNAME, self.PASSWORD], check=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            access = f"""\
+allow_anonymous false
+password_file {password_file}
+certfile {self.tmpdir}/server.crt
+keyfile {self.tmpdir}/server.key
+"""
+        else:
+            self.ca_certs = None
+            access = "allow_anonymous true\n"
         with open(self.conf, 'w') as fp:
             # Run as root, mosquitto would switch to the user "mosquitto",
             # which cannot write its persistence file here
             fp.write(f"""\
 user {getpass.getuser()}
 listener {self.port} 127.0.0.1
-allow_anonymous true
+{access}\
 persistence true
 persistence_location {self.tmpdir}/
 autosave_interval 1
@@ -278,10 +316,15 @@ class Gateway(Service):
 class Publisher:
     "A charger's side of MQTT: QoS 1 publications, each acknowledged"
 
-    def __init__(self, port=STOCK_BROKER_PORT):
+    def __init__(self, port=STOCK_BROKER_PORT, ca_certs=None, username=None,
+            password=None):
         from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
         self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=unique('charger'), protocol=MQTTv5)
+        if ca_certs:
+            self.client.tls_set(ca_certs=ca_certs)
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)
         self.client.connect('127.0.0.1', port)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from iot_tools import (
-    Broker, Ingest, Publisher, iso, shared_server, unique, wait_for)
+    Broker, Ingest, Publisher, Service, iso, shared_server, unique, wait_for)
 
 
 @pytest.fixture(scope='module')
@@ -259,3 +259,64 @@ def test_database_outage(server):
             message="every heartbeat")
         assert ingest.process.poll() is None
     assert _heartbeats(server, ids) == 300
+
+
+def test_writer_killed(server):
+    """The writer process killed with SIGKILL: the service stops with an
+    error (for its supervisor to start it again) and, started again with
+    its session, stores what arrived meanwhile, once"""
+    import os
+    import re
+    import signal
+    identity = unique('CP')
+    charger_id, = server.create_chargers([identity])
+    with Broker() as broker:
+        ingest = Ingest(server, broker_port=broker.port)
+        ingest.start()
+        writer = int(re.search(r'writer process started pid=(\d+)',
+                ingest.log()).group(1))
+        assert writer != ingest.process.pid
+        os.kill(writer, signal.SIGKILL)
+        wait_for(lambda: ingest.process.poll() is not None,
+            message="the service to stop")
+        assert ingest.process.returncode == 1
+        assert 'the writer process ended' in ingest.log()
+        with Publisher(broker.port) as charger:
+            for i in range(10):
+                charger.publish(f'ev/{identity}/heartbeat',
+                    {'ts': 1_810_000_000 + i}, wait=False)
+            charger.flush()
+        with Ingest(server, client_id=ingest.client_id,
+                broker_port=broker.port):
+            wait_for(lambda: _heartbeats(server, [charger_id]) >= 10,
+                message="the heartbeats sent while it was down")
+    assert _heartbeats(server, [charger_id]) == 10
+
+
+def test_tls_and_credentials(server):
+    """A broker that takes TLS only, with a user name and password: the
+    service connects with mqtt_tls, mqtt_ca_certs, mqtt_username and
+    mqtt_password and stores; with a wrong password the broker refuses it,
+    it stores nothing and keeps trying"""
+    identity = unique('CP')
+    charger_id, = server.create_chargers([identity])
+    with Broker(secure=True) as broker:
+        secure = dict(broker_port=broker.port, mqtt_tls=True,
+            mqtt_ca_certs=broker.ca_certs, mqtt_username=Broker.USERNAME)
+        wrong = Ingest(server, mqtt_password='not-the-password', **secure)
+        Service.start(wrong)
+        try:
+            wrong.wait_ready("broker refused the connection")
+            with Ingest(server, mqtt_password=Broker.PASSWORD, **secure) \
+                    as right, Publisher(broker.port,
+                        ca_certs=broker.ca_certs, username=Broker.USERNAME,
+                        password=Broker.PASSWORD) as charger:
+                charger.publish(f'ev/{identity}/heartbeat', {'ts': iso(5)})
+                wait_for(lambda: _heartbeats(server, [charger_id]) == 1,
+                    message="the heartbeat over TLS")
+                assert right.process.poll() is None
+            assert wrong.process.poll() is None
+            assert 'connected to the broker' not in wrong.log()
+        finally:
+            wrong.stop()
+    assert 'ingestion stopped stored=0 ' in wrong.log()

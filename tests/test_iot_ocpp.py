@@ -14,6 +14,8 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
 
 from iot_tools import Gateway, Ingest, shared_server, unique, wait_for
 
@@ -46,6 +48,27 @@ class SimulatedChargePoint(ChargePoint16):
         self.received.append(('UnlockConnector',
                 {'connector_id': connector_id}))
         return call_result.UnlockConnector(status='UnlockFailed')
+
+
+class SimulatedStation201(ChargePoint201):
+    "An OCPP 2.0.1 charging station that answers the remote calls"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = []
+
+    @on(Action201.reset)
+    async def on_reset(self, type, **kwargs):
+        self.received.append(('Reset', {'type': type}))
+        return result201.Reset(status='Scheduled')
+
+    @on(Action201.request_start_transaction)
+    async def on_request_start(self, id_token, remote_start_id,
+            evse_id=None, **kwargs):
+        self.received.append(('RequestStartTransaction',
+                {'id_token': id_token, 'evse_id': evse_id}))
+        return result201.RequestStartTransaction(status='Accepted',
+            transaction_id='TX-201')
 
 
 def run(coroutine):
@@ -165,13 +188,15 @@ def test_unknown_charger_refused(server):
 
 
 def test_ocpp201_charging_station(server):
-    "An OCPP 2.0.1 station: boot, heartbeat and status reach the database"
+    """An OCPP 2.0.1 station: boot, heartbeat, status and meter values reach
+    the database; a Reset and a remote start from the back office reach it
+    as Reset and RequestStartTransaction, and their answers come back"""
     identity = unique('OCPP201')
     charger_id, = server.create_chargers([identity], power_class='l3')
     with Ingest(server), Gateway(server):
         async def scenario():
             connection, cp, task = await connect(
-                server, identity, 'ocpp2.0.1', ChargePoint201)
+                server, identity, 'ocpp2.0.1', SimulatedStation201)
             boot = await cp.call(call201.BootNotification(
                     charging_station={'vendor_name': "Tritium",
                         'model': "PKM150", 'serial_number': "TR-7",
@@ -182,11 +207,42 @@ def test_ocpp201_charging_station(server):
             await cp.call(call201.StatusNotification(
                     timestamp='2026-03-02T10:00:00Z',
                     connector_status='Faulted', evse_id=1, connector_id=1))
+            await cp.call(call201.MeterValues(evse_id=1, meter_value=[{
+                        'timestamp': '2026-03-02T10:00:30Z',
+                        'sampled_value': [
+                            {'value': 42.0, 'measurand':
+                                'Energy.Active.Import.Register',
+                                'unit_of_measure': {'unit': 'kWh'}},
+                            {'value': 150.0,
+                                'measurand': 'Power.Active.Import',
+                                'unit_of_measure': {'unit': 'W',
+                                    'multiplier': 3}},
+                            ]}]))
             await until(lambda: server.count('ev_charger_status',
                     'WHERE charger = %s', (charger_id,)), "the status")
+            await until(lambda: server.count('ev_charger_meter',
+                    'WHERE charger = %s', (charger_id,)), "meter values")
+            await asyncio.to_thread(server.call, 'model.ev.charger.reset',
+                [charger_id])
+            await until(lambda: command_state(server, charger_id, 'Reset')
+                == ('accepted', 'Scheduled'), "the Reset result")
+            await asyncio.to_thread(server.call,
+                'model.ev.charger.remote_start', [charger_id])
+            await until(lambda: command_state(server, charger_id,
+                    'RemoteStartTransaction') == ('accepted', 'Accepted'),
+                "the RequestStartTransaction result")
             task.cancel()
             await connection.close()
-        run(scenario())
+            return cp.received
+        received = run(scenario())
+    assert received == [
+        ('Reset', {'type': 'OnIdle'}),
+        ('RequestStartTransaction', {
+                'id_token': {'id_token': 'BACKOFFICE', 'type': 'Central'},
+                'evse_id': 1}),
+        ]
+    assert server.sql('SELECT energy_wh, power_w FROM ev_charger_meter '
+        'WHERE charger = %s', (charger_id,)) == [(42000.0, 150000.0)]
     assert server.sql('SELECT vendor, firmware FROM ev_charger WHERE id = %s',
         (charger_id,)) == [('Tritium', '2.0.9')]
     assert server.sql('SELECT connector, status FROM ev_charger_status '

@@ -84,11 +84,12 @@ def meter_readings(meter_values, unit_key='unit'):
         for sample in meter_value.get('sampled_value', []):
             measurand = sample.get('measurand') or ENERGY
             unit = sample.get(unit_key)
+            multiplier = 0
             if isinstance(unit, dict):  # 2.0.1 unit_of_measure
-                unit = unit.get('unit')
+                unit, multiplier = unit.get('unit'), unit.get('multiplier')
             try:
-                value = float(sample['value'])
-            except (KeyError, TypeError, ValueError):
+                value = float(sample['value']) * 10 ** int(multiplier or 0)
+            except (KeyError, TypeError, ValueError, OverflowError):
                 continue
             if unit in {'kWh', 'kW'}:
                 value *= 1000
@@ -337,7 +338,8 @@ class OCPP201(Bridge, ChargePoint201):
             kind = 'OnIdle' if params.get('type', 'Soft') == 'Soft' \
                 else 'Immediate'
             response = await self.call(call201.Reset(type=kind))
-            return _accepted(response.status)
+            # Scheduled: it resets once the running transactions end
+            return _accepted(response.status, ('Accepted', 'Scheduled'))
         if action == 'RemoteStartTransaction':
             response = await self.call(call201.RequestStartTransaction(
                     id_token={'id_token': params['id_tag'],
@@ -369,9 +371,9 @@ class OCPP201(Bridge, ChargePoint201):
         raise CommandRefused('Rejected', f"unknown action {action!r}")
 
 
-def _accepted(status):
+def _accepted(status, accepted=('Accepted',)):
     "The contract's status of an OCPP answer, with the answer as detail"
-    return ('Accepted' if status == 'Accepted' else 'Rejected'), str(status)
+    return ('Accepted' if status in accepted else 'Rejected'), str(status)
 
 
 class Gateway:
