@@ -11,31 +11,16 @@ the EV IoT Operator group; the command is recorded as sent by that user.
 Bad input is answered 4xx with a JSON body naming the fields."""
 import json
 
-from werkzeug.exceptions import HTTPException
-
 from trytond.model.exceptions import AccessError
+from trytond.modules.ev_station.api import APIError, json_response
 from trytond.protocols.wrappers import (
-    Response, user_application, with_pool, with_transaction)
+    user_application, with_pool, with_transaction)
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
 from .command import InvalidCommand, check_params
 
 iot_api = user_application('ev_iot')
-
-
-class APIError(HTTPException):
-    "An answer with a JSON body, raised so that the transaction rolls back"
-
-    def __init__(self, status, body):
-        super().__init__(response=Response(
-                json.dumps(body), status=status,
-                content_type='application/json'))
-
-
-def _json(body, status=200):
-    return Response(json.dumps(body), status=status,
-        content_type='application/json')
 
 
 @app.route('/<database_name>/ev/api/v1/chargers/<identity>/commands',
@@ -71,7 +56,7 @@ def send_command(request, pool, identity):
             raise APIError(422, {'errors': exception.errors})
         except AccessError as exception:
             raise APIError(403, {'error': exception.message})
-    return _json(command.api_status(), status=201)
+    return json_response(command.api_status(), status=201)
 
 
 @app.route('/<database_name>/ev/api/v1/commands/<uuid>', methods=['GET'])
@@ -87,4 +72,4 @@ def command_status(request, pool, uuid):
             raise APIError(403, {'error': exception.message})
         if not commands:
             raise APIError(404, {'error': "no command with that id"})
-        return _json(commands[0].api_status())
+        return json_response(commands[0].api_status())

@@ -11,13 +11,12 @@ user, validated by an administrator."""
 import json
 import logging
 
-from werkzeug.exceptions import HTTPException
-
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model.exceptions import ValidationError
+from trytond.modules.ev_station.api import APIError, json_response
 from trytond.protocols.wrappers import (
-    Response, user_application, with_pool, with_transaction)
+    user_application, with_pool, with_transaction)
 from trytond.transaction import TransactionError
 from trytond.wsgi import app
 
@@ -27,19 +26,9 @@ logger = logging.getLogger(__name__)
 oem_api = user_application('ev_oem')
 
 
-
 class _IntakeConflict(TransactionError):
     """Another request created the same lead meanwhile: the transaction
     starts again and finds it"""
-
-
-class APIError(HTTPException):
-    "An answer with a JSON body, raised so that the transaction rolls back"
-
-    def __init__(self, status, body):
-        super().__init__(response=Response(
-                json.dumps(body), status=status,
-                content_type='application/json'))
 
 
 def _user_oem(pool):
@@ -75,8 +64,7 @@ def create_lead(request, pool):
             ('oem_reference', '=', values['oem_reference']),
             ], limit=1)
     if existing:
-        return Response(json.dumps(existing[0].api_summary()), status=200,
-            content_type='application/json')
+        return json_response(existing[0].api_summary())
     try:
         lead = Lead.create_from_api(oem, values)
     except (UserError, ValidationError) as exception:
@@ -86,8 +74,7 @@ def create_lead(request, pool):
             request.environ['ev.intake_retries'] = retries + 1
             raise _IntakeConflict() from exception
         raise APIError(422, {'errors': {'': exception.message}})
-    return Response(json.dumps(lead.api_summary()), status=201,
-        content_type='application/json')
+    return json_response(lead.api_summary(), status=201)
 
 
 @app.route('/<database_name>/ev/api/v1/leads/<path:reference>',
