@@ -116,6 +116,62 @@ def load(database):
         return True
 
 
+def load_chargers(database):
+    """The demo chargers (with an IoT operator) once ev_charger_iot is
+    activated, on their own: a database loaded before has none"""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+
+    pool = Pool(database)
+    if 'ev.charger' not in dict(pool.iterobject()):
+        return False
+    with Transaction().start(database, 0) as transaction:
+        Charger = pool.get('ev.charger')
+        if Charger.search([], limit=1):
+            return False
+        create_chargers(pool)
+        transaction.commit()
+    return True
+
+
+# identity, power class, AC/DC, vendor, model, connector types; what each
+# does is played by demo/chargers.py
+CHARGERS = [
+    ('CP-DEMO-01', 'l2', 'ac', "Exicom", "Spin Air 7.4", ['type2']),
+    ('CP-DEMO-02', 'l2', 'ac', "Delta", "AC Max 22", ['type2']),
+    ('CP-DEMO-03', 'l3', 'dc', "Tritium", "RTM 60", ['ccs2', 'chademo']),
+    ('CP-DEMO-04', 'l3', 'dc', "ABB", "Terra 54", ['ccs2', 'ccs2']),
+    ('CP-DEMO-05', 'l2', 'ac', "Exicom", "Spin Air 7.4", ['type2']),
+    ('CP-DEMO-06', 'l3', 'dc', "Delta", "DC Wallbox 25", ['ccs2']),
+    ]
+
+
+def create_chargers(pool):
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    Group = pool.get('res.group')
+    Station = pool.get('ev.station')
+    Charger = pool.get('ev.charger')
+    Connector = pool.get('ev.charger.connector')
+    if not User.search([('login', '=', 'iot')]):
+        User(login='iot', name="Ishaan IoT", password=PASSWORD,
+            email='iot@ev.localhost',
+            groups=[Group(ModelData.get_id(
+                        'ev_charger_iot', 'group_iot_operator'))]).save()
+    stations = Station.search([], order=[('id', 'ASC')])
+    if not stations:
+        return
+    today = datetime.date.today()
+    Charger.save([Charger(identity=identity,
+                station=stations[i % len(stations)], power_class=power,
+                current_type=current, vendor=vendor, model=model,
+                commissioning_date=today - datetime.timedelta(days=30 * i),
+                connectors=[Connector(number=n, connector_type=kind)
+                    for n, kind in enumerate(connectors, 1)])
+            for i, (identity, power, current, vendor, model, connectors)
+            in enumerate(CHARGERS)])
+
+
 def create_users(pool):
     User = pool.get('res.user')
     ModelData = pool.get('ir.model.data')
@@ -359,6 +415,8 @@ def main():
         config.update_etc(options.config)
     if load(options.database):
         logger.info("demo data loaded into %s", options.database)
+    if load_chargers(options.database):
+        logger.info("demo chargers loaded into %s", options.database)
 
 
 if __name__ == '__main__':
