@@ -8,4 +8,10 @@ class EvFieldTestCase(CompanyTestMixin, ModuleTestCase):
     module = 'ev_field'
 
 
+class EvFieldIotTestCase(CompanyTestMixin, ModuleTestCase):
+    "The same checks with ev_charger_iot, whose chargers have rules here"
+    module = 'ev_field'
+    extras = ['ev_charger_iot']
+
+
 del ModuleTestCase

@@ -1,0 +1,89 @@
+# This file is part of the EV operations suite.
+"""ev_field with ev_charger_iot: a field team sees the Station Records of
+its own jobs and what hangs from them (log, photos, payments, shipments,
+handovers, the chargers with their history, alerts and commands), and
+nothing of the other stations"""
+from trytond.model.exceptions import AccessError
+from trytond.modules.company.tests import set_company
+from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.pool import Pool
+from trytond.tests.test_tryton import activate_module, drop_db, \
+    with_transaction
+
+from .tools import create_job, create_user, setup_world
+
+
+class FieldWithIotTestCase(ModuleDBTestCase):
+    module = 'ev_field'
+
+    @classmethod
+    def setUpClass(cls):
+        drop_db()
+        activate_module(['ev_field', 'ev_charger_iot'])
+
+    @with_transaction()
+    def test_field_team_sees_only_its_stations_and_chargers(self):
+        pool = Pool()
+        Job = pool.get('ev.field.job')
+        Station = pool.get('ev.station')
+        Log = pool.get('ev.station.log')
+        Photo = pool.get('ev.station.photo')
+        Charger = pool.get('ev.charger')
+        Connector = pool.get('ev.charger.connector')
+        Heartbeat = pool.get('ev.charger.heartbeat')
+        Command = pool.get('ev.charger.command')
+        Party = pool.get('party.party')
+        w = setup_world()
+        with set_company(w.company):
+            job = create_job(w, 'survey')
+            Job.schedule([job])
+            ours, = job.lead.stations
+            other_customer = Party(name="Someone Else")
+            other_customer.save()
+            theirs, = Station.create([{'customer': other_customer.id}])
+            theirs.record_event('note', "A station of no job of the team")
+            Photo.create([{'station': s.id, 'name': f'{s.id}.png',
+                        'image': b'\x89PNG', 'taken_by': w.crew.party.id}
+                    for s in (ours, theirs)])
+            chargers = Charger.create([{'identity': f'CP-{s.id}',
+                        'station': s.id, 'power_class': 'l2',
+                        'current_type': 'ac',
+                        'connectors': [('create', [{'number': 1}])]}
+                    for s in (ours, theirs)])
+            our_charger, their_charger = chargers
+            Heartbeat.create([{'charger': c.id, 'ts': job.slot_start}
+                    for c in chargers])
+            Command.create([{'charger': c.id, 'action': 'Reset',
+                        'params': {}} for c in chargers])
+            crew = create_user('crew-rules', 'ev_field.group_field_team',
+                employee=w.crew)
+            ops = create_user('ops-rules', 'ev_station.group_ev')
+
+            with as_user(crew):
+                self.assertEqual(Station.search([]), [ours])
+                self.assertEqual({e.station for e in Log.search([])},
+                    {ours})
+                self.assertEqual([p.station for p in Photo.search([])],
+                    [ours])
+                self.assertEqual(Charger.search([]), [our_charger])
+                self.assertEqual([c.charger for c in Connector.search([])],
+                    [our_charger])
+                self.assertEqual(
+                    [h.charger for h in Heartbeat.search([])], [our_charger])
+                self.assertEqual([c.charger for c in Command.search([])],
+                    [our_charger])
+                for Model, record in [(Station, theirs),
+                        (Charger, their_charger)]:
+                    with self.assertRaises(AccessError):
+                        Model.read([record.id], ['rec_name'])
+                theirs_log = Log.search([('station', '=', theirs.id)])
+                self.assertEqual(theirs_log, [])
+                # Its own station: the team writes to its log
+                Station(ours.id).record_event('note', "Reached the site")
+
+            # Other users keep seeing everything
+            with as_user(ops):
+                self.assertEqual(set(Station.search([])), {ours, theirs})
+                self.assertEqual(set(Charger.search([])), set(chargers))
+            self.assertEqual(Log.search([('station', '=', ours.id),
+                        ('text', '=', "Reached the site")], count=True), 1)
