@@ -24,6 +24,9 @@ from trytond.modules.ev_station.station import STAGE_ORDER
 from .exceptions import FieldJobError
 from .team import BOOKED_STATES, company_timezone, to_local
 
+# Connectors of DC fast chargers (L3); the others are AC (L2)
+DC_CONNECTOR_TYPES = {'ccs1', 'ccs2', 'chademo', 'gbt'}
+
 KINDS = [
     ('survey', "Survey"),
     ('installation', "Installation"),
@@ -1142,6 +1145,7 @@ class Job(Workflow, ModelSQL, ModelView):
                         'ev_field.msg_commission_incomplete',
                         job=job.rec_name, fields=', '.join(missing)))
         cls.write(jobs, {'commissioned_at': dt.datetime.now()})
+        cls.monitor_chargers(jobs)
         for job in jobs:
             job.record_stage_event('commissioned', gettext(
                     'ev_field.msg_log_commissioned', job=job.rec_name,
@@ -1149,6 +1153,53 @@ class Job(Workflow, ModelSQL, ModelView):
                 **job.handover_values(gettext(
                         'ev_field.msg_action_closure_call',
                         job=job.rec_name)))
+
+    @classmethod
+    @without_check_access
+    def monitor_chargers(cls, jobs):
+        """With ev_charger_iot: the commissioned charger is monitored under
+        its identity, on the job's first station without a charger, with the
+        station's connectors (AC or DC by their type), the installed serial
+        and the commissioning date. A charger registered beforehand under
+        that identity is completed, if it is on one of the job's stations."""
+        pool = Pool()
+        try:
+            Charger = pool.get('ev.charger')
+        except KeyError:
+            return  # ev_charger_iot is not activated
+        Connector = pool.get('ev.charger.connector')
+        today = dt.date.today()
+        chargers = []
+        for job in jobs:
+            identity = job.charger_identity.strip()
+            stations = list(job.lead.stations)
+            charger = Charger.search([('identity', '=', identity)], limit=1)
+            if charger:
+                charger, = charger
+                if charger.station not in stations:
+                    raise FieldJobError(gettext(
+                            'ev_field.msg_charger_identity_elsewhere',
+                            job=job.rec_name, identity=identity,
+                            station=charger.station.rec_name))
+            else:
+                monitored = {c.station for c in Charger.search([
+                            ('station', 'in', [s.id for s in stations]),
+                            ])}
+                station = ([s for s in stations if s not in monitored]
+                    or stations)[0]
+                types = [c.type for c in station.connectors
+                    for _ in range(c.count or 1)] or [None]
+                dc = any(t in DC_CONNECTOR_TYPES for t in types)
+                charger = Charger(identity=identity, station=station,
+                    power_class='l3' if dc else 'l2',
+                    current_type='dc' if dc else 'ac',
+                    connectors=[Connector(number=n, connector_type=t)
+                        for n, t in enumerate(types, 1)])
+            charger.commissioning_date = today
+            if job.charger_lot and not getattr(charger, 'serial', None):
+                charger.serial = job.charger_lot.number
+            chargers.append(charger)
+        Charger.save(chargers)
 
     @classmethod
     @ModelView.button

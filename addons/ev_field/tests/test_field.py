@@ -25,8 +25,8 @@ def events(job):
     return [(e.event_type.code, e.visibility) for e in entries]
 
 
-class FieldTestCase(ModuleDBTestCase):
-    module = 'ev_field'
+class FieldFlow:
+    "Steps of the flow shared by the test cases"
 
     def configure(self, **values):
         Configuration = Pool().get('ev.field.configuration')
@@ -55,6 +55,23 @@ class FieldTestCase(ModuleDBTestCase):
         Job.plan_materials([job])
         Job.allocate_materials([job])
         return job
+
+    def installation_done(self, w):
+        "An installation reported with the charger serial from the van"
+        Job = Pool().get('ev.field.job')
+        job = self.installation_ready(w)
+        Job.confirm_day([job])
+        job.charger_lot, = [m.lot for m in job.allocation.moves if m.lot]
+        job.cable_used_m = Decimal(14)
+        job.tests_done = job.demo_given = True
+        job.customer_signature = b'\x89PNG signature'
+        job.save()
+        Job.submit_report([job])
+        return job
+
+
+class FieldTestCase(FieldFlow, ModuleDBTestCase):
+    module = 'ev_field'
 
     @with_transaction()
     def test_happy_path_to_payable(self):
