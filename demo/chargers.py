@@ -77,9 +77,9 @@ class Simulator:
 
     def boot(self):
         for identity in BEHAVIOUR:
-            self.publish(identity, 'boot', {'vendor': None, 'model': None,
-                    'serial': f'SN-{identity[-2:]}', 'firmware': FIRMWARE,
-                    'ts': now()})
+            # No vendor nor model: the registered ones stay
+            self.publish(identity, 'boot', {'serial': f'SN-{identity[-2:]}',
+                    'firmware': FIRMWARE, 'ts': now()})
 
     def tick(self):
         for identity, (rssi, connectors, power) in BEHAVIOUR.items():

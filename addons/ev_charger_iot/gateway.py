@@ -389,10 +389,7 @@ class Gateway:
         self.handled = OrderedDict()
 
     def start_pool(self):
-        from trytond.pool import Pool
-        Pool.start()
-        self.pool = Pool(self.database)
-        self.pool.init()
+        self.pool = settings.open_pool(self.database)
 
     def known(self, identity):
         from trytond.transaction import Transaction

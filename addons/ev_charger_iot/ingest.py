@@ -469,17 +469,12 @@ class Writer:
         self.batches = batches
         self.results = results
         self.stopping = stopping  # set by the receiving process
-        self.pool = None
         self.store = None
 
     def run(self):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        from trytond.pool import Pool
-        Pool.start()
-        self.pool = Pool(self.database)
-        self.pool.init()
-        self.store = Store(self.pool)
+        self.store = Store(settings.open_pool(self.database))
         self.results.send(('ready',))
         period = settings.get('command_poll_ms') / 1000
         next_health = time.monotonic() + period
@@ -742,15 +737,9 @@ class IngestService:
 
     # -- loop --------------------------------------------------------------
 
-    def start_pool(self):
-        from trytond.pool import Pool
-        Pool.start()
-        self.pool = Pool(self.database)
-        self.pool.init()
-
     def run(self):
         self.start_writer()
-        self.start_pool()
+        self.pool = settings.open_pool(self.database)
         reader = threading.Thread(target=self.read_results,
             name='ev-ingest-results', daemon=True)
         reader.start()

@@ -9,10 +9,9 @@ Authenticated with `Authorization: Bearer <key>`, a user application key
 (res.user.application, application "EV Charger Commands API") of a user of
 the EV IoT Operator group; the command is recorded as sent by that user.
 Bad input is answered 4xx with a JSON body naming the fields."""
-import json
-
 from trytond.model.exceptions import AccessError
-from trytond.modules.ev_station.api import APIError, json_response
+from trytond.modules.ev_station.api import (
+    APIError, json_body, json_response)
 from trytond.protocols.wrappers import (
     user_application, with_pool, with_transaction)
 from trytond.transaction import Transaction
@@ -31,10 +30,7 @@ iot_api = user_application('ev_iot')
 def send_command(request, pool, identity):
     Command = pool.get('ev.charger.command')
     Charger = pool.get('ev.charger')
-    try:
-        data = json.loads(request.get_data(as_text=True) or 'null')
-    except ValueError:
-        raise APIError(400, {'errors': {'': "the body is not valid JSON"}})
+    data = json_body(request)
     if not isinstance(data, dict):
         raise APIError(400, {'errors': {'': "the body is not a JSON object"}})
     unknown = sorted(set(data) - {'action', 'params'})

@@ -79,6 +79,15 @@ def seconds(name):
     return datetime.timedelta(seconds=get(name))
 
 
+def open_pool(database):
+    "The Tryton pool of `database`, loaded, for a service process"
+    from trytond.pool import Pool
+    Pool.start()
+    pool = Pool(database)
+    pool.init()
+    return pool
+
+
 def service_options(module, doc, argv=None, add_arguments=None):
     """The command line of a service (-c, -d, -v and its own arguments);
     sets up the logging and loads the configuration"""

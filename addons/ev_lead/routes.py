@@ -8,13 +8,13 @@ GET  /<database>/ev/api/v1/leads/<reference> status and milestones
 Authenticated with `Authorization: Bearer <key>`, a user application key
 (res.user.application, application "EV OEM API") of the OEM's integration
 user, validated by an administrator."""
-import json
 import logging
 
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model.exceptions import ValidationError
-from trytond.modules.ev_station.api import APIError, json_response
+from trytond.modules.ev_station.api import (
+    APIError, json_body, json_response)
 from trytond.protocols.wrappers import (
     user_application, with_pool, with_transaction)
 from trytond.transaction import TransactionError
@@ -47,10 +47,7 @@ def _user_oem(pool):
 @oem_api
 def create_lead(request, pool):
     Lead = pool.get('sale.opportunity')
-    try:
-        data = json.loads(request.get_data(as_text=True) or 'null')
-    except ValueError:
-        raise APIError(422, {'errors': {'': "the body is not valid JSON"}})
+    data = json_body(request, status=422)
     oem = _user_oem(pool)
     try:
         values = parse_lead(pool, data)

@@ -18,3 +18,12 @@ class APIError(HTTPException):
 
     def __init__(self, status, body):
         super().__init__(response=json_response(body, status=status))
+
+
+def json_body(request, status=400):
+    """The JSON of the request's body (None when empty); an APIError of
+    `status` naming the body when it is not JSON"""
+    try:
+        return json.loads(request.get_data(as_text=True) or 'null')
+    except ValueError:
+        raise APIError(status, {'errors': {'': "the body is not valid JSON"}})

@@ -86,24 +86,6 @@ def database_exists(uri, name):
                 (name,)).fetchone())
 
 
-class MailSink:
-    "An SMTP server that keeps nothing: the alerts' emails go there"
-
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                return '250 OK'
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname='127.0.0.1',
-            port=self.port)
-        self.controller.start()
-
-    def close(self):
-        self.controller.stop()
-
-
 def write_config(uri, directory, mqtt_port, smtp_port):
     path = Path(directory) / 'trytond.conf'
     path.write_text(f"""\
@@ -472,7 +454,9 @@ def main():
         sys.exit("bench_iot runs on PostgreSQL (TRYTOND_DATABASE__URI)")
     tmp = tempfile.mkdtemp(prefix='ev-bench-iot-')
     broker = Broker()
-    mail = MailSink()
+    # The alerts' emails go to a real SMTP server of ev_station's tests
+    from trytond.modules.ev_station.tests.tools import SMTPServer
+    mail = SMTPServer().start()
     try:
         config = write_config(uri, tmp, broker.port, mail.port)
         build_database(uri, config, options.chargers, options.rebuild)
@@ -525,7 +509,7 @@ def main():
             sys.exit('; '.join(problems))
     finally:
         broker.close()
-        mail.close()
+        mail.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
