@@ -11,6 +11,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.extend([
                 ('ev.station.handover|notify_overdue',
                     "Notify Overdue Handovers"),
-                ('ev.station.log.email|send_due',
+                ('ev.station.log.email|deliver_due',
                     "Send Pending Customer Emails"),
                 ])

@@ -2,10 +2,9 @@
 import datetime
 import logging
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import formataddr, make_msgid
 
 import trytond.config as config
-from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
@@ -15,6 +14,8 @@ from trytond.sendmail import send_message
 from trytond.transaction import Transaction, without_check_access
 
 from .event_type import VISIBILITIES
+from .immutable import ImmutableMixin
+from .outbox import OutboxMixin
 from .exceptions import (
     EventTypeError, LogImmutableError, LogValidationError, StageError)
 from .station import STAGE_ORDER, STAGES
@@ -23,54 +24,6 @@ logger = logging.getLogger(__name__)
 
 _READONLY_SAVED = {'readonly': Eval('id', -1) >= 0}
 
-
-def _config_int(name, default):
-    return config.getint('ev_station', name, default=default)
-
-
-class ImmutableMixin:
-    "Entries that are evidence: created once, never written nor deleted"
-    __slots__ = ()
-
-    @classmethod
-    def check_modification(cls, mode, records, values=None, external=False):
-        super().check_modification(
-            mode, records, values=values, external=external)
-        if mode in {'write', 'delete'}:
-            raise LogImmutableError(gettext(
-                    'ev_station.msg_entry_immutable',
-                    model=cls.__string__))
-
-    @classmethod
-    def __register__(cls, module):
-        super().__register__(module)
-        _install_immutable_trigger(cls._table)
-
-
-def _install_immutable_trigger(table):
-    """Refuse UPDATE and DELETE in the database itself, so that not even SQL
-    issued around the ORM can rewrite the evidence."""
-    cursor = Transaction().connection.cursor()
-    if backend.name == 'postgresql':
-        cursor.execute(
-            'CREATE OR REPLACE FUNCTION ev_refuse_modification() '
-            'RETURNS trigger AS $$ BEGIN '
-            "RAISE EXCEPTION 'ev: % of % refused: entries are immutable', "
-            'TG_OP, TG_TABLE_NAME; END; $$ LANGUAGE plpgsql')
-        for op in ['UPDATE', 'DELETE']:
-            trigger = f'{table}_refuse_{op.lower()}'
-            cursor.execute(f'DROP TRIGGER IF EXISTS "{trigger}" ON "{table}"')
-            cursor.execute(
-                f'CREATE TRIGGER "{trigger}" BEFORE {op} ON "{table}" '
-                'FOR EACH ROW EXECUTE FUNCTION ev_refuse_modification()')
-    elif backend.name == 'sqlite':
-        for op in ['UPDATE', 'DELETE']:
-            trigger = f'{table}_refuse_{op.lower()}'
-            cursor.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
-            cursor.execute(
-                f'CREATE TRIGGER "{trigger}" BEFORE {op} ON "{table}" '
-                "BEGIN SELECT RAISE(ABORT, "
-                f"'ev: {op} of {table} refused: entries are immutable'); END")
 
 
 class Log(ImmutableMixin, ModelSQL, ModelView):
@@ -364,14 +317,15 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         if handovers:
             Handover.save(handovers)
         if emails:
-            LogEmail.save(emails)
-            LogEmail.__queue__.send(emails)
+            LogEmail.enqueue(emails)
 
 
-class LogEmail(ModelSQL, ModelView):
+class LogEmail(OutboxMixin, ModelSQL, ModelView):
     "Customer email of a Client visible + Email entry, with its attempts"
     __name__ = 'ev.station.log.email'
     __string__ = "Customer Email"
+    _outbox_max_attempts = ('ev_station', 'email_max_attempts', 5)
+    _outbox_retry_delay = ('ev_station', 'email_retry_delay', 60)
 
     entry = fields.Many2One(
         'ev.station.log', "Log Entry", required=True, ondelete='RESTRICT',
@@ -383,40 +337,21 @@ class LogEmail(ModelSQL, ModelView):
     language = fields.Char("Language", readonly=True)
     subject = fields.Char("Subject", readonly=True)
     body = fields.Text("Body", readonly=True)
-    state = fields.Selection([
-            ('pending', "Pending"),
-            ('sent', "Sent"),
-            ('failed', "Failed"),
-            ], "State", readonly=True, sort=False)
-    attempts = fields.Integer("Attempts", readonly=True)
-    last_error = fields.Text("Last Error", readonly=True)
-    last_attempt_at = fields.Timestamp("Last Attempt At", readonly=True)
-    next_attempt_at = fields.Timestamp("Next Attempt At", readonly=True)
-    sent_at = fields.Timestamp("Sent At", readonly=True)
     message_id = fields.Char("Message-ID", readonly=True)
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        t = cls.__table__()
-        cls._sql_indexes.add(
-            Index(t, (t.next_attempt_at, Index.Range()),
-                where=t.state == 'pending'))
         cls._order = [('id', 'DESC')]
-        cls._buttons.update({
-                'retry': {
-                    'invisible': Eval('state') != 'failed',
-                    'depends': ['state'],
-                    },
-                })
 
     @classmethod
-    def default_state(cls):
-        return 'pending'
-
-    @classmethod
-    def default_attempts(cls):
-        return 0
+    def __register__(cls, module):
+        table_h = cls.__table_handler__(module)
+        # Migration: the count of attempts was named "attempts"
+        if (table_h.column_exist('attempts')
+                and not table_h.column_exist('attempt_count')):
+            table_h.column_rename('attempts', 'attempt_count')
+        super().__register__(module)
 
     def get_station(self, name):
         return self.entry.station.id
@@ -444,7 +379,6 @@ class LogEmail(ModelSQL, ModelView):
             language=station.language.code if station.language else None,
             subject=subject,
             body=body,
-            next_attempt_at=datetime.datetime.now(),
             )
 
     def get_message(self):
@@ -452,6 +386,8 @@ class LogEmail(ModelSQL, ModelView):
         msg['From'] = config.get('email', 'from')
         msg['To'] = self.recipient
         msg['Subject'] = self.subject
+        # One Message-ID for every attempt: a receiver can drop a copy
+        msg['Message-ID'] = self.message_id or make_msgid(domain='ev')
         msg['X-EV-Station'] = self.entry.station.number or ''
         msg['X-EV-Log-Entry'] = str(self.entry.id)
         msg.set_content(self.body or '')
@@ -460,64 +396,15 @@ class LogEmail(ModelSQL, ModelView):
             msg['Content-Language'] = self.language.replace('_', '-')
         return msg
 
-    @classmethod
-    def send(cls, emails):
-        "Try to send pending emails; failures are kept and retried later"
+    def outbox_deliver(self):
+        msg = self.get_message()
+        send_message(msg, strict=True)
+        return {'message_id': msg['Message-ID'], 'message': msg}
+
+    def outbox_sent(self, result):
+        "Archive the email on the station (Tryton's ir.email)"
         pool = Pool()
         Email = pool.get('ir.email')
-        now = datetime.datetime.now
-        max_attempts = _config_int('email_max_attempts', 5)
-        delay = _config_int('email_retry_delay', 60)
-        archives = []
-        for email in emails:
-            if email.state != 'pending':
-                continue
-            msg = email.get_message()
-            email.attempts = (email.attempts or 0) + 1
-            email.last_attempt_at = now()
-            try:
-                send_message(msg, strict=True)
-            except Exception as exception:
-                logger.warning(
-                    "customer email %s failed (attempt %s): %s",
-                    email.id, email.attempts, exception)
-                email.last_error = str(exception) or repr(exception)
-                if email.attempts >= max_attempts:
-                    email.state = 'failed'
-                    email.next_attempt_at = None
-                else:
-                    email.next_attempt_at = now() + datetime.timedelta(
-                        seconds=delay * 2 ** (email.attempts - 1))
-            else:
-                email.state = 'sent'
-                email.sent_at = now()
-                email.next_attempt_at = None
-                email.message_id = msg['Message-ID']
-                archives.append(Email.from_message(
-                        msg, body=email.body, resource=email.entry.station))
-            # Save each one at once: a later failure must not lose the
-            # record of an email that already left.
-            email.save()
-        Email.save(archives)
-
-    @classmethod
-    def send_due(cls):
-        "Cron: send the pending emails whose next attempt is due"
-        emails = cls.search([
-                ('state', '=', 'pending'),
-                ['OR',
-                    ('next_attempt_at', '=', None),
-                    ('next_attempt_at', '<=', datetime.datetime.now()),
-                    ],
-                ], order=[('next_attempt_at', 'ASC'), ('id', 'ASC')])
-        cls.send(emails)
-
-    @classmethod
-    @ModelView.button
-    def retry(cls, emails):
-        "Give a failed email a new series of attempts"
-        cls.write([e for e in emails if e.state == 'failed'], {
-                'state': 'pending',
-                'attempts': 0,
-                'next_attempt_at': datetime.datetime.now(),
-                })
+        Email.from_message(
+            result['message'], body=self.body,
+            resource=self.entry.station).save()

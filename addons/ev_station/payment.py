@@ -8,7 +8,7 @@ from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import LogValidationError
-from .log import ImmutableMixin
+from .immutable import ImmutableMixin
 
 PAYMENT_EVENTS = {
     'prepayment': 'prepayment_received',
