@@ -94,7 +94,8 @@ def new_lead(server):
 def deliveries(server, lead_id):
     return server.sql(
         'SELECT w.state, COUNT(a.id) FROM ev_lead_webhook w '
-        'LEFT JOIN ev_lead_webhook_attempt a ON a.webhook = w.id '
+        'LEFT JOIN ev_outbox_attempt a '
+        "ON a.item = 'ev.lead.webhook,' || w.id "
         'WHERE w.lead = %s GROUP BY w.id, w.state ORDER BY w.id',
         (lead_id,))
 
@@ -112,7 +113,7 @@ def test_status_change_is_signed_and_delivered(server, receiver):
         'occurred_at'}
     assert event['oem_reference'] == lead['oem_reference']
     assert event['status'] == 'contacted'
-    assert deliveries(server, lead['id']) == [('delivered', 1)]
+    assert deliveries(server, lead['id']) == [('sent', 1)]
 
 
 def test_delivery_after_the_receiver_was_down(server, receiver):
@@ -122,14 +123,15 @@ def test_delivery_after_the_receiver_was_down(server, receiver):
     admin.model.sale.opportunity.hold([lead['id']], {})
     assert deliveries(server, lead['id']) == [('pending', 1)]
     (error,), = server.sql(
-        'SELECT a.error FROM ev_lead_webhook_attempt a '
-        'JOIN ev_lead_webhook w ON w.id = a.webhook WHERE w.lead = %s',
+        'SELECT a.error FROM ev_outbox_attempt a '
+        "JOIN ev_lead_webhook w ON a.item = 'ev.lead.webhook,' || w.id "
+        'WHERE w.lead = %s',
         (lead['id'],))
     assert error
 
     # Still down at the first retry
     time.sleep(1.2)
-    admin.model.ev.lead.webhook.send_due({})
+    admin.model.ev.lead.webhook.deliver_due({})
     assert deliveries(server, lead['id']) == [('pending', 2)]
 
     # Back, but answering 503 once, then fine
@@ -137,15 +139,15 @@ def test_delivery_after_the_receiver_was_down(server, receiver):
     receiver.fail_next = 1
     for _ in range(20):
         time.sleep(0.5)
-        admin.model.ev.lead.webhook.send_due({})
-        if deliveries(server, lead['id'])[0][0] == 'delivered':
+        admin.model.ev.lead.webhook.deliver_due({})
+        if deliveries(server, lead['id'])[0][0] == 'sent':
             break
-    assert deliveries(server, lead['id']) == [('delivered', 4)]
+    assert deliveries(server, lead['id']) == [('sent', 4)]
     assert [e['status'] for e in receiver.events()] == ['on_hold']
 
     # Delivered means delivered once: more runs send nothing
     time.sleep(1.2)
-    admin.model.ev.lead.webhook.send_due({})
+    admin.model.ev.lead.webhook.deliver_due({})
     assert len(receiver.received) == 1
 
 

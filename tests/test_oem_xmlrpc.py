@@ -18,7 +18,7 @@ BUSINESS_MODELS = [
     'party.party', 'party.address', 'party.contact_mechanism',
     'company.employee', 'product.template', 'product.product',
     'sale.sale', 'account.account', 'ev.station', 'ev.station.log',
-    'ev.lead.call', 'ev.lead.webhook', 'stock.location',
+    'ev.lead.call', 'ev.lead.webhook', 'ev.outbox.attempt', 'stock.location',
     ]
 
 

@@ -15,7 +15,10 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.sendmail import send_message_transactional
+from trytond.modules.ev_station.notification import (
+    group_users, notify, notify_summary)
+from trytond.modules.ev_station.outbox import OutboxMixin
+from trytond.sendmail import send_message
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
@@ -66,6 +69,9 @@ class Alert(ModelSQL, ModelView):
     opened_at = fields.Timestamp("Opened At", readonly=True)
     closed_at = fields.Timestamp("Closed At", readonly=True)
     notified = fields.Boolean("Notified", readonly=True)
+    notice = fields.Many2One(
+        'ev.charger.alert.notice', "Notice", readonly=True,
+        ondelete='RESTRICT')
     # Set while open ("offline" or "fault:<connector>"), cleared when
     # closed: unique per charger so that an episode has one open alert even
     # when the cron and the ingestion service evaluate at the same time.
@@ -203,48 +209,32 @@ class Alert(ModelSQL, ModelView):
 
     @classmethod
     def notify_new(cls):
-        """Tell the IoT operators about the alerts not yet notified: a
-        Tryton notification and one email per evaluation"""
+        """Hand the alerts not yet notified to the outbox: one notice per
+        evaluation, delivered (notifications and email) after the commit,
+        outside the transaction that found them"""
         pool = Pool()
-        Notification = pool.get('res.notification')
-        alerts = cls.new_alerts()
-        if not alerts:
-            return []
-        users = cls.operators()
-        notifications = []
-        if len(alerts) <= NOTIFY_ONE_BY_ONE:
-            for alert in alerts:
-                label = gettext('ev_charger_iot.msg_alert_notification',
-                    alert=alert.text)
-                description = gettext(
-                    'ev_charger_iot.msg_alert_notification_description',
-                    station=alert.station, since=alert.since or '')
-                notifications.extend(Notification(
-                        user=u, label=label, description=description,
-                        model=cls.__name__, records=f'[{alert.id}]')
-                    for u in users)
-        else:
-            label = gettext('ev_charger_iot.msg_alerts_notification',
-                count=len(alerts))
-            notifications.extend(Notification(
-                    user=u, label=label, model=cls.__name__,
-                    records=str([a.id for a in alerts]))
-                for u in users)
-        Notification.save(notifications)
-        cls.email(alerts, users)
-        # Bulk update without the ORM's checks: the field is read-only
+        Notice = pool.get('ev.charger.alert.notice')
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        for sub_ids in grouped_slice([a.id for a in alerts], 1000):
-            cursor.execute(*table.update([table.notified], [True],
+        cursor.execute(*table.select(table.id,
+                where=table.notified == Literal(False),
+                order_by=[table.id.asc]))
+        ids = [i for i, in cursor]
+        if not ids:
+            return None
+        notice, = Notice.enqueue([Notice()])
+        # Bulk update without the ORM's checks: the fields are read-only
+        for sub_ids in grouped_slice(ids, 1000):
+            cursor.execute(*table.update(
+                    [table.notified, table.notice], [True, notice.id],
                     where=among(table.id, sub_ids)))
         invalidate_cache(cls.__name__)
-        return alerts
+        return notice
 
     @classmethod
-    def new_alerts(cls):
-        """The alerts not yet notified, with what a notification says, read
-        in one query: there may be thousands after an outage"""
+    def new_alerts(cls, notice_id):
+        """The alerts of a notice, with what a notification says, read in
+        one query: there may be thousands after an outage"""
         pool = Pool()
         Charger = pool.get('ev.charger')
         Station = pool.get('ev.station')
@@ -257,7 +247,7 @@ class Alert(ModelSQL, ModelView):
             .join(station, condition=charger.station == station.id)
             .select(alert.id, alert.kind, alert.connector, alert.error_code,
                 alert.since, charger.identity, station.number,
-                where=alert.notified == Literal(False),
+                where=alert.notice == notice_id,
                 order_by=[alert.id.asc]))
         kinds = dict(cls.fields_get(['kind'])['kind']['selection'])
         alerts = []
@@ -274,15 +264,11 @@ class Alert(ModelSQL, ModelView):
     @classmethod
     def operators(cls):
         "The active users of the IoT operator group"
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('ev_charger_iot', 'group_iot_operator')
-        return User.search([('groups', '=', group_id)])
+        return group_users('ev_charger_iot.group_iot_operator')
 
     @classmethod
     def email(cls, alerts, users):
-        "One email for the alerts of one evaluation, sent after the commit"
+        "One email for the alerts of one evaluation"
         to = sorted({u.email for u in users if u.email})
         if not to:
             return
@@ -296,4 +282,39 @@ class Alert(ModelSQL, ModelView):
         msg['Subject'] = gettext('ev_charger_iot.msg_alerts_email_subject',
             count=len(alerts))
         msg.set_content('\n'.join(lines))
-        send_message_transactional(msg)
+        send_message(msg, strict=True)
+
+
+class AlertNotice(OutboxMixin, ModelSQL, ModelView):
+    "The alerts of one evaluation, to tell the IoT operators about"
+    __name__ = 'ev.charger.alert.notice'
+    __string__ = "Charger Alert Notice"
+    _outbox_max_attempts = ('ev_charger_iot', 'alert_notice_max_attempts', 5)
+    _outbox_retry_delay = ('ev_charger_iot', 'alert_notice_retry_delay', 60)
+
+    alerts = fields.One2Many(
+        'ev.charger.alert', 'notice', "Alerts", readonly=True)
+
+    def outbox_deliver(self):
+        """The email first: when it fails nothing is kept and the next
+        attempt starts again; then a Tryton notification per operator"""
+        pool = Pool()
+        Alert = pool.get('ev.charger.alert')
+        alerts = Alert.new_alerts(self.id)
+        if not alerts:
+            return {}
+        users = Alert.operators()
+        Alert.email(alerts, users)
+        if len(alerts) <= NOTIFY_ONE_BY_ONE:
+            for alert in alerts:
+                notify(users, [Alert(alert.id)],
+                    gettext('ev_charger_iot.msg_alert_notification',
+                        alert=alert.text),
+                    gettext(
+                        'ev_charger_iot.msg_alert_notification_description',
+                        station=alert.station, since=alert.since or ''))
+        else:
+            notify_summary(users, [Alert(a.id) for a in alerts],
+                gettext('ev_charger_iot.msg_alerts_notification',
+                    count=len(alerts)))
+        return {}

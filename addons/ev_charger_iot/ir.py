@@ -13,4 +13,6 @@ class Cron(metaclass=PoolMeta):
                     "Evaluate the Health of the Chargers"),
                 ('ev.charger.command|time_out',
                     "Fail the Charger Commands without Result"),
+                ('ev.charger.alert.notice|deliver_due',
+                    "Tell the IoT Operators about New Alerts"),
                 ])

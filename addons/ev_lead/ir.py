@@ -12,7 +12,7 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.extend([
                 ('sale.opportunity|hold_unready_sites',
                     "Put Leads Waiting Too Long for Site Readiness on Hold"),
-                ('ev.lead.webhook|send_due', "Retry OEM Webhooks"),
+                ('ev.lead.webhook|deliver_due', "Retry OEM Webhooks"),
                 ])
 
 

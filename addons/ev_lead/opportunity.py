@@ -316,7 +316,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         Webhook = Pool().get('ev.lead.webhook')
         cls.notify_oem(leads)
         with without_check_access():
-            Webhook.enqueue(leads)
+            Webhook.enqueue_for(leads)
 
     @classmethod
     def notify_oem(cls, leads):

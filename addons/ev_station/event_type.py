@@ -1,5 +1,5 @@
 # This file is part of the EV operations suite.
-from genshi.template import TextTemplate
+from genshi.template import NewTextTemplate
 
 from trytond.cache import Cache
 from trytond.i18n import gettext
@@ -42,10 +42,14 @@ class EventType(
         help="An entry of this type must name the entry it corrects.")
     email_subject = fields.Char(
         "Email Subject", translate=True,
-        help="Genshi text template; 'station' and 'entry' are available.")
+        help="Genshi text template ({% if %}...{% end %}, ${...}); see "
+        "the body for the values available.")
     email_body = fields.Text(
         "Email Body", translate=True,
-        help="Genshi text template; 'station' and 'entry' are available.")
+        help="Genshi text template ({% if %}...{% end %}, ${...}) with "
+        "plain values: station.number, station.customer.name, "
+        "station.stage, entry.text, entry.event, entry.next_action, "
+        "entry.eta, entry.follow_up_date, entry.date.")
 
     @classmethod
     def __setup__(cls):
@@ -124,8 +128,13 @@ class EventType(
             for template in (type_.email_subject, type_.email_body):
                 if not template:
                     continue
+                if '__' in template:
+                    # Templates get plain values; no way back to objects
+                    raise ValidationError(gettext(
+                            'ev_station.msg_event_type_template_dunder',
+                            type=type_.rec_name))
                 try:
-                    TextTemplate(template)
+                    NewTextTemplate(template)
                 except Exception as exception:
                     raise ValidationError(gettext(
                             'ev_station.msg_event_type_invalid_template',
@@ -135,7 +144,8 @@ class EventType(
     def render_email(self, station, entry):
         """Return subject and body in the station's language
 
-        Falls back to the event's text when the type has no template."""
+        Falls back to the event's text when the type has no template. The
+        templates see plain values (email_values), never records."""
         pool = Pool()
         EventType = pool.get('ev.station.event_type')
         language = (station.language.code if station.language
@@ -145,14 +155,43 @@ class EventType(
             subject_template = localised.email_subject
             body_template = localised.email_body
             name = localised.name
-        values = {'station': station, 'entry': entry}
+            values = self.email_values(station, entry, name)
         if subject_template:
-            subject = TextTemplate(subject_template).generate(
+            subject = NewTextTemplate(subject_template).generate(
                 **values).render().strip()
         else:
             subject = f'{station.number}: {name}'
         if body_template:
-            body = TextTemplate(body_template).generate(**values).render()
+            body = NewTextTemplate(body_template).generate(
+                **values).render()
         else:
             body = entry.text or ''
         return subject, body
+
+    @classmethod
+    def email_values(cls, station, entry, event_name):
+        "What a template may show, as plain text, dates in the language"
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        lang = Lang.get()
+
+        def date(value):
+            return lang.strftime(value) if value else ''
+        stages = dict(station.__class__.fields_get(
+                ['stage'])['stage']['selection'])
+        return {
+            'station': {
+                'number': station.number or '',
+                'customer': {'name': station.customer.name or ''},
+                'stage': stages.get(station.stage) or '',
+                },
+            'entry': {
+                'text': entry.text or '',
+                'event': event_name or '',
+                'next_action': entry.next_action or '',
+                'eta': date(entry.eta),
+                'follow_up_date': date(entry.follow_up_date),
+                'date': date(entry.timestamp.date()
+                    if entry.timestamp else None),
+                },
+            }

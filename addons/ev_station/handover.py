@@ -9,6 +9,7 @@ from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from .notification import notify
 from .exceptions import HandoverError, LogImmutableError
 
 OPEN_STATES = ['pending', 'accepted']
@@ -197,19 +198,13 @@ class Handover(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def _log_transition(cls, handovers, event_code, text_message):
-        pool = Pool()
-        Log = pool.get('ev.station.log')
-        EventType = pool.get('ev.station.event_type')
-        event_type = EventType.from_code(event_code)
-        Log.save([Log(
-                    station=h.station,
-                    event_type=event_type,
-                    visibility='internal',
-                    text=gettext(text_message,
-                        receiver=h.receiver.rec_name,
-                        forwarder=h.forwarder.rec_name,
-                        action=h.next_action or ''),
-                    ) for h in handovers])
+        for handover in handovers:
+            handover.station.record_event(event_code,
+                gettext(text_message,
+                    receiver=handover.receiver.rec_name,
+                    forwarder=handover.forwarder.rec_name,
+                    action=handover.next_action or ''),
+                visibility='internal')
 
     @classmethod
     @ModelView.button
@@ -250,10 +245,6 @@ class Handover(Workflow, ModelSQL, ModelView):
     @classmethod
     def _forward_to(cls, handovers, receiver, follow_up_date, next_action,
             text):
-        pool = Pool()
-        Log = pool.get('ev.station.log')
-        EventType = pool.get('ev.station.event_type')
-        event_type = EventType.from_code('handover_forwarded')
         new = []
         for handover in handovers:
             if handover.state not in OPEN_STATES:
@@ -261,17 +252,14 @@ class Handover(Workflow, ModelSQL, ModelView):
                         'ev_station.msg_handover_closed',
                         handover=handover.rec_name))
             with Transaction().set_context(ev_handover_parent=handover.id):
-                entry = Log(
-                    station=handover.station,
-                    event_type=event_type,
-                    visibility='internal',
-                    text=text or gettext('ev_station.msg_text_forwarded',
+                entry = handover.station.record_event('handover_forwarded',
+                    text or gettext('ev_station.msg_text_forwarded',
                         receiver=receiver.rec_name,
                         action=next_action or ''),
+                    visibility='internal',
                     next_owner=receiver,
                     next_action=next_action,
                     follow_up_date=follow_up_date)
-                entry.save()
             new.extend(entry.handovers)
         cls._forwarded(handovers)
         return new
@@ -287,9 +275,6 @@ class Handover(Workflow, ModelSQL, ModelView):
         handovers past their follow-up date, once per handover"""
         pool = Pool()
         Configuration = pool.get('ev.station.configuration')
-        Notification = pool.get('res.notification')
-        Log = pool.get('ev.station.log')
-        EventType = pool.get('ev.station.event_type')
         handovers = cls.search([
                 ('overdue', '=', True),
                 ('escalated_at', '=', None),
@@ -297,28 +282,21 @@ class Handover(Workflow, ModelSQL, ModelView):
         if not handovers:
             return []
         escalation = Configuration(1).get_escalation_users()
-        event_type = EventType.from_code('follow_up_overdue')
-        notifications, entries = [], []
         for handover in handovers:
-            users = {handover.forwarder} | escalation
+            users = [handover.forwarder, *escalation]
             if handover.state == 'accepted':
-                users.add(handover.receiver)
-            label = gettext('ev_station.msg_notification_overdue',
-                station=handover.station.rec_name)
+                users.append(handover.receiver)
             description = gettext(
                 'ev_station.msg_notification_overdue_description',
                 receiver=handover.receiver.rec_name,
                 date=handover.follow_up_date,
                 action=handover.next_action or '')
-            notifications.extend(Notification(
-                    user=user, label=label, description=description,
-                    model=cls.__name__, records=f'[{handover.id}]')
-                for user in users)
-            entries.append(Log(
-                    station=handover.station, event_type=event_type,
-                    visibility='internal', text=description))
-        Notification.save(notifications)
-        Log.save(entries)
+            notify(users, [handover],
+                gettext('ev_station.msg_notification_overdue',
+                    station=handover.station.rec_name),
+                description)
+            handover.station.record_event('follow_up_overdue', description,
+                visibility='internal')
         cls.write(handovers, {'escalated_at': datetime.datetime.now()})
         return handovers
 

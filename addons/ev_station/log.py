@@ -7,6 +7,7 @@ from email.utils import formataddr, make_msgid
 import trytond.config as config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.pyson import Bool, Eval
@@ -81,6 +82,10 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         states=_READONLY_SAVED)
     override_reason = fields.Text(
         "Override Reason", states=_READONLY_SAVED)
+    stage_rule = fields.Many2One(
+        'ev.station.stage_rule', "Stage Rule", readonly=True,
+        ondelete='RESTRICT',
+        help="The declared rule that let this entry skip stages.")
     emails = fields.One2Many(
         'ev.station.log.email', 'entry', "Emails", readonly=True)
     email_state = fields.Function(fields.Selection([
@@ -153,7 +158,15 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
     def create(cls, vlist):
         pool = Pool()
         EventType = pool.get('ev.station.event_type')
+        Station = pool.get('ev.station')
         vlist = [v.copy() for v in vlist]
+        # A stage rule is applied by Station.record_event only
+        if (not Transaction().context.get('_ev_station_log_door')
+                and any(v.get('stage_rule') for v in vlist)):
+            raise AccessError(gettext('ev_station.msg_stage_rule_door'))
+        # The caller writes only the log of stations it may see
+        Station.check_log_access(
+            Station.browse({v['station'] for v in vlist if v.get('station')}))
 
         # Walk the entries in order, tracking each station's stage, so that
         # several entries of one call are checked against each other.
@@ -179,6 +192,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 stage_of[station_id] = values['stage']
             else:
                 current = None
+                values['stage_rule'] = None
             values.setdefault('visibility', type_['default_visibility'])
             effects.append(cls._effects(type_, current, values))
         entries = super().create(vlist)
@@ -207,12 +221,19 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         pool = Pool()
         Station = pool.get('ev.station')
         EventType = pool.get('ev.station.event_type')
+        StageRule = pool.get('ev.station.stage_rule')
         target = type_['stage']
         if not target:
             return current
         skipped = STAGES[STAGE_ORDER[current] + 1:STAGE_ORDER[target]]
+        rule = values.get('stage_rule')
+        if rule is not None:
+            rule = StageRule(rule)
+            if not (skipped and rule.allows(type_['id'], current)):
+                # A rule is recorded only where it is what allows the skip
+                values['stage_rule'] = rule = None
         if skipped:
-            if not (values.get('override_by')
+            if not rule and not (values.get('override_by')
                     and (values.get('override_reason') or '').strip()):
                 raise StageError(gettext(
                         'ev_station.msg_stage_skip',

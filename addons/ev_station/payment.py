@@ -5,7 +5,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 from .exceptions import LogValidationError
 from .immutable import ImmutableMixin
@@ -104,8 +104,7 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
     @classmethod
     def create(cls, vlist):
         pool = Pool()
-        Log = pool.get('ev.station.log')
-        EventType = pool.get('ev.station.event_type')
+        Station = pool.get('ev.station')
         # The log entry is created first so that the payment points at it
         # and stays untouched afterwards.
         vlist = [v.copy() for v in vlist]
@@ -119,7 +118,6 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
                 raise LogValidationError(gettext(
                         'ev_station.msg_payment_amount_required'))
             Currency = pool.get('currency.currency')
-            event_type = EventType.from_code(PAYMENT_EVENTS[values['type']])
             text = cls.describe(
                 dict(cls.type.selection)[values['type']],
                 values.get('amount'),
@@ -128,14 +126,11 @@ class Payment(ImmutableMixin, ModelSQL, ModelView):
                 values.get('percentage'), values.get('reference'))
             if values.get('text'):
                 text += '\n' + values['text']
-            with without_check_access():
-                entry = Log(
-                    station=values['station'],
-                    event_type=event_type,
-                    text=text,
-                    visibility=('client_email' if values.get('notify_customer')
-                        else 'internal'),
-                    )
-                entry.save()
+            # Through the log's door: the caller's access to the station
+            # is checked there
+            entry = Station(values['station']).record_event(
+                PAYMENT_EVENTS[values['type']], text,
+                visibility=('client_email' if values.get('notify_customer')
+                    else 'internal'))
             values['entry'] = entry.id
         return super().create(vlist)

@@ -1,7 +1,6 @@
 # This file is part of the EV operations suite.
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
-from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
@@ -92,16 +91,11 @@ class Photo(ModelSQL, ModelView):
 
     @classmethod
     def _record_events(cls, photos, message):
-        pool = Pool()
-        Log = pool.get('ev.station.log')
-        EventType = pool.get('ev.station.event_type')
-        event_type = EventType.from_code('photo_added')
-        Log.save([Log(
-                    station=p.station, event_type=event_type,
-                    visibility='internal',
-                    text=gettext(message, name=p.name, kind=p.kind_string,
-                        taken_by=p.taken_by.rec_name))
-                for p in photos])
+        for photo in photos:
+            photo.station.record_event('photo_added',
+                gettext(message, name=photo.name, kind=photo.kind_string,
+                    taken_by=photo.taken_by.rec_name),
+                visibility='internal')
 
     @classmethod
     @ModelView.button

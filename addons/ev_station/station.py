@@ -260,24 +260,73 @@ class Station(ChatMixin, ModelSQL, ModelView):
             default.setdefault(name)
         return super().copy(stations, default=default)
 
-    def record_event(self, event_code, text, **values):
+    # What a caller may say of an entry; author, time, stage are the system's
+    _event_values = {
+        'visibility', 'next_owner', 'next_action', 'eta', 'follow_up_date',
+        'corrects', 'override_by', 'override_reason',
+        }
+
+    def record_event(self, event_code, text, stage_rule=None, **values):
         """Append an entry to the station's event log.
 
-        The one entry point later modules use to write into the log:
-        `event_code` is the code of an ev.station.event_type."""
+        The one door through which every module writes the log: `event_code`
+        is the code of an ev.station.event_type, `values` what the caller says
+        of the entry (see _event_values), `stage_rule` a declared
+        ev.station.stage_rule (or its XML id) that lets the event skip
+        stages."""
+        entry, = self.log_event(
+            [self], event_code, text, values, stage_rule=stage_rule)
+        return entry
+
+    @classmethod
+    def log_event(cls, stations, event_code, text, values=None,
+            stage_rule=None):
+        "record_event for several stations: one entry each, in one go"
+        values = dict(values or {})
         pool = Pool()
         Log = pool.get('ev.station.log')
         EventType = pool.get('ev.station.event_type')
+        ModelData = pool.get('ir.model.data')
+        unknown = set(values) - cls._event_values
+        if unknown:
+            raise AccessError(gettext('ev_station.msg_event_values_refused',
+                    names=', '.join(sorted(unknown))))
         event_type = EventType.from_code(event_code)
-        entry = Log(station=self, event_type=event_type, text=text, **values)
-        entry.save()
-        return entry
+        if isinstance(stage_rule, str):
+            module, xml_id = stage_rule.split('.', 1)
+            values['stage_rule'] = ModelData.get_id(module, xml_id)
+        elif stage_rule:
+            values['stage_rule'] = int(stage_rule)
+        with Transaction().set_context(_ev_station_log_door=True):
+            return Log.create([{
+                        'station': s.id,
+                        'event_type': event_type.id,
+                        'text': text,
+                        **values,
+                        } for s in stations])
+
+    @classmethod
+    def check_log_access(cls, stations):
+        """The caller may write the log of these stations: the access right
+        to create log entries, and the record rules of the stations (a user
+        writes only the log of a station it can see)"""
+        pool = Pool()
+        ModelAccess = pool.get('ir.model.access')
+        transaction = Transaction()
+        if not (transaction.user and transaction.check_access):
+            return
+        ModelAccess.check('ev.station.log', 'create')
+        ids = {s.id for s in stations}
+        visible = {s.id for s in cls.search([('id', 'in', list(ids))])}
+        if ids - visible:
+            raise AccessError(gettext('ev_station.msg_log_station_refused',
+                    stations=', '.join(map(str, sorted(ids - visible)))))
 
     @classmethod
     def record_events(cls, stations, event_code, text, values=None):
         "RPC entry point of record_event; returns the ids of the new entries"
-        return [s.record_event(event_code, text, **(values or {})).id
-            for s in stations]
+        return [e.id for e in cls.log_event(
+                stations, event_code, text, values)]
 
 
 class Connector(sequence_ordered(), ModelSQL, ModelView):

@@ -401,7 +401,7 @@ def bulk_load(uri, database, n_stations, n_entries, admin_id, user_ids, stamp):
         t0 = time.monotonic()
         conn.execute(
             'INSERT INTO ev_station_log_email (entry, recipient, subject, '
-            'body, state, attempts, last_attempt_at, sent_at, message_id, '
+            'body, state, attempt_count, last_attempt_at, sent_at, message_id, '
             'create_date, create_uid) '
             "SELECT l.id, 'Bench Customer <customer' || l.station "
             "|| '@example.com>', 'Your charging station: update', l.text, "

@@ -210,18 +210,28 @@ class HealthTestCase(ModuleDBTestCase):
         operator.groups = [Group(ModelData.get_id(
                     'ev_charger_iot', 'group_iot_operator'))]
         operator.save()
+        Notice = pool.get('ev.charger.alert.notice')
         charger = create_charger('CP-NOTIFY')
         heartbeat(charger, NOW)
         evaluate(NOW + minutes(10))
-        notification, = Notification.search([('user', '=', operator.id)])
-        self.assertIn('CP-NOTIFY', notification.label)
+        # The evaluation only leaves a notice in the outbox ...
         alert, = alerts(charger)
         self.assertTrue(alert.notified)
-        # Once: the next evaluation notifies nothing more
+        self.assertEqual(alert.notice.state, 'pending')
+        self.assertEqual(
+            Notification.search([('user', '=', operator.id)]), [])
+        self.assertEqual(smtp.messages, [])
+        # ... that the outbox delivers
+        Notice.deliver_due()
+        notification, = Notification.search([('user', '=', operator.id)])
+        self.assertEqual(notification.label,
+            "Charger alert: CP-NOTIFY: Offline")
+        self.assertEqual(Notice(alert.notice.id).state, 'sent')
+        # Once: the next evaluation and delivery notify nothing more
         evaluate(NOW + minutes(11))
+        Notice.deliver_due()
         self.assertEqual(
             Notification.search([('user', '=', operator.id)], count=True), 1)
-        Transaction().commit()
         self.assertEqual(len(smtp.messages), 1)
         self.assertIn('ops@example.com', smtp.messages[0].rcpt_tos)
         self.assertIn(b'CP-NOTIFY', smtp.messages[0].content)

@@ -4,6 +4,7 @@ import email
 import email.policy
 
 from trytond import config
+from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -59,11 +60,21 @@ class CustomerEmailTestCase(ModuleDBTestCase):
         self.assertEqual(message['Subject'],
             f"Your charging station {station.number}: "
             "customer account created")
-        body = message.get_content()
-        self.assertIn("Dear Meera Iyer", body)
-        self.assertIn("Your account ACC-1001 is ready.", body)
-        self.assertIn("Next step: Agree the configuration with sales", body)
-        self.assertIn("2026-12-01", body)
+        # Read as the customer reads it: no template markup left
+        self.assertEqual(message.get_content().replace('\r\n', '\n'), (
+                "Dear Meera Iyer,\n"
+                "\n"
+                "Your customer account has been created.\n"
+                "\n"
+                "Your account ACC-1001 is ready.\n"
+                "\n"
+                "Next step: Agree the configuration with sales\n"
+                "Expected by: 12/01/2026\n"
+                "\n"
+                f"Station: {station.number}\n"
+                "\n"
+                "Kind regards,\n"
+                "EV Operations\n"))
         delivery = LogEmail(delivery.id)
         self.assertEqual(delivery.state, 'sent')
         self.assertEqual(delivery.attempt_count, 1)
@@ -183,4 +194,52 @@ class CustomerEmailTestCase(ModuleDBTestCase):
         self.assertIn("Bonjour Camille Martin", french_message.get_content())
         self.assertEqual(french_message['Content-Language'], 'fr')
 
+    @with_transaction()
+    def test_every_shipped_template_renders(self):
+        """Every event type's template, in every language the database
+        translates, renders to text without template syntax, with and
+        without the optional values"""
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        EventType = pool.get('ev.station.event_type')
+        Log = pool.get('ev.station.log')
+        types = EventType.search([('email_body', '!=', None)])
+        self.assertGreaterEqual(len(types), 10)
+        languages = Lang.search([('translatable', '=', True)])
+        self.assertTrue(languages)
+        for lang in languages:
+            station = create_station(
+                create_customer("Meera Iyer", lang=lang), language=lang)
+            for type_ in types:
+                for values in [
+                        {'next_action': None, 'eta': None},
+                        {'next_action': "Call the electrician",
+                            'eta': datetime.date(2026, 12, 1)}]:
+                    entry = Log(station=station, event_type=type_,
+                        text="What happened", follow_up_date=None,
+                        timestamp=None, **values)
+                    with self.subTest(lang=lang.code, type=type_.code,
+                            values=values):
+                        subject, body = type_.render_email(station, entry)
+                        for text in [subject, body]:
+                            for markup in ['{%', '%}', '${', '$', '#if',
+                                    '#end']:
+                                self.assertNotIn(markup, text)
+                        self.assertIn(station.number, subject)
+                        self.assertTrue(body.startswith("Dear Meera Iyer,"))
+                        self.assertIn("What happened", body)
+                        self.assertEqual("Next step: Call the electrician"
+                            in body, bool(values['next_action']))
 
+    @with_transaction()
+    def test_template_sees_plain_values_only(self):
+        "A template cannot reach objects: names with __ are refused"
+        pool = Pool()
+        EventType = pool.get('ev.station.event_type')
+        event_type = EventType.from_code('customer_update')
+        with self.assertRaises(ValidationError) as cm:
+            EventType.write([event_type], {'email_body':
+                    "${station.customer.__class__.__mro__}"})
+        self.assertEqual(cm.exception.message,
+            'The email template of "Customer update" cannot use names with '
+            '"__": templates see plain values only.')
