@@ -54,7 +54,7 @@ class Webhook(OutboxMixin, ModelSQL, ModelView):
         cls._order = [('id', 'DESC')]
         # Central Ops can push the due retries now, without the cron
         cls.__rpc__.update({
-                'deliver_due': RPC(readonly=False),
+                'deliver_due': RPC(readonly=False, result=len),
                 })
 
     @classmethod
