@@ -174,7 +174,11 @@ class Command(ModelSQL, ModelView):
     def send(cls, identity, action, params=None):
         """Record a command to the charger `identity` (API entry point);
         raises ValidationError naming the bad field"""
-        Charger = Pool().get('ev.charger')
+        pool = Pool()
+        Charger = pool.get('ev.charger')
+        ModelAccess = pool.get('ir.model.access')
+        # Who may not send learns nothing from the checks of the params
+        ModelAccess.check(cls.__name__, 'create')
         chargers = Charger.search([('identity', '=', identity)], limit=1)
         if not chargers:
             raise ValidationError(gettext(

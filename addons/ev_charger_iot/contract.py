@@ -274,7 +274,7 @@ def choice(values):
     return check
 
 
-def text(size):
+def printable_text(size):
     def check(name, value, scope):
         if (not isinstance(value, str) or not value or len(value) > size
                 or not value.isprintable()):
@@ -337,7 +337,7 @@ COMMANDS = {
         'location': Param(absolute_uri, required=True),
         'retrieve_date': Param(timestamp_with_zone),
         # The version the campaign expects at the next boot (not sent)
-        'firmware': Param(text(TEXT_SIZE)),
+        'firmware': Param(printable_text(TEXT_SIZE)),
         },
     'TriggerMessage': {
         'requested_message': Param(choice(TRIGGERABLE), required=True),

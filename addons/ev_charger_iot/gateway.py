@@ -91,8 +91,9 @@ def rule(message, variables):
     "A contract error in short: the rule broken and its limits"
     limits = ' '.join(f"{k}={v}" for k, v in sorted(variables.items())
         if k not in {'name', 'action'})
-    return f"({message.removeprefix('msg_command_')}{' ' if limits else ''}" \
-        f"{limits})"
+    kind = message.removeprefix('msg_command_param_').removeprefix(
+        'msg_command_')
+    return f"({kind} {limits})" if limits else f"({kind})"
 
 
 def utcnow():

@@ -2,13 +2,14 @@
 """The parameters of the remote commands (contract.COMMANDS): plain unit
 tests, no database. Each error is the message id of message.xml and its
 variables; the test also checks that message.xml words each of them."""
+import json
 import os
 import re
 import unittest
 import xml.etree.ElementTree as ET
 
 from trytond.modules.ev_charger_iot.contract import (
-    COMMANDS, command_errors)
+    COMMANDS, Message, command_errors, parse)
 
 MESSAGES = {
     record.get('id'): record.find("field[@name='text']").text
@@ -212,3 +213,11 @@ class CommandParamsTestCase(unittest.TestCase):
                 'firmware': 'x' * 257}, {'params.firmware': (
                     'msg_command_param_text',
                     {'name': 'firmware', 'size': 256})})
+
+    def test_results_still_parse(self):
+        "The command checks live beside the parsers and leave them alone"
+        self.assertEqual(parse('ev/CP-1/cmd/result', json.dumps({
+                        'id': 'c-1', 'status': 'Failed',
+                        'detail': "CALLERROR InternalError: busy"})),
+            Message('cmd/result', 'CP-1', {'id': 'c-1', 'status': 'Failed',
+                    'detail': "CALLERROR InternalError: busy"}))
