@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 """The commands REST API on a real trytond: 201 for a good command, 4xx with
 a JSON body naming the fields for bad input, never a 500"""
+import ast
 import json
 import urllib.error
 import urllib.request
@@ -8,6 +9,15 @@ import urllib.request
 import pytest
 
 from iot_tools import shared_server, unique
+
+CREATE_REFUSED = 'You are not allowed to access "Charger Command".'
+# (Tryton's own words, its missing quote included)
+BUTTON_REFUSED = 'Calling button "reset on "Charger" is not allowed.'
+LOCATION = ('"location" must be an absolute URI with a scheme and a host '
+    '(e.g. https://firmware.example.com/4.0.1.bin), of at most 512 '
+    'characters')
+RETRIEVE_DATE = ('"retrieve_date" must be a date and time with its time zone '
+    '(RFC 3339, e.g. 2026-03-02T10:00:00Z)')
 
 
 @pytest.fixture(scope='module')
@@ -87,3 +97,107 @@ def test_bad_requests(api):
     status, _ = api('POST', 'chargers/NOBODY/commands', {'action': 'Reset'},
         key='wrong-key')
     assert status in {401, 403}
+
+
+def rpc_error(call, method, *params):
+    "The Tryton exception a JSON-RPC call answers: (name, arguments)"
+    with pytest.raises(RuntimeError) as error:
+        call(method, *params)
+    return ast.literal_eval(str(error.value).removeprefix('RPC error: '))
+
+
+def commands_of(server, identity):
+    return server.count('ev_charger_command c JOIN ev_charger ch '
+        'ON ch.id = c.charger', 'WHERE ch.identity = %s', (identity,))
+
+
+@pytest.mark.parametrize('action,params,errors', [
+        ('UpdateFirmware', {'location': 'firmware/4.0.1.bin'},
+            {'params.location': LOCATION}),
+        ('UpdateFirmware', {'location': 'https://[fw.example.com/4.bin'},
+            {'params.location': LOCATION}),
+        ('UpdateFirmware', {'location': 'https://fw.example.com/4.bin',
+                'retrieve_date': '2026-03-02T10:00:00'},
+            {'params.retrieve_date': RETRIEVE_DATE}),
+        ('Reset', {'type': 'Soft', 'delay': 5}, {'params.delay':
+                '"delay" is not a parameter of Reset (its parameters: type)'}),
+        ('RemoteStartTransaction', {'id_tag': 'T' * 37}, {'params.id_tag':
+                '"id_tag" must be an id tag of 1 to 36 printable ASCII '
+                'characters'}),
+        ('UnlockConnector', {'connector_id': 2}, {'params.connector_id':
+                '"connector_id" must be a whole number from 1 to 1'}),
+        ])
+def test_contract_refused(api, action, params, errors):
+    """Params no charger could take: a 422 naming each field over REST, the
+    same words in a UserError over RPC, nothing recorded either way"""
+    identity = unique('API')
+    api.server.create_chargers([identity])
+    status, answer = api('POST', f'chargers/{identity}/commands',
+        {'action': action, 'params': params})
+    assert (status, answer) == (422, {'errors': errors})
+    error = rpc_error(api.server.call, 'model.ev.charger.command.send',
+        identity, action, params)
+    message, = errors.values()
+    assert error == ['UserError', [
+            f'The command is not valid: {message}', '', None]]
+    assert commands_of(api.server, identity) == 0
+
+
+def test_campaign_bad_location_over_rpc(api):
+    "A campaign is refused its location before any charger sees it"
+    identity = unique('API')
+    charger_id, = api.server.create_chargers([identity])
+    name = unique("Campaign")
+    error = rpc_error(api.server.call,
+        'model.ev.charger.firmware_campaign.create', [{
+                'name': name, 'firmware': '4.0.1',
+                'location': 'firmware.example.com/4.0.1.bin',
+                'lines': [['create', [{'charger': charger_id}]]]}])
+    assert error == ['UserError', [f'The firmware campaign "{name}" cannot '
+            f'be sent to chargers: {LOCATION}', '', None]]
+    assert api.server.count('ev_charger_firmware_campaign',
+        'WHERE name = %s', (name,)) == 0
+
+
+def test_outsiders_cannot_send(api):
+    """Attack: EV staff outside the IoT operators, with a session or a
+    validated key of the commands API, and anyone without either, send
+    nothing through REST or RPC"""
+    server = api.server
+    identity = unique('API')
+    charger_id, = server.create_chargers([identity])
+    group_ev, = server.call('model.res.group.search',
+        [('name', '=', "EV Operations")], 0, None, None)
+    login, password = unique('staff'), unique('Pw!9x')
+    user_id, = server.call('model.res.user.create', [{
+                'name': "EV Staff", 'login': login, 'password': password,
+                'groups': [['add', [group_ev]]]}])
+    key = 'iot-' + unique('staff-key')
+    server.call('model.res.user.application.create', [{
+                'user': user_id, 'key': key, 'application': 'ev_iot',
+                'state': 'validated'}])
+    body = {'action': 'Reset', 'params': {'type': 'Hard'}}
+
+    status, answer = api('POST', f'chargers/{identity}/commands', body,
+        key=key)
+    assert (status, answer) == (403, {'error': CREATE_REFUSED})
+    # Refused before the params are looked at
+    status, answer = api('POST', f'chargers/{identity}/commands',
+        {'action': 'Reset', 'params': {'type': 'Kick'}}, key=key)
+    assert (status, answer) == (403, {'error': CREATE_REFUSED})
+    status, _ = api('POST', f'chargers/{identity}/commands', body, key=None)
+    assert status == 401
+
+    call = server.rpc_session(login, password)
+    assert rpc_error(call, 'model.ev.charger.command.send', identity,
+        'Reset', {'type': 'Hard'}, {})[1][0] == CREATE_REFUSED
+    assert rpc_error(call, 'model.ev.charger.command.create', [{
+                'charger': charger_id, 'action': 'Reset',
+                'params': {'type': 'Hard'}}], {})[1][0] == CREATE_REFUSED
+    assert rpc_error(call, 'model.ev.charger.reset', [charger_id],
+        {})[1][0] == BUTTON_REFUSED
+    with pytest.raises(urllib.error.HTTPError) as error:
+        server._post({'id': 1, 'method': 'model.ev.charger.command.send',
+                'params': [identity, 'Reset', {}, {}]})
+    assert error.value.code == 401
+    assert commands_of(server, identity) == 0

@@ -5,6 +5,7 @@ failed by the timeout when no result comes."""
 import datetime
 import uuid
 
+from sql.aggregate import Max
 from sql.functions import CurrentTimestamp
 
 from trytond import backend
@@ -18,7 +19,7 @@ from trytond.transaction import Transaction
 
 from . import settings
 from .charger import invalidate_cache
-from .contract import RESULT_STATUSES
+from .contract import RESULT_STATUSES, command_errors
 
 ACTIONS = [
     ('Reset', "Reset"),
@@ -28,10 +29,6 @@ ACTIONS = [
     ('UpdateFirmware', "Update Firmware"),
     ('TriggerMessage', "Trigger Message"),
     ]
-ACTION_CODES = {code for code, _ in ACTIONS}
-TRIGGERABLE = {'BootNotification', 'DiagnosticsStatusNotification',
-    'FirmwareStatusNotification', 'Heartbeat', 'MeterValues',
-    'StatusNotification'}
 
 
 class InvalidCommand(ValidationError):
@@ -39,77 +36,21 @@ class InvalidCommand(ValidationError):
 
     def __init__(self, errors):
         super().__init__(gettext('ev_charger_iot.msg_command_invalid_fields',
-                errors='; '.join(
-                    f'{k}: {v}' for k, v in sorted(errors.items()))))
+                errors=errors_text(errors)))
         self.errors = errors
 
 
-def check_params(action, params):
-    """The errors of a command's parameters, by field name (empty when
-    valid). The gateway maps these names to the OCPP calls."""
-    if action not in ACTION_CODES:
-        return {'action': gettext('ev_charger_iot.msg_command_action_unknown',
-                action=action, actions=', '.join(sorted(ACTION_CODES)))}
-    if not isinstance(params, dict):
-        return {'params': gettext('ev_charger_iot.msg_command_params_object')}
-    errors = {}
+def check_params(action, params, connectors=None):
+    """The errors of a command by field ("action", "params" or
+    "params.<name>"), worded: the rules are contract.COMMANDS"""
+    return {field: gettext(f'ev_charger_iot.{message}', **variables)
+        for field, (message, variables)
+        in command_errors(action, params, connectors=connectors).items()}
 
-    def integer(name, required=False, minimum=0):
-        value = params.get(name)
-        if value is None:
-            if required:
-                errors[name] = gettext(
-                    'ev_charger_iot.msg_command_param_required', name=name)
-        elif (not isinstance(value, int) or isinstance(value, bool)
-                or value < minimum):
-            errors[name] = gettext(
-                'ev_charger_iot.msg_command_param_integer', name=name)
 
-    def text(name, required=False, choices=None):
-        value = params.get(name)
-        if value is None:
-            if required:
-                errors[name] = gettext(
-                    'ev_charger_iot.msg_command_param_required', name=name)
-        elif not isinstance(value, str) or not value:
-            errors[name] = gettext(
-                'ev_charger_iot.msg_command_param_text', name=name)
-        elif choices and value not in choices:
-            errors[name] = gettext(
-                'ev_charger_iot.msg_command_param_choice', name=name,
-                choices=', '.join(sorted(choices)))
-
-    if action == 'Reset':
-        text('type', choices={'Hard', 'Soft'})
-    elif action == 'RemoteStartTransaction':
-        text('id_tag', required=True)
-        integer('connector_id', minimum=1)
-    elif action == 'RemoteStopTransaction':
-        integer('transaction_id')
-        integer('connector_id', minimum=1)
-        if ('transaction_id' not in params
-                and 'connector_id' not in params):
-            errors['transaction_id'] = gettext(
-                'ev_charger_iot.msg_command_param_required',
-                name='transaction_id')
-    elif action == 'UnlockConnector':
-        integer('connector_id', required=True, minimum=1)
-    elif action == 'UpdateFirmware':
-        text('location', required=True)
-        text('retrieve_date')
-        text('firmware')
-        if isinstance(params.get('retrieve_date'), str):
-            try:
-                datetime.datetime.fromisoformat(
-                    params['retrieve_date'].replace('Z', '+00:00'))
-            except ValueError:
-                errors['retrieve_date'] = gettext(
-                    'ev_charger_iot.msg_command_param_datetime',
-                    name='retrieve_date')
-    elif action == 'TriggerMessage':
-        text('requested_message', required=True, choices=TRIGGERABLE)
-        integer('connector_id', minimum=1)
-    return errors
+def errors_text(errors):
+    "The errors of check_params in one text, in the order of the fields"
+    return '; '.join(errors[k] for k in sorted(errors))
 
 
 class Command(ModelSQL, ModelView):
@@ -196,11 +137,31 @@ class Command(ModelSQL, ModelView):
 
     @classmethod
     def validate_fields(cls, commands, field_names):
+        "The params, whoever records the command (RPC, button, campaign)"
         super().validate_fields(commands, field_names)
+        if field_names and not (field_names & {'action', 'params', 'charger'}):
+            return
+        connectors = cls.highest_connectors({c.charger.id for c in commands})
         for command in commands:
-            errors = check_params(command.action, command.params or {})
+            errors = check_params(command.action, command.params or {},
+                connectors=connectors.get(command.charger.id))
             if errors:
                 raise InvalidCommand(errors)
+
+    @classmethod
+    def highest_connectors(cls, charger_ids):
+        "The highest connector number of each charger that has connectors"
+        Connector = Pool().get('ev.charger.connector')
+        connector = Connector.__table__()
+        cursor = Transaction().connection.cursor()
+        highest = {}
+        for sub in grouped_slice(list(charger_ids), 1000):
+            cursor.execute(*connector.select(
+                    connector.charger, Max(connector.number),
+                    where=connector.charger.in_(list(sub)),
+                    group_by=[connector.charger]))
+            highest.update(cursor)
+        return highest
 
     @classmethod
     def check_modification(cls, mode, commands, values=None, external=False):
@@ -213,16 +174,24 @@ class Command(ModelSQL, ModelView):
     def send(cls, identity, action, params=None):
         """Record a command to the charger `identity` (API entry point);
         raises ValidationError naming the bad field"""
-        Charger = Pool().get('ev.charger')
+        pool = Pool()
+        Charger = pool.get('ev.charger')
+        ModelAccess = pool.get('ir.model.access')
+        # Who may not send learns nothing from the checks of the params
+        ModelAccess.check(cls.__name__, 'create')
         chargers = Charger.search([('identity', '=', identity)], limit=1)
         if not chargers:
             raise ValidationError(gettext(
                     'ev_charger_iot.msg_charger_unknown', identity=identity))
-        errors = check_params(action, params if params is not None else {})
+        charger, = chargers
+        # Before create: an unknown action is named here, not refused as a
+        # value of the selection
+        errors = check_params(action, params if params is not None else {},
+            connectors=cls.highest_connectors([charger.id]).get(charger.id))
         if errors:
             raise InvalidCommand(errors)
         return cls.create([{
-                    'charger': chargers[0].id,
+                    'charger': charger.id,
                     'action': action,
                     'params': params or {},
                     }])

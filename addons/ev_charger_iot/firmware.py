@@ -2,9 +2,11 @@
 "Firmware campaigns: a firmware version pushed to a chosen set of chargers"
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, Workflow, fields
-from trytond.model.exceptions import AccessError
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
+
+from .command import check_params, errors_text
 
 PROGRESS = [
     ('waiting', "Waiting"),
@@ -70,6 +72,28 @@ class Campaign(Workflow, ModelSQL, ModelView):
         return 'draft'
 
     @classmethod
+    def validate_fields(cls, campaigns, field_names):
+        "The UpdateFirmware of the campaign must be one a charger can take"
+        super().validate_fields(campaigns, field_names)
+        if field_names and not (
+                field_names & {'location', 'retrieve_date', 'firmware'}):
+            return
+        for campaign in campaigns:
+            errors = check_params('UpdateFirmware', campaign.command_params())
+            if errors:
+                raise ValidationError(gettext(
+                        'ev_charger_iot.msg_campaign_invalid',
+                        campaign=campaign.rec_name,
+                        errors=errors_text(errors)))
+
+    def command_params(self):
+        "The params of the UpdateFirmware command sent to each charger"
+        params = {'location': self.location, 'firmware': self.firmware}
+        if self.retrieve_date:
+            params['retrieve_date'] = self.retrieve_date.isoformat() + 'Z'
+        return params
+
+    @classmethod
     def get_counts(cls, campaigns, names):
         result = {n: {c.id: 0 for c in campaigns} for n in names}
         for campaign in campaigns:
@@ -98,11 +122,7 @@ class Campaign(Workflow, ModelSQL, ModelView):
                         campaign=campaign.rec_name))
         lines, values = [], []
         for campaign in campaigns:
-            params = {'location': campaign.location,
-                'firmware': campaign.firmware}
-            if campaign.retrieve_date:
-                params['retrieve_date'] = (
-                    campaign.retrieve_date.isoformat() + 'Z')
+            params = campaign.command_params()
             for line in campaign.lines:
                 lines.append(line)
                 values.append({'charger': line.charger.id,

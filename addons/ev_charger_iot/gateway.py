@@ -11,7 +11,13 @@ published on ev/<identity>/boot, heartbeat, status and meter. Commands
 published on ev/<identity>/cmd become the matching OCPP calls and their
 answers are published on ev/<identity>/cmd/result. A charger that is not in
 the database is refused at BootNotification (and its other messages are
-answered with a SecurityError)."""
+answered with a SecurityError).
+
+A command whose params the charger's OCPP version cannot carry is failed
+without being sent; a CALLERROR answer fails it with the error code and
+description, and so does a charger silent for ocpp_call_timeout seconds
+([ev_charger_iot], 20 by default). A malformed CALL from a charger is
+answered FormationViolation in 1.6 and FormatViolation in 2.0.1."""
 import asyncio
 import datetime
 import itertools
@@ -20,7 +26,9 @@ import logging
 import signal
 from collections import OrderedDict
 
-from ocpp.exceptions import OCPPError, SecurityError
+from ocpp.exceptions import (
+    FormationViolationError, FormatViolationError, OCPPError, SecurityError)
+from ocpp.messages import MessageType
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -31,6 +39,8 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
+
+import trytond.config as config
 
 from . import contract, settings
 
@@ -55,6 +65,11 @@ CHARGING_STATE_201 = {
 ENERGY = 'Energy.Active.Import.Register'
 POWER = 'Power.Active.Import'
 CALL_TIMEOUT = 20
+# The name of the payload syntax error in each version (1.6 kept its typo)
+FORMAT_VIOLATION = {
+    '1.6': FormationViolationError,
+    '2.0.1': FormatViolationError,
+    }
 
 
 class CommandRefused(Exception):
@@ -64,6 +79,21 @@ class CommandRefused(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def call_timeout():
+    "Seconds the gateway waits for a charger's answer to a call"
+    return config.getint(
+        settings.SECTION, 'ocpp_call_timeout', default=CALL_TIMEOUT)
+
+
+def rule(message, variables):
+    "A contract error in short: the rule broken and its limits"
+    limits = ' '.join(f"{k}={v}" for k, v in sorted(variables.items())
+        if k not in {'name', 'action'})
+    kind = message.removeprefix('msg_command_param_').removeprefix(
+        'msg_command_')
+    return f"({kind} {limits})" if limits else f"({kind})"
 
 
 def utcnow():
@@ -132,18 +162,65 @@ class Bridge:
                 "no transaction in progress on the connector")
         return transaction_id
 
+    def check_command(self, action, params):
+        "Refuse what the charger's OCPP version cannot carry, unsent"
+        errors = contract.command_errors(
+            action, params, protocol=self._ocpp_version)
+        if errors:
+            raise CommandRefused('Failed',
+                f"not sent, invalid for OCPP {self._ocpp_version}: "
+                + '; '.join(f"{field} {rule(*error)}"
+                    for field, error in sorted(errors.items())))
+
+    async def _get_specific_response(self, unique_id, timeout):
+        # The library answers None to a CALLERROR (or raises an exception
+        # without the code of a code it does not know): fail the command
+        # with the charger's own code and description instead
+        response = await super()._get_specific_response(unique_id, timeout)
+        if response.message_type_id == MessageType.CallError:
+            detail = f"CALLERROR {str(response.error_code)[:64]}"
+            if response.error_description:
+                detail += f": {str(response.error_description)[:500]}"
+            raise CommandRefused('Failed', detail)
+        return response
+
+    async def _handle_call(self, msg):
+        """Answer a malformed CALL with the version's own error code, and
+        a warning in the log (the library would log a traceback)"""
+        try:
+            if not isinstance(msg.payload, dict):
+                raise FormatViolationError(
+                    description="the payload of a CALL is a JSON object")
+            return await super()._handle_call(msg)
+        except OCPPError as error:
+            if isinstance(error, (FormatViolationError,
+                        FormationViolationError)):
+                error = FORMAT_VIOLATION[self._ocpp_version](
+                    description=error.description, details=error.details)
+            logger.warning("call refused charger=%s action=%s: %s %s",
+                self.id, msg.action, error.code, error.description)
+            await self._send(msg.create_call_error(error).to_json())
+
     async def run_command(self, command):
         "Send an ev/<id>/cmd command as an OCPP call, publish its result"
+        action, params = command.get('action'), command.get('params') or {}
+        timeout = call_timeout()
         try:
+            self.check_command(action, params)
+            # The call waits for the lock of a call in progress first
             status, detail = await asyncio.wait_for(
-                self.send_command(command.get('action'),
-                    command.get('params') or {}), CALL_TIMEOUT + 5)
+                self.send_command(action, params), 2 * timeout + 5)
         except CommandRefused as refused:
             status, detail = refused.status, refused.detail
-        except OCPPError as error:
-            status, detail = 'Failed', f"{type(error).__name__}: {error}"
         except (asyncio.TimeoutError, TimeoutError):
-            status, detail = 'Failed', "no answer from the charger"
+            status, detail = 'Failed', (
+                f"no answer from the charger within {timeout} s "
+                "(OCPP call timeout)")
+        except OCPPError as error:
+            # An answer that is not valid OCPP
+            status, detail = 'Failed', (
+                f"invalid answer from the charger: {error.code}: "
+                f"{error.description}")
         except Exception as exception:
             logger.exception("command %s to %s", command.get('id'), self.id)
             status, detail = 'Failed', str(exception) or repr(exception)
@@ -158,7 +235,7 @@ class OCPP16(Bridge, ChargePoint16):
 
     def __init__(self, identity, connection, gateway):
         super().__init__(identity, connection,
-            response_timeout=CALL_TIMEOUT)
+            response_timeout=call_timeout())
         self.bridge_init(gateway)
         self._transaction_ids = itertools.count(1)
 
@@ -269,7 +346,7 @@ class OCPP201(Bridge, ChargePoint201):
 
     def __init__(self, identity, connection, gateway):
         super().__init__(identity, connection,
-            response_timeout=CALL_TIMEOUT)
+            response_timeout=call_timeout())
         self.bridge_init(gateway)
         self._request_ids = itertools.count(1)
 
@@ -365,8 +442,10 @@ class OCPP201(Bridge, ChargePoint201):
                         params.get('retrieve_date') or iso()}))
             return _accepted(response.status)
         if action == 'TriggerMessage':
+            connector_id = params.get('connector_id')
             response = await self.call(call201.TriggerMessage(
-                    requested_message=params['requested_message']))
+                    requested_message=params['requested_message'],
+                    evse={'id': connector_id} if connector_id else None))
             return _accepted(response.status)
         raise CommandRefused('Rejected', f"unknown action {action!r}")
 

@@ -28,31 +28,33 @@ class CommandTestCase(ModuleDBTestCase):
 
     @with_transaction()
     def test_check_params(self):
-        "Each action names its bad parameters"
-        cases = [
-            ('Reset', {}, set()),
-            ('Reset', {'type': 'Hard'}, set()),
-            ('Reset', {'type': 'Kick'}, {'type'}),
-            ('RemoteStartTransaction', {'id_tag': 'TAG'}, set()),
-            ('RemoteStartTransaction', {}, {'id_tag'}),
-            ('RemoteStartTransaction', {'id_tag': 'T', 'connector_id': '1'},
-                {'connector_id'}),
-            ('RemoteStopTransaction', {'transaction_id': 7}, set()),
-            ('RemoteStopTransaction', {}, {'transaction_id'}),
-            ('UnlockConnector', {'connector_id': 0}, {'connector_id'}),
-            ('UnlockConnector', {'connector_id': True}, {'connector_id'}),
-            ('UpdateFirmware', {'location': 'https://fw/1.bin'}, set()),
-            ('UpdateFirmware', {'location': 'x', 'retrieve_date': 'soon'},
-                {'retrieve_date'}),
-            ('TriggerMessage', {'requested_message': 'Heartbeat'}, set()),
-            ('TriggerMessage', {'requested_message': 'Coffee'},
-                {'requested_message'}),
-            ('SelfDestruct', {}, {'action'}),
-            ('Reset', [], {'params'}),
-            ]
-        for action, params, fields in cases:
-            with self.subTest(action=action, params=params):
-                self.assertEqual(set(check_params(action, params)), fields)
+        """Each bad parameter is named with the words of message.xml (the
+        rules themselves: test_command_params)"""
+        self.assertEqual(check_params('UpdateFirmware', {
+                    'location': 'firmware.bin',
+                    'retrieve_date': '2026-03-02T10:00:00',
+                    'checksum': 'abc'}), {
+                'params.location': '"location" must be an absolute URI '
+                'with a scheme and a host (e.g. '
+                'https://firmware.example.com/4.0.1.bin), of at most 512 '
+                'characters',
+                'params.retrieve_date': '"retrieve_date" must be a date and '
+                'time with its time zone (RFC 3339, e.g. '
+                '2026-03-02T10:00:00Z)',
+                'params.checksum': '"checksum" is not a parameter of '
+                'UpdateFirmware (its parameters: firmware, location, '
+                'retrieve_date)',
+                })
+        self.assertEqual(check_params('RemoteStartTransaction', {
+                    'id_tag': 'T' * 37, 'connector_id': 3}, connectors=2), {
+                'params.id_tag': '"id_tag" must be an id tag of 1 to 36 '
+                'printable ASCII characters',
+                'params.connector_id': '"connector_id" must be a whole '
+                'number from 1 to 2',
+                })
+        self.assertEqual(check_params('RemoteStopTransaction', {}), {
+                'params.transaction_id':
+                '"transaction_id" or "connector_id" is required'})
 
     @with_transaction()
     def test_send_records_sender(self):
@@ -86,11 +88,56 @@ class CommandTestCase(ModuleDBTestCase):
         with self.assertRaises(ValidationError) as cm:
             Command.send('CP-CMD-2', 'UnlockConnector',
                 {'connector_id': 'one'})
-        self.assertIn('connector_id', cm.exception.message)
+        self.assertEqual(cm.exception.message, 'The command is not valid: '
+            '"connector_id" must be a whole number from 1 to 1')
         with self.assertRaises(ValidationError) as cm:
             Command.send('CP-NOBODY', 'Reset', {})
         self.assertIn('CP-NOBODY', cm.exception.message)
         self.assertEqual(Command.search([], count=True), 0)
+
+    @with_transaction()
+    def test_every_door_validates(self):
+        """RPC send, a record created as the buttons and campaigns do: the
+        same rules, the charger's own connectors as the range"""
+        pool = Pool()
+        Command = pool.get('ev.charger.command')
+        two = create_charger('CP-CMD-7', connectors=2)
+        create_charger('CP-CMD-8', connectors=0)
+        with self.assertRaises(ValidationError) as cm:
+            Command.send('CP-CMD-7', 'UnlockConnector', {'connector_id': 3})
+        self.assertEqual(cm.exception.message, 'The command is not valid: '
+            '"connector_id" must be a whole number from 1 to 2')
+        with self.assertRaises(ValidationError) as cm:
+            Command.send('CP-CMD-7', 'Reset', {'type': 'Soft', 'when': 'now'})
+        self.assertEqual(cm.exception.message, 'The command is not valid: '
+            '"when" is not a parameter of Reset (its parameters: type)')
+        self.assertEqual(Command.search([], count=True), 0)
+        # Connectors unknown: up to the contract's 100
+        Command.send('CP-CMD-8', 'UnlockConnector', {'connector_id': 3})
+        Command.send('CP-CMD-7', 'UnlockConnector', {'connector_id': 2})
+        self.assertEqual(Command.search([], count=True), 2)
+        # (the failed create is rolled back with the request, not here)
+        with self.assertRaises(ValidationError) as cm:
+            Command.create([{'charger': two.id, 'action': 'UpdateFirmware',
+                        'params': {'location': 'ftp:/fw/4.0.1.bin',
+                            'retrieve_date': '2026-03-02T10:00:00+05:30'}}])
+        self.assertEqual(cm.exception.message, 'The command is not valid: '
+            '"location" must be an absolute URI with a scheme and a host '
+            '(e.g. https://firmware.example.com/4.0.1.bin), of at most 512 '
+            'characters')
+
+    @with_transaction()
+    def test_campaign_refuses_bad_location(self):
+        "A campaign keeps no location a charger could not download from"
+        Campaign = Pool().get('ev.charger.firmware_campaign')
+        with self.assertRaises(ValidationError) as cm:
+            Campaign.create([{'name': "Bad", 'firmware': '4.0.1',
+                        'location': 'firmware/4.0.1.bin'}])
+        self.assertEqual(cm.exception.message, 'The firmware campaign "Bad" '
+            'cannot be sent to chargers: "location" must be an absolute URI '
+            'with a scheme and a host (e.g. '
+            'https://firmware.example.com/4.0.1.bin), of at most 512 '
+            'characters')
 
     @with_transaction()
     def test_only_operators_send(self):
