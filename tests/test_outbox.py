@@ -48,7 +48,7 @@ with Transaction().start(database, 0, context={}) as transaction:
         entries.append(station.record_event(
                 'customer_update', f"Backlog update {i}").id)
         lead = Lead(party=customer, oem=oem, oem_reference=f'BACKLOG-{i}',
-            company=admin.company)
+            company=admin.company, currency=admin.company.currency)
         lead.save()
         leads.append(lead)
     webhooks = Webhook.enqueue_for(leads)
