@@ -365,7 +365,8 @@ class Connector(ModelSQL, ModelView):
 
     KEY = ['charger', 'number']
     # Two statuses of one second are both in the history: the later one to
-    # arrive is the latest
+    # arrive is the latest (so a redelivered copy of the first one, after a
+    # crash, would take the place of the second)
     STATUS = [Field('status_at', ['status', 'error_code'],
             ['VARCHAR', 'VARCHAR'], ties=True)]
     METER = [

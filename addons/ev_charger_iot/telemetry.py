@@ -55,7 +55,9 @@ class TelemetryMixin:
     def store_batch(cls, messages, now):
         """Keep `messages`, (charger id, parsed values, received at) in
         order of arrival, in the history, then apply to their charger or
-        connector what the ones new to the history say"""
+        connector what they say (a copy of a stored message changes
+        nothing: its timestamp is not later than the stored one's, see
+        Connector.STATUS for the one exception)"""
         names = [n for n, _ in cls.RECORDED]
         stored = insert_history(cls, ['charger', 'received_at'] + names,
             ['INTEGER', 'TIMESTAMP'] + [t for _, t in cls.RECORDED],
