@@ -37,20 +37,14 @@ def now():
 class Simulator:
 
     def __init__(self, period):
-        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
-
-        from trytond.modules.ev_charger_iot import settings
-        from trytond.modules.ev_charger_iot.ingest import configure_client
+        from trytond.modules.ev_charger_iot import mqtt
         self.period = period
         self.energy = {identity: 1_250_000.0 for identity in BEHAVIOUR}
         self.stopping = threading.Event()
-        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id='ev-demo-chargers', protocol=MQTTv5)
-        configure_client(self.client)
+        self.client = mqtt.make_client('ev-demo-chargers')
         self.client.on_connect = self.on_connect
         self.client.on_message = self.on_message
-        self.client.connect_async(settings.get('mqtt_host'),
-            settings.get('mqtt_port'))
+        mqtt.connect(self.client)
 
     def publish(self, identity, kind, payload):
         self.client.publish(f'ev/{identity}/{kind}', json.dumps(payload),

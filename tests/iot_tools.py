@@ -240,10 +240,19 @@ class Service:
             f'{self.module}-{uuid.uuid4().hex[:6]}.log')
         self.process = None
 
+    # The console script of the service (pyproject.toml [project.scripts]),
+    # else python -m trytond.modules.ev_charger_iot.<module>
+    script = None
+
     def command(self):
-        return [sys.executable, '-m',
-            f'trytond.modules.ev_charger_iot.{self.module}',
-            '-c', self.server.conf, '-d', self.server.database, *self.args]
+        if self.script:
+            program = [os.path.join(os.path.dirname(sys.executable),
+                    self.script)]
+        else:
+            program = [sys.executable, '-m',
+                f'trytond.modules.ev_charger_iot.{self.module}']
+        return program + ['-c', self.server.conf, '-d',
+            self.server.database, *self.args]
 
     def start(self):
         log = open(self.log_path, 'a')
@@ -288,6 +297,7 @@ class Service:
 
 class Ingest(Service):
     module = 'ingest'
+    script = 'ev-ingest'
 
     def __init__(self, server, client_id=None, **kwargs):
         self.client_id = client_id or unique('ingest')

@@ -250,11 +250,15 @@ def test_database_outage(server):
                 charger.publish(f'ev/{identities[i % 3]}/heartbeat',
                     {'ts': now - 300 + i}, wait=False)
             charger.flush()
-            wait_for(lambda: 'database unavailable' in ingest.log(),
-                message="the service to notice")
+            # Noticed within [ev_charger_iot] database_timeout (3 s), not
+            # psycopg's 30 s per attempt; the deadline is only a safety net
+            wait_for(lambda: 'database unavailable: ' in ingest.log(),
+                timeout=120, message="the service to notice")
         finally:
             database(f'ALTER DATABASE "{server.database}" '
                 'WITH ALLOW_CONNECTIONS true')
+        wait_for(lambda: 'database back after ' in ingest.log(),
+            timeout=120, message="the service to say the database is back")
         wait_for(lambda: _heartbeats(server, ids) >= 300, timeout=120,
             message="every heartbeat")
         assert ingest.process.poll() is None
@@ -320,3 +324,138 @@ def test_tls_and_credentials(server):
         finally:
             wrong.stop()
     assert 'ingestion stopped stored=0 ' in wrong.log()
+
+
+# A charger's day, with messages out of their order: (kind, payload) with
+# ts in seconds after a base; several carry only some fields
+DAY = [
+    ('boot', {'serial': 'SN-1', 'firmware': '2.0', 'ts': 100}),
+    ('heartbeat', {'ts': 110, 'rssi': -60}),
+    ('status', {'connector': 1, 'status': 'Charging',
+            'error_code': 'NoError', 'ts': 140}),
+    ('meter', {'connector': 1, 'energy_wh': 1000, 'power_w': 7000,
+            'ts': 140}),
+    ('heartbeat', {'ts': 130}),
+    ('heartbeat', {'ts': 120, 'rssi': -70}),
+    ('status', {'connector': 1, 'status': 'Available',
+            'error_code': 'NoError', 'ts': 135}),
+    ('meter', {'connector': 1, 'power_w': 0, 'ts': 150}),
+    ('meter', {'connector': 1, 'energy_wh': 900, 'power_w': 6000,
+            'ts': 145}),
+    ('boot', {'vendor': 'Delta', 'firmware': '1.0', 'ts': 90}),
+    ('status', {'connector': 1, 'status': 'Faulted',
+            'error_code': 'GroundFailure', 'ts': 160}),
+    ('status', {'connector': 1, 'status': 'Faulted',
+            'error_code': 'GroundFailure', 'ts': 155}),
+    ('heartbeat', {'ts': 125, 'rssi': -80}),
+    ]
+CHARGER_STATE = ('last_heartbeat', 'rssi', 'last_boot', 'vendor', 'model',
+    'serial', 'firmware')
+CONNECTOR_STATE = ('status', 'error_code', 'status_at', 'fault_since',
+    'energy_wh', 'power_w', 'meter_at')
+
+
+def _publish_day(charger, identity, base, messages):
+    for kind, payload in messages:
+        charger.publish(f'ev/{identity}/{kind}',
+            dict(payload, ts=base + payload['ts']), wait=False)
+    charger.flush()
+
+
+def _day_stored(server, charger_id):
+    "Every message of DAY is in the history (each is distinct)"
+    counts = {kind: 0 for kind, _ in DAY}
+    for kind, _ in DAY:
+        counts[kind] += 1
+    return all(server.count(f'ev_charger_{kind}', 'WHERE charger = %s',
+            (charger_id,)) == count for kind, count in counts.items())
+
+
+def _state(server, charger_id):
+    "The stored state of a charger and its connector 1, field by field"
+    def plain(value):
+        # SQLite gives the text of a timestamp, PostgreSQL a datetime
+        return str(value) if hasattr(value, 'isoformat') else value
+    charger, = server.sql('SELECT %s FROM ev_charger WHERE id = %%s'
+        % ', '.join(CHARGER_STATE), (charger_id,))
+    connector, = server.sql('SELECT %s FROM ev_charger_connector '
+        'WHERE charger = %%s AND number = 1' % ', '.join(CONNECTOR_STATE),
+        (charger_id,))
+    return dict(zip(CHARGER_STATE + CONNECTOR_STATE,
+            map(plain, charger + connector)))
+
+
+def test_latest_value_wins_whatever_the_batching(server):
+    """The same messages in one batch, one message per batch, and in the
+    reverse order give the same state: each field holds the value of the
+    latest message (by ts) that carried it; a message without a field
+    (a heartbeat without rssi, a boot without firmware) keeps it"""
+    import datetime
+    base = int(time.time()) - 3600
+    burst, burst_reversed, single, single_reversed = identities = [
+        unique('CP') for _ in range(4)]
+    ids = dict(zip(identities, server.create_chargers(identities)))
+    with Broker() as broker:
+        # All the messages of a burst wait in the session of a stopped
+        # service: they come at once at its start, in one batch
+        client_id = unique('ingest')
+        Ingest(server, client_id=client_id, broker_port=broker.port).start(
+            ).stop()
+        with Publisher(broker.port) as charger:
+            _publish_day(charger, burst, base, DAY)
+            _publish_day(charger, burst_reversed, base, DAY[::-1])
+        with Ingest(server, client_id=client_id, broker_port=broker.port,
+                batch_delay_ms=2000):
+            for identity in (burst, burst_reversed):
+                wait_for(lambda: _day_stored(server, ids[identity]),
+                    message=f"the burst of {identity}")
+        with Ingest(server, broker_port=broker.port, batch_size=1), \
+                Publisher(broker.port) as charger:
+            for kind, payload in DAY:
+                charger.publish(f'ev/{single}/{kind}',
+                    dict(payload, ts=base + payload['ts']))
+            for kind, payload in DAY[::-1]:
+                charger.publish(f'ev/{single_reversed}/{kind}',
+                    dict(payload, ts=base + payload['ts']))
+            for identity in (single, single_reversed):
+                wait_for(lambda: _day_stored(server, ids[identity]),
+                    message=f"the messages of {identity}")
+
+    def at(seconds):
+        return str(datetime.datetime.fromtimestamp(base + seconds,
+                datetime.timezone.utc).replace(tzinfo=None))
+    expected = {
+        'last_heartbeat': at(130), 'rssi': -80, 'last_boot': at(100),
+        'vendor': 'Delta', 'model': None, 'serial': 'SN-1',
+        'firmware': '2.0',
+        'status': 'Faulted', 'error_code': 'GroundFailure',
+        'status_at': at(160), 'fault_since': at(155),
+        'energy_wh': 900.0, 'power_w': 0.0, 'meter_at': at(150),
+        }
+    for identity in identities:
+        assert _state(server, ids[identity]) == expected, identity
+
+
+def test_entry_points():
+    """The services are console scripts and modules run with python -m,
+    one command line"""
+    import os
+    import subprocess
+    import sys
+    bin_ = os.path.dirname(sys.executable)
+    for command, program in [
+            ([os.path.join(bin_, 'ev-ingest')], 'ev-ingest'),
+            ([sys.executable, '-m', 'trytond.modules.ev_charger_iot.ingest'],
+                'python -m trytond.modules.ev_charger_iot.ingest'),
+            ([os.path.join(bin_, 'ev-ocpp-gateway')], 'ev-ocpp-gateway'),
+            ([sys.executable, '-m',
+                    'trytond.modules.ev_charger_iot.gateway'],
+                'python -m trytond.modules.ev_charger_iot.gateway'),
+            ]:
+        result = subprocess.run(command + ['--help'], capture_output=True,
+            text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        # argparse wraps the usage line at the terminal's width
+        assert ' '.join(result.stdout.split()).startswith(
+            f'usage: {program} [-h] [-c CONFIG] -d DATABASE [-v]'), \
+            result.stdout

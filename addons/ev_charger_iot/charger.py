@@ -2,10 +2,10 @@
 "Chargers, their connectors, their health and the live overview"
 import datetime
 
-from sql import Literal, Null
-from sql.aggregate import Count, Min, Sum
-from sql.conditionals import Case
-from sql.operators import Any, Exists
+from sql import Column, Literal, Null
+from sql.aggregate import Count, Max, Min, Sum
+from sql.conditionals import Case, Coalesce
+from sql.operators import Exists
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
@@ -16,6 +16,10 @@ from trytond.transaction import Transaction
 from trytond.modules.ev_station.station import CONNECTOR_TYPES
 
 from . import settings
+from .bulk import (
+    Field, Latest, among, invalidate_cache, row_source, tune_for_bulk,
+    update_latest, upsert_latest)
+from .contract import EPOCH
 
 HEALTH = [
     ('available', "Available"),
@@ -45,35 +49,19 @@ CONNECTOR_STATUSES = [
 SESSION_STATUSES = ('Charging', 'SuspendedEV', 'SuspendedEVSE')
 
 
-def tune_for_bulk():
-    """PostgreSQL settings of this transaction for the set-based statements:
-    no JIT (it compiles a statement over thousands of rows for longer than
-    it runs, 300 ms) and no generic plan (psycopg prepares a statement run
-    five times; the generic plan of `id = ANY(array)` scans every charger)"""
-    from trytond import backend
-    if backend.name == 'postgresql':
-        cursor = Transaction().connection.cursor()
-        cursor.execute('SET LOCAL jit = off')
-        cursor.execute('SET LOCAL plan_cache_mode = force_custom_plan')
-
-
-def among(column, ids):
-    """`column IN ids`; on PostgreSQL `= ANY(array)`: one parameter for the
-    thousand chargers of an ingestion batch"""
-    from trytond import backend
-    if backend.name == 'postgresql':
-        return column == Any(list(ids))
-    return column.in_(list(ids))
-
-
-def invalidate_cache(*model_names):
-    """Forget the records of the models cached by the transaction after a
-    set-based SQL write (as ModelSQL does after its own writes)"""
-    transaction = Transaction()
-    transaction.counter += 1
-    for cache in transaction.cache.values():
-        for name in model_names:
-            cache.pop(name, None)
+def date_fields(cls, module, fields, register):
+    """Run `register` (the model's __register__); the new columns of
+    `fields` (timestamp of a value: (value, timestamp it is known since))
+    start with the timestamp for the values stored before them"""
+    new = [n for n in fields
+        if not cls.__table_handler__(module).column_exist(n)]
+    register()
+    table = cls.__table__()
+    for name in new:
+        value, since = fields[name]
+        Transaction().connection.cursor().execute(*table.update(
+                [Column(table, name)], [Column(table, since)],
+                where=Column(table, value) != Null))
 
 
 class Charger(ModelSQL, ModelView):
@@ -108,6 +96,9 @@ class Charger(ModelSQL, ModelView):
     rssi = fields.Integer(
         "Signal Strength (dBm)", readonly=True,
         help="The RSSI of the last heartbeat that carried one.")
+    rssi_at = fields.Timestamp(
+        "Signal Strength At", readonly=True,
+        help="When the charger measured the signal strength.")
     last_boot = fields.Timestamp("Last Boot", readonly=True)
 
     alerts = fields.One2Many(
@@ -145,6 +136,11 @@ class Charger(ModelSQL, ModelView):
                 })
 
     @classmethod
+    def __register__(cls, module):
+        date_fields(cls, module, {'rssi_at': ('rssi', 'last_heartbeat')},
+            lambda: super(Charger, cls).__register__(module))
+
+    @classmethod
     def default_health(cls):
         return 'offline'
 
@@ -180,6 +176,57 @@ class Charger(ModelSQL, ModelView):
             ('identity', operator, value),
             ('serial', operator, value),
             ]
+
+    # -- what the telemetry does to a charger (see telemetry.py) ----------
+
+    # Each field holds the value of the latest message that carried it,
+    # whatever the batching and the order of arrival (bulk.Latest)
+    HEARD = [
+        # A charger's clock ahead of ours must not keep it online: the
+        # callers give min(ts, now)
+        Field('last_heartbeat'),
+        Field('rssi_at', ['rssi'], ['INTEGER']),
+        ]
+    BOOTED = [Field('last_boot'), Field('last_heartbeat')]
+    # What a boot tells of the charger; a boot may leave any out
+    IDENTIFICATION = ['vendor', 'model', 'serial', 'firmware']
+
+    @classmethod
+    def apply_heartbeats(cls, heartbeats, now):
+        "`heartbeats`: (charger id, ts, rssi or None), in order of arrival"
+        latest = Latest(['INTEGER'], cls.HEARD)
+        for charger, ts, rssi in heartbeats:
+            latest.add((charger,), 'last_heartbeat', min(ts, now))
+            if rssi is not None:
+                latest.add((charger,), 'rssi_at', ts, [rssi])
+        update_latest(cls.__table__(), latest)
+
+    @classmethod
+    def apply_boots(cls, boots, now):
+        """`boots`: (charger id, ts) of boots just stored in the history,
+        where the identification of each is read back: per field, the one
+        of the latest boot that carried it (boots are few)"""
+        pool = Pool()
+        Boot = pool.get('ev.charger.boot')
+        latest = Latest(['INTEGER'], cls.BOOTED)
+        for charger, ts in boots:
+            latest.add((charger,), 'last_boot', ts)
+            # A boot is a sign of life like a heartbeat
+            latest.add((charger,), 'last_heartbeat', min(ts, now))
+        charger = cls.__table__()
+        update_latest(charger, latest)
+
+        def latest_carried(name):
+            boot = Boot.__table__()
+            value = Column(boot, name)
+            return Coalesce(boot.select(value,
+                    where=(boot.charger == charger.id) & (value != Null),
+                    order_by=[boot.ts.desc], limit=1),
+                Column(charger, name))
+        Transaction().connection.cursor().execute(*charger.update(
+                [Column(charger, n) for n in cls.IDENTIFICATION],
+                [latest_carried(n) for n in cls.IDENTIFICATION],
+                where=among(charger.id, sorted({c for c, _ in boots}))))
 
     @classmethod
     def evaluate_health(cls, now=None, chargers=None):
@@ -288,6 +335,8 @@ class Connector(ModelSQL, ModelView):
     energy_wh = fields.Float("Energy (Wh)", readonly=True)
     power_w = fields.Float("Power (W)", readonly=True)
     meter_at = fields.Timestamp("Meter At", readonly=True)
+    energy_at = fields.Timestamp("Energy At", readonly=True)
+    power_at = fields.Timestamp("Power At", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -302,8 +351,83 @@ class Connector(ModelSQL, ModelView):
         # PostgreSQL update a connector in place (HOT) at every message
         cls._order = [('charger', 'ASC'), ('number', 'ASC'), ('id', 'ASC')]
 
+    @classmethod
+    def __register__(cls, module):
+        date_fields(cls, module, {
+                'energy_at': ('energy_wh', 'meter_at'),
+                'power_at': ('power_w', 'meter_at'),
+                }, lambda: super(Connector, cls).__register__(module))
+
     def get_rec_name(self, name):
         return f'{self.charger.rec_name} #{self.number}'
+
+    # -- what the telemetry does to a connector (see telemetry.py) --------
+
+    KEY = ['charger', 'number']
+    # Two statuses of one second are both in the history: the later one to
+    # arrive is the latest (so a redelivered copy of the first one, after a
+    # crash, would take the place of the second)
+    STATUS = [Field('status_at', ['status', 'error_code'],
+            ['VARCHAR', 'VARCHAR'], ties=True)]
+    METER = [
+        Field('meter_at'),
+        Field('energy_at', ['energy_wh'], ['FLOAT']),
+        Field('power_at', ['power_w'], ['FLOAT']),
+        ]
+
+    @classmethod
+    def apply_statuses(cls, statuses):
+        """`statuses`: (charger id, connector, ts, status, error code) of
+        the history just stored, in order of arrival; a connector not
+        registered is created"""
+        latest = Latest(['INTEGER', 'INTEGER'], cls.STATUS)
+        for charger, number, ts, status, error_code in statuses:
+            latest.add((charger, number), 'status_at', ts,
+                [status, error_code])
+        upsert_latest(cls.__table__(), cls.KEY, latest)
+        cls.set_fault_start(sorted(latest.values))
+
+    @classmethod
+    def set_fault_start(cls, keys):
+        """The start of the fault of the `keys` (charger id, number) that
+        are Faulted: the first Faulted status since the last other status,
+        read in the history, whichever order the statuses came in"""
+        Status = Pool().get('ev.charger.status')
+        connector = cls.__table__()
+        status, other = Status.__table__(), Status.__table__()
+
+        def of_connector(table):
+            return ((table.charger == connector.charger)
+                & (table.connector == connector.number))
+        last_other = other.select(Max(other.ts),
+            where=of_connector(other) & (other.status != 'Faulted'))
+        start = status.select(Min(status.ts),
+            where=of_connector(status) & (status.status == 'Faulted')
+            & (status.ts >= Coalesce(last_other, EPOCH)))
+        source, (charger_id, number) = row_source(keys,
+            ['INTEGER', 'INTEGER'])
+        Transaction().connection.cursor().execute(*connector.update(
+                [connector.fault_since],
+                [Case((connector.status == 'Faulted', start), else_=Null)],
+                from_=[source],
+                where=(connector.charger == charger_id)
+                & (connector.number == number)
+                & ((connector.status == 'Faulted')
+                    | (connector.fault_since != Null))))
+
+    @classmethod
+    def apply_meters(cls, meters):
+        """`meters`: (charger id, connector, ts, energy Wh, power W) of the
+        history just stored; either value may be None (not carried)"""
+        latest = Latest(['INTEGER', 'INTEGER'], cls.METER)
+        for charger, number, ts, energy_wh, power_w in meters:
+            key = (charger, number)
+            latest.add(key, 'meter_at', ts)
+            if energy_wh is not None:
+                latest.add(key, 'energy_at', ts, [energy_wh])
+            if power_w is not None:
+                latest.add(key, 'power_at', ts, [power_w])
+        upsert_latest(cls.__table__(), cls.KEY, latest)
 
 
 class Overview(ModelSQL, ModelView):

@@ -483,19 +483,12 @@ class Gateway:
     # -- MQTT --------------------------------------------------------------
 
     def start_mqtt(self):
-        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
-
-        from .ingest import configure_client
-        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.get('gateway_client_id'), protocol=MQTTv5)
-        configure_client(self.client)
+        from . import mqtt
+        self.client = mqtt.make_client(settings.get('gateway_client_id'))
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self.on_mqtt_connect
         self.client.on_message = self.on_mqtt_message
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self.client.connect_async(settings.get('mqtt_host'),
-            settings.get('mqtt_port'),
-            keepalive=settings.get('mqtt_keepalive'))
+        mqtt.connect(self.client)
         self.client.loop_start()
 
     def on_mqtt_connect(self, client, userdata, flags, reason_code,

@@ -8,6 +8,7 @@ import argparse
 import datetime
 import logging
 import os
+import sys
 
 import trytond.config as config
 
@@ -40,6 +41,9 @@ DEFAULTS = {
     'fault_alert_delay': 120,
     'command_timeout': 120,
     'command_poll_ms': 500,
+    # Seconds the services wait for a database connection (the pool, each
+    # connection attempt) before they say the database is unavailable
+    'database_timeout': 3,
     'gateway_listen': '127.0.0.1:9000',
     'gateway_client_id': 'ev-ocpp-gateway',
     }
@@ -91,9 +95,11 @@ def open_pool(database):
 def service_options(module, doc, argv=None, add_arguments=None):
     """The command line of a service (-c, -d, -v and its own arguments);
     sets up the logging and loads the configuration"""
+    program = os.path.basename(sys.argv[0])
+    if program.endswith('.py'):  # python -m
+        program = f'python -m trytond.modules.ev_charger_iot.{module}'
     parser = argparse.ArgumentParser(
-        prog=f'python -m trytond.modules.ev_charger_iot.{module}',
-        description=doc.split('\n\n')[0])
+        prog=program, description=doc.split('\n\n')[0])
     parser.add_argument('-c', '--config', help="trytond configuration file")
     parser.add_argument('-d', '--database', required=True)
     parser.add_argument('-v', '--verbose', action='store_true')

@@ -134,9 +134,13 @@ def build_database(uri, config, chargers, rebuild):
             'ev_charger_meter, ev_charger_boot, ev_charger_dead_letter, '
             'ev_charger_alert, res_notification')
         conn.execute("UPDATE ev_charger SET health = 'offline', "
-            "last_heartbeat = NULL, rssi = NULL")
+            "last_heartbeat = NULL, rssi = NULL, rssi_at = NULL")
+        # The timestamps of the latest values too: a later one of the last
+        # run would keep this run's values out
         conn.execute('UPDATE ev_charger_connector SET status = NULL, '
-            'status_at = NULL, fault_since = NULL, meter_at = NULL')
+            'status_at = NULL, fault_since = NULL, meter_at = NULL, '
+            'energy_wh = NULL, energy_at = NULL, power_w = NULL, '
+            'power_at = NULL')
     if count < chargers:
         note(f"creating {chargers - count} chargers")
         create_chargers(config, count, chargers)
