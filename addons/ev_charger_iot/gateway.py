@@ -40,7 +40,6 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
-import trytond.config as config
 
 from . import contract, settings
 
@@ -64,7 +63,6 @@ CHARGING_STATE_201 = {
     }
 ENERGY = 'Energy.Active.Import.Register'
 POWER = 'Power.Active.Import'
-CALL_TIMEOUT = 20
 # The name of the payload syntax error in each version (1.6 kept its typo)
 FORMAT_VIOLATION = {
     '1.6': FormationViolationError,
@@ -83,8 +81,7 @@ class CommandRefused(Exception):
 
 def call_timeout():
     "Seconds the gateway waits for a charger's answer to a call"
-    return config.getint(
-        settings.SECTION, 'ocpp_call_timeout', default=CALL_TIMEOUT)
+    return settings.get('ocpp_call_timeout')
 
 
 def rule(message, variables):

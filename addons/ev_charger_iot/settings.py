@@ -41,6 +41,8 @@ DEFAULTS = {
     'fault_alert_delay': 120,
     'command_timeout': 120,
     'command_poll_ms': 500,
+    # Seconds the OCPP gateway waits for a charger's answer to a call
+    'ocpp_call_timeout': 20,
     # Seconds the services wait for a database connection (the pool, each
     # connection attempt) before they say the database is unavailable
     'database_timeout': 3,
