@@ -45,9 +45,9 @@ def test_reads_own_leads_status(server, leads):
     assert leads[TATA_LOGIN]['id'] in ids
     assert leads[MG_LOGIN]['id'] not in ids
     rows = tata.model.sale.opportunity.read(
-        [leads[TATA_LOGIN]['id']], ['oem_reference', 'ev_stage'], {})
+        [leads[TATA_LOGIN]['id']], ['oem_reference', 'state'], {})
     assert rows[0]['oem_reference'] == leads[TATA_LOGIN]['oem_reference']
-    assert rows[0]['ev_stage'] == 'new'
+    assert rows[0]['state'] == 'lead'
     status, = tata.model.sale.opportunity.ev_oem_status(
         [leads[TATA_LOGIN]['id']], {})
     assert status['status'] == 'new'
@@ -101,12 +101,12 @@ def test_writes_nothing(server, leads, model, method, args):
     if model == 'ev.lead.call':
         args = ([dict(args[0][0], lead=own)],)
     before = server.sql(
-        'SELECT ev_stage, vehicle_model FROM sale_opportunity WHERE id = %s',
+        'SELECT state, vehicle_model FROM sale_opportunity WHERE id = %s',
         (own,))
     parties = server.sql('SELECT COUNT(*) FROM party_party')
     with pytest.raises(xmlrpc.client.Fault):
         getattr(getattr(tata.model, model), method)(*args, {})
     assert server.sql(
-        'SELECT ev_stage, vehicle_model FROM sale_opportunity WHERE id = %s',
+        'SELECT state, vehicle_model FROM sale_opportunity WHERE id = %s',
         (own,)) == before
     assert server.sql('SELECT COUNT(*) FROM party_party') == parties

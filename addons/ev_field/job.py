@@ -581,13 +581,13 @@ class Job(Workflow, ModelSQL, ModelView):
                     'ev_field.msg_team_not_working', team=self.team.rec_name,
                     slot=self.slot_text()))
         if self.kind == 'survey':
-            if self.lead.ev_stage not in {'ready_for_survey', 'handed_over'}:
+            if self.lead.state not in {'ready_for_survey', 'won'}:
                 raise FieldJobError(gettext(
                         'ev_field.msg_survey_lead_not_ready',
                         lead=self.lead.rec_name,
-                        stage=self.lead.ev_stage_string))
+                        stage=self.lead.state_string))
         else:
-            if (self.lead.ev_stage != 'handed_over'
+            if (self.lead.state != 'won'
                     or not self.survey or self.survey.review != 'ready'):
                 raise FieldJobError(gettext(
                         'ev_field.msg_installation_needs_survey',
@@ -896,7 +896,7 @@ class Job(Workflow, ModelSQL, ModelView):
             open_ = [l for l in leads if l.readiness_wait_since]
             if open_:
                 Lead.site_ready(open_)
-            to_hand_over = [l for l in leads if l.ev_stage != 'handed_over']
+            to_hand_over = [l for l in leads if l.state != 'won']
             if to_hand_over:
                 Lead.hand_over(to_hand_over)
         for job in jobs:

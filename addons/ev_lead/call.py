@@ -3,11 +3,56 @@ import datetime
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 FAILED_OUTCOMES = {'no_answer', 'wrong_number'}
+
+
+class SaleOpportunity(metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    calls = fields.One2Many('ev.lead.call', 'lead', "Calls")
+    needs_follow_up = fields.Boolean(
+        "Needs Follow-up", readonly=True,
+        help="The customer could not be reached: Central Ops follows up.")
+
+    @classmethod
+    def copy(cls, leads, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('calls')
+        default.setdefault('needs_follow_up')
+        return super().copy(leads, default=default)
+
+    @classmethod
+    def calls_logged(cls, leads):
+        "A reached customer is contacted; repeated failures need follow-up"
+        pool = Pool()
+        Configuration = pool.get('ev.lead.configuration')
+        limit = Configuration(1).failed_call_limit
+        to_contact, to_follow = [], []
+        for lead in leads:
+            calls = sorted(lead.calls, key=lambda c: (c.date, c.id))
+            if calls and calls[-1].outcome == 'reached':
+                if lead.state == 'lead':
+                    to_contact.append(lead)
+                continue
+            failed = 0
+            for call in reversed(calls):
+                if call.outcome == 'reached':
+                    break
+                if call.failed:
+                    failed += 1
+            if failed >= limit and not lead.needs_follow_up:
+                to_follow.append(lead)
+        with without_check_access():
+            if to_contact:
+                cls.mark_contacted(to_contact)
+            if to_follow:
+                cls.write(to_follow, {'needs_follow_up': True})
+                cls.notify_central_ops(
+                    to_follow, 'ev_lead.msg_failed_calls')
 
 
 class Call(ModelSQL, ModelView):

@@ -1,12 +1,9 @@
 # This file is part of the EV operations suite.
 """The validation of a lead sent by an OEM, shared by the REST intake and the
 spreadsheet import: every field in error is named with its path."""
-import re
+from .party import EMAIL
 
 SITE_TYPES = {'home', 'business'}
-# The syntax only: email-validator, which trytond uses when installed, also
-# checks deliverability over DNS, which an intake must not depend on.
-EMAIL = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$')
 
 
 class InvalidLead(Exception):

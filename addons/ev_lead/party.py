@@ -1,4 +1,8 @@
 # This file is part of the EV operations suite.
+"""Customers: phone numbers in E.164, valid emails, and the matching that
+links a new lead to the customer the company already knows"""
+import re
+
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
@@ -6,7 +10,6 @@ from trytond.pyson import Eval
 from trytond.tools.email_ import normalize_email
 
 from .exceptions import ContactError
-from .intake import EMAIL
 
 try:
     import phonenumbers
@@ -15,27 +18,30 @@ except ImportError:  # pragma: no cover - phonenumbers is a requirement
     phonenumbers = None
 
 PHONE_TYPES = {'phone', 'mobile', 'fax'}
+# The syntax only: email-validator, which trytond uses when installed, also
+# checks deliverability over DNS, which an intake must not depend on.
+EMAIL = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$')
 
 
-def default_region():
-    Configuration = Pool().get('ev.lead.configuration')
-    return Configuration(1).phone_region or 'IN'
-
-
-def normalize_phone(value, region=None):
+def normalize_phone(value, region):
     """The E.164 form of a phone number, or None when it is not valid
 
-    Numbers without their international prefix are read in `region`
-    (the lead configuration's default region, India unless changed)."""
+    Numbers without their international prefix are read in `region`."""
     if not value:
         return None
     try:
-        number = phonenumbers.parse(value, region or default_region())
+        number = phonenumbers.parse(value, region)
     except NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def default_region():
+    "The lead configuration's region of numbers without prefix"
+    Configuration = Pool().get('ev.lead.configuration')
+    return Configuration(1).phone_region or 'IN'
 
 
 class Party(metaclass=PoolMeta):
@@ -54,7 +60,8 @@ class Party(metaclass=PoolMeta):
 
     @classmethod
     def normalize_phone(cls, value, region=None):
-        return normalize_phone(value, region)
+        "E.164, numbers without prefix read in the configured region"
+        return normalize_phone(value, region or default_region())
 
     @classmethod
     def find_customer(cls, phone=None, email=None):
@@ -78,6 +85,51 @@ class Party(metaclass=PoolMeta):
             [domain, ('party.active', '=', True)],
             order=[('party', 'ASC')], limit=1)
         return mechanisms[0].party if mechanisms else None
+
+    @classmethod
+    def customer_from_intake(cls, values):
+        """The customer of an intake (see intake.parse_customer) and its site
+        address: the known party of that phone or email, else a new one;
+        the phone and email it lacks are added"""
+        pool = Pool()
+        ContactMechanism = pool.get('party.contact_mechanism')
+        customer = cls.find_customer(
+            phone=values['phone'], email=values['email'])
+        if not customer:
+            customer = cls(name=values['name'])
+            customer.save()
+        known = {(m.type, m.value_compact or m.value)
+            for m in customer.contact_mechanisms}
+        mechanisms = []
+        phone = values['phone']
+        if not known & {('mobile', phone), ('phone', phone)}:
+            mechanisms.append(ContactMechanism(
+                    party=customer, type='mobile', value=phone))
+        if values['email'] and ('email', values['email']) not in known:
+            mechanisms.append(ContactMechanism(
+                    party=customer, type='email', value=values['email']))
+        ContactMechanism.save(mechanisms)
+        address = customer.address_from_intake(values)
+        address.save()
+        return customer, address
+
+    def address_from_intake(self, values):
+        "A new address of the party; the state is matched by name or code"
+        Address = Pool().get('party.address')
+        address = Address(
+            party=self,
+            street=values['street'],
+            city=values['city'],
+            postal_code=values['postal_code'],
+            country=values['country'])
+        state = (values['state'] or '').lower()
+        if state and values['country']:
+            for subdivision in values['country'].subdivisions:
+                if state in {subdivision.name.lower(),
+                        (subdivision.code or '').lower()}:
+                    address.subdivision = subdivision
+                    break
+        return address
 
 
 class ContactMechanism(metaclass=PoolMeta):

@@ -85,7 +85,7 @@ class Webhook(OutboxMixin, ModelSQL, ModelView):
             body = json.dumps({
                     'event_id': event_id,
                     'oem_reference': lead.oem_reference,
-                    'status': lead.ev_stage,
+                    'status': lead.oem_status,
                     'occurred_at': now.replace(microsecond=0).isoformat()
                     + 'Z',
                     }, sort_keys=True)

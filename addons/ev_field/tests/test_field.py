@@ -100,7 +100,7 @@ class FieldTestCase(FieldFlow, ModuleDBTestCase):
             Job.review_ready([survey])
             self.assertEqual(survey.state, 'closed')
             self.assertEqual(survey.review, 'ready')
-            self.assertEqual(w.lead.ev_stage, 'handed_over')
+            self.assertEqual(w.lead.state, 'won')
 
             job = create_job(w, 'installation', when=slot(13))
             self.assertTrue(job.number.startswith('INS-'))
@@ -291,7 +291,7 @@ class FieldTestCase(FieldFlow, ModuleDBTestCase):
             Job.review_not_ready([survey])
             self.assertEqual(survey.review, 'not_ready')
             lead = Lead(w.lead.id)
-            self.assertEqual(lead.ev_stage, 'ready_for_survey')
+            self.assertEqual(lead.state, 'ready_for_survey')
             self.assertIsNotNone(lead.readiness_wait_since)
             self.assertIn("Earthing Work Needed", lead.site_work_required)
             self.assertIn("Electrical Load Upgrade Needed",
@@ -305,7 +305,7 @@ class FieldTestCase(FieldFlow, ModuleDBTestCase):
             Lead.write([lead], {'readiness_wait_since':
                     dt.date.today() - dt.timedelta(days=365)})
             Lead.hold_unready_sites()
-            self.assertEqual(Lead(lead.id).ev_stage, 'on_hold')
+            self.assertEqual(Lead(lead.id).state, 'on_hold')
 
     def short_breaker_job(self, w):
         "An installation whose breakers are all used elsewhere"

@@ -160,9 +160,9 @@ def setup_world():
         w.customer = customer
         lead = Lead(party=customer, address=address, charger_quantity=1,
             charger_model="Wallbox 7kW", lead_source='phone',
-            ev_stage='ready_for_survey')
+            state='ready_for_survey')
         lead.save()
-        Lead.write([lead], {'ev_stage': 'ready_for_survey'})
+        Lead.write([lead], {'state': 'ready_for_survey'})
         w.lead = lead
     return w
 

@@ -3,22 +3,27 @@ import datetime
 from decimal import Decimal
 
 from trytond.exceptions import UserError
-from trytond.model.exceptions import AccessError
+from trytond.model.exceptions import AccessButtonError, AccessError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.modules.ev_lead.opportunity import OPEN_STATES
 from trytond.pool import Pool
+from trytond.pyson import PYSONDecoder, PYSONEncoder
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 
-def create_user(login, *groups, oem=None):
+def create_user(login, *groups, oem=None, company=None):
     pool = Pool()
     User = pool.get('res.user')
     Group = pool.get('res.group')
     ModelData = pool.get('ir.model.data')
     user = User(login=login, name=login.title(), ev_oem=oem,
         groups=[Group(ModelData.get_id(*g.split('.'))) for g in groups])
+    if company:
+        user.companies = [company]
+        user.company = company
     user.save()
     return user
 
@@ -77,10 +82,10 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
         company = create_company()
         with set_company(company):
             lead = self.create_lead(charger_quantity=2, site_type='home')
-            self.assertEqual(lead.ev_stage, 'new')
+            self.assertEqual(lead.state, 'lead')
             self.log_call(lead, 'reached', note="Explained the process")
             lead = Lead(lead.id)
-            self.assertEqual(lead.ev_stage, 'contacted')
+            self.assertEqual(lead.state, 'contacted')
 
             with self.assertRaisesRegex(UserError, 'Electricity bill'):
                 Lead.confirm_documents([lead])
@@ -91,10 +96,10 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
             self.assertEqual(lead.electrician_phone, '+918022223333')
             Lead.confirm_documents([lead])
             Lead.ready_for_survey([lead])
-            self.assertEqual(lead.ev_stage, 'ready_for_survey')
+            self.assertEqual(lead.state, 'ready_for_survey')
 
             Lead.hand_over([lead])
-            self.assertEqual(lead.ev_stage, 'handed_over')
+            self.assertEqual(lead.state, 'won')
             self.assertEqual(len(lead.stations), 2)
             station = lead.stations[0]
             self.assertEqual(station.customer, lead.party)
@@ -102,6 +107,150 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
             self.assertTrue(any('Created from lead' in t for t in texts))
             self.assertTrue(any('Handed to Field Operations' in t
                     for t in texts))
+
+    @with_transaction()
+    def test_every_stage_is_reachable(self):
+        "From a new lead the transitions reach every stage of the selection"
+        Lead = Pool().get('sale.opportunity')
+        states = {s for s, _ in Lead.state.selection}
+        start = Lead.default_state()
+        reached, todo = {start}, [start]
+        while todo:
+            current = todo.pop()
+            for from_, to in Lead._transitions:
+                if from_ == current and to not in reached:
+                    reached.add(to)
+                    todo.append(to)
+        self.assertEqual(reached, states)
+        self.assertEqual({to for _, to in Lead._transitions}, states)
+        self.assertEqual(
+            {f for f, _ in Lead._transitions} | {'won', 'cancelled', 'lost'},
+            states)
+
+    @with_transaction()
+    def test_every_transition_has_its_button(self):
+        """Each move of the workflow is a button shown at the stage it leaves;
+        the closed stages show none"""
+        Lead = Pool().get('sale.opportunity')
+        # The stage each button moves to (a wizard or resume: several)
+        doors = {name: {getattr(getattr(Lead, name), 'lead_stage', None)}
+            for name in Lead._buttons}
+        doors['resume'] = set(OPEN_STATES)
+        doors['ev_cancel'] = {'cancelled'}
+
+        def shown(state):
+            names = set()
+            for name, states in Lead._buttons.items():
+                invisible = PYSONDecoder({
+                        'state': state, 'readiness_wait_since': None,
+                        }).decode(PYSONEncoder().encode(
+                            states.get('invisible', False)))
+                if not invisible:
+                    names.add(name)
+            return names
+
+        for from_, to in sorted(Lead._transitions):
+            with self.subTest(transition=(from_, to)):
+                self.assertTrue(
+                    any(to in doors[n] for n in shown(from_)),
+                    f"no button moves {from_} to {to}")
+        for state in ['won', 'cancelled', 'lost']:
+            self.assertEqual(shown(state) - {'site_ready'}, set())
+        # Tryton's own buttons of the sale order flow are hidden everywhere
+        for state, _ in Lead.state.selection:
+            self.assertFalse(
+                shown(state) & {'lead', 'opportunity', 'convert', 'cancel'})
+
+    @with_transaction()
+    def test_lost_from_hold(self):
+        "A lead on hold is lost with its reason, and stays lost"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Message = pool.get('ir.chat.message')
+        company = create_company()
+        with set_company(company):
+            lead = self.create_lead()
+            Lead.mark_contacted([lead])
+            Lead.hold([lead])
+            lead.lost_reason = "Bought a charger elsewhere"
+            lead.save()
+            Lead.lost([lead])
+            lead = Lead(lead.id)
+            self.assertEqual(lead.state, 'lost')
+            self.assertTrue(lead.closed_at)
+            self.assertEqual(lead.api_status()['status'], 'lost')
+            self.assertIn(
+                "On Hold → Lost\nBought a charger elsewhere",
+                [m.content.split(': ', 1)[1] for m in Message.search([])])
+            with self.assertRaisesRegex(UserError,
+                    'cannot go from "Lost" to "Contacted"'):
+                Lead.mark_contacted([lead])
+
+    @with_transaction()
+    def test_tryton_buttons_cannot_bypass_the_workflow(self):
+        """Central Ops cannot cancel without the policy, reopen, jump a held
+        lead or convert it to a sale through Tryton's own buttons"""
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        company = create_company()
+        ops = create_user('ops', 'ev_lead.group_central_ops',
+            'sale.group_sale', company=company)
+        with set_company(company):
+            lead = self.create_lead()
+            Lead.mark_contacted([lead])
+            Lead.hold([lead])
+            with as_user(ops), \
+                    Transaction().set_context(company=company.id):
+                for button in ['cancel', 'lead', 'opportunity', 'convert']:
+                    with self.subTest(button=button), \
+                            self.assertRaisesRegex(AccessButtonError,
+                                f'You can not call "{button}"'):
+                        getattr(Lead, button)([Lead(lead.id)])
+                self.assertEqual(Lead(lead.id).state, 'on_hold')
+                Lead.resume([Lead(lead.id)])
+            self.assertEqual(Lead(lead.id).state, 'contacted')
+
+    @with_transaction()
+    def test_old_stage_column_migrated(self):
+        "The stage column of the second workflow becomes the state"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Policy = pool.get('ev.lead.cancellation.policy')
+        cursor = Transaction().connection.cursor()
+        company = create_company()
+        with set_company(company):
+            handed, held, called = [self.create_lead() for _ in range(3)]
+        table = Lead.__table__()
+        table_h = Lead.__table_handler__('ev_lead')
+        table_h.add_column('ev_stage', 'VARCHAR')
+        for lead, stage, before in [
+                (handed, 'handed_over', None),
+                (held, 'on_hold', 'new'),
+                (called, 'contacted', None)]:
+            cursor.execute(*table.update(
+                    [table.ev_stage, table.stage_before_hold],
+                    [stage, before], where=table.id == lead.id))
+        policy = Policy.__table__()
+        cursor.execute(*policy.update(
+                [policy.stage], ['new'], where=policy.stage == 'lead'))
+
+        Lead.__register__('ev_lead')
+        Policy.__register__('ev_lead')
+
+        cursor.execute(*table.select(
+                table.id, table.state, table.stage_before_hold,
+                where=table.id.in_([handed.id, held.id, called.id]),
+                order_by=[table.id]))
+        self.assertEqual(cursor.fetchall(), [
+                (handed.id, 'won', None),
+                (held.id, 'on_hold', 'lead'),
+                (called.id, 'contacted', None),
+                ])
+        self.assertFalse(
+            Lead.__table_handler__('ev_lead').column_exist('ev_stage'))
+        self.assertEqual(
+            sorted(p.stage for p in Policy.search([])),
+            ['lead', 'ready_for_survey'])
 
     @with_transaction()
     def test_stage_changes_before_stations_go_to_chat(self):
@@ -125,7 +274,7 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
             lead = self.create_lead()
             with self.assertRaisesRegex(UserError, 'cannot go from'):
                 Lead.ready_for_survey([lead])
-            self.assertEqual(lead.ev_stage, 'new')
+            self.assertEqual(lead.state, 'lead')
 
     @with_transaction()
     def test_three_failed_calls_need_follow_up(self):
@@ -151,7 +300,7 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
             self.log_call(lead, 'no_answer')
             lead = Lead(lead.id)
             self.assertTrue(lead.needs_follow_up)
-            self.assertEqual(lead.ev_stage, 'new')
+            self.assertEqual(lead.state, 'lead')
             notified = Notification.search([('user', '=', ops.id)])
             self.assertEqual(len(notified), 1)
             self.assertIn('could not be reached', notified[0].label)
@@ -177,7 +326,6 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
                 Lead.cancel_leads([lead], '  ')
             Lead.cancel_leads([lead], "Customer moved house")
             lead = Lead(lead.id)
-            self.assertEqual(lead.ev_stage, 'cancelled')
             self.assertEqual(lead.state, 'cancelled')
             self.assertEqual(lead.cancellation_fee, Decimal(500))
             self.assertEqual(lead.materials_absorbed_by, 'customer')
@@ -209,11 +357,11 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
             held = Lead.hold_unready_sites()
             self.assertEqual(held, [lead])
             lead = Lead(lead.id)
-            self.assertEqual(lead.ev_stage, 'on_hold')
+            self.assertEqual(lead.state, 'on_hold')
             self.assertEqual(lead.stage_before_hold, 'contacted')
             Lead.site_ready([lead])
             lead = Lead(lead.id)
-            self.assertEqual(lead.ev_stage, 'contacted')
+            self.assertEqual(lead.state, 'contacted')
             self.assertIsNone(lead.readiness_wait_since)
 
     @with_transaction()
@@ -267,10 +415,8 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
             other = self.create_lead(
                 lead_source='oem', oem=mg, oem_reference='M1')
             self.create_lead()
-            tata_user = create_user('tata', 'ev_lead.group_oem', oem=tata)
-            tata_user.companies = [company]
-            tata_user.company = company
-            tata_user.save()
+            tata_user = create_user(
+                'tata', 'ev_lead.group_oem', oem=tata, company=company)
             with as_user(tata_user), \
                     Transaction().set_context(company=company.id):
                 self.assertEqual(Lead.search([]), [own])
