@@ -38,7 +38,7 @@ class Procurement(Workflow, ModelSQL, ModelView):
     lines = fields.One2Many('ev.field.procurement.line', 'procurement',
         "Lines", states=_DRAFT)
     amount = fields.Numeric("Amount", digits=(16, 2), readonly=True,
-        help="The total of the lines (INR).")
+        help="The total of the lines, in the procurement's currency.")
     currency = fields.Many2One('currency.currency', "Currency",
         required=True, states=_DRAFT)
     state = fields.Selection([
@@ -117,12 +117,20 @@ class Procurement(Workflow, ModelSQL, ModelView):
         return Transaction().context.get('company')
 
     @classmethod
-    def default_currency(cls):
-        Currency = Pool().get('currency.currency')
-        currencies = Currency.search([('code', '=', 'INR')], limit=1)
-        return currencies[0].id if currencies else None
+    def default_currency(cls, **pattern):
+        "The currency of the company"
+        Company = Pool().get('company.company')
+        company = pattern.get('company') or cls.default_company()
+        if company is not None and company >= 0:
+            return Company(company).currency.id
 
-    @fields.depends('job', '_parent_job.company', 'lines', 'company')
+    @fields.depends('company', 'currency')
+    def on_change_company(self):
+        if self.company and not self.currency:
+            self.currency = self.company.currency
+
+    @fields.depends('job', '_parent_job.company', 'lines', 'company',
+        methods=['on_change_company'])
     def on_change_job(self):
         "Propose the job's missing materials as lines"
         Line = Pool().get('ev.field.procurement.line')
@@ -130,6 +138,7 @@ class Procurement(Workflow, ModelSQL, ModelView):
             return
         if not self.company:
             self.company = self.job.company
+            self.on_change_company()
         self.lines = [Line(product=m.product, quantity=m.quantity,
                 unit=m.unit, unit_price=m.product.cost_price)
             for m in self.job.materials if m.state == 'short']
@@ -177,27 +186,19 @@ class Procurement(Workflow, ModelSQL, ModelView):
                         value=procurement.vpa,
                         procurement=procurement.rec_name))
 
-    @classmethod
-    def create(cls, vlist):
-        procurements = super().create(vlist)
-        cls.update_amount(procurements)
-        return procurements
+    @fields.depends('lines')
+    def on_change_with_amount(self):
+        return sum((getattr(l, 'amount', None) or 0 for l in self.lines or []),
+            Decimal(0))
 
-    @classmethod
-    def write(cls, *args):
-        super().write(*args)
-        cls.update_amount(sum(args[::2], []))
-
-    @classmethod
-    def update_amount(cls, procurements):
-        to_write = []
-        for procurement in procurements:
-            amount = sum((l.amount or 0 for l in procurement.lines),
-                Decimal(0))
-            if procurement.amount != amount:
-                to_write.extend(([procurement], {'amount': amount}))
-        if to_write:
-            super().write(*to_write)
+    def compute_fields(self, field_names=None):
+        "The stored amount follows the lines"
+        values = super().compute_fields(field_names=field_names)
+        if field_names is None or 'lines' in field_names:
+            amount = self.on_change_with_amount()
+            if self.amount != amount:
+                values['amount'] = amount
+        return values
 
     def check_payable_details(self):
         if not (self.vpa or (self.bank_account and self.bank_ifsc)):
@@ -241,7 +242,8 @@ class Procurement(Workflow, ModelSQL, ModelView):
                     else 'ev_field.msg_log_procurement_waiting',
                     job=procurement.job.rec_name,
                     vendor=procurement.vendor.rec_name,
-                    amount=procurement.amount, threshold=threshold))
+                    amount=procurement.amount, threshold=threshold,
+                    currency=procurement.currency.code))
 
     @classmethod
     @Workflow.transition('waiting')
@@ -264,7 +266,8 @@ class Procurement(Workflow, ModelSQL, ModelView):
                     'ev_field.msg_log_procurement_approved',
                     job=procurement.job.rec_name,
                     vendor=procurement.vendor.rec_name,
-                    amount=procurement.amount))
+                    amount=procurement.amount,
+                    currency=procurement.currency.code))
 
     @classmethod
     def notify_finance(cls, procurements):
@@ -362,6 +365,7 @@ class Procurement(Workflow, ModelSQL, ModelView):
                     job=procurement.job.rec_name,
                     vendor=procurement.vendor.rec_name,
                     amount=procurement.amount,
+                    currency=procurement.currency.code,
                     to=procurement.vpa or procurement.bank_account,
                     reference=procurement.payment_reference))
 

@@ -168,19 +168,8 @@ class Team(DeactivableMixin, ModelSQL, ModelView):
         return teams
 
     @classmethod
-    def create(cls, vlist):
-        teams = super().create(vlist)
-        cls._user_teams_cache.clear()
-        return teams
-
-    @classmethod
-    def write(cls, *args):
-        super().write(*args)
-        cls._user_teams_cache.clear()
-
-    @classmethod
-    def delete(cls, teams):
-        super().delete(teams)
+    def on_modification(cls, mode, teams, field_names=None):
+        super().on_modification(mode, teams, field_names=field_names)
         cls._user_teams_cache.clear()
 
     @classmethod
@@ -262,14 +251,8 @@ class TeamEmployee(ModelSQL):
             ]
 
     @classmethod
-    def create(cls, vlist):
-        records = super().create(vlist)
-        Pool().get('ev.field.team')._user_teams_cache.clear()
-        return records
-
-    @classmethod
-    def delete(cls, records):
-        super().delete(records)
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
         Pool().get('ev.field.team')._user_teams_cache.clear()
 
 
@@ -310,23 +293,12 @@ class Zone(ModelSQL, ModelView):
                             pattern=zone.pattern))
 
     @classmethod
-    def create(cls, vlist):
-        vlist = [v.copy() for v in vlist]
-        for values in vlist:
-            if values.get('pattern'):
-                values['like_pattern'] = cls._like(values['pattern'])
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        actions = iter(args)
-        args = []
-        for zones, values in zip(actions, actions):
-            values = values.copy()
-            if values.get('pattern'):
-                values['like_pattern'] = cls._like(values['pattern'])
-            args.extend((zones, values))
-        super().write(*args)
+    def preprocess_values(cls, mode, values):
+        "The SQL pattern the backup proposals match postal codes with"
+        values = super().preprocess_values(mode, values)
+        if values.get('pattern'):
+            values['like_pattern'] = cls._like(values['pattern'])
+        return values
 
 
 class DayOff(ModelSQL, ModelView):
