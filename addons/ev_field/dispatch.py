@@ -5,6 +5,7 @@ import datetime as dt
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.modules.ev_station.notification import notify
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import without_check_access
@@ -234,23 +235,13 @@ class Job(metaclass=PoolMeta):
     @classmethod
     def notify_central_ops(cls, jobs):
         "A Tryton notification to every Central Ops user, at once"
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        Notification = pool.get('res.notification')
-        group_id = ModelData.get_id('ev_lead', 'group_central_ops')
-        with without_check_access():
-            users = User.search([('groups', '=', group_id)])
-            Notification.save([Notification(
-                        user=user,
-                        label=gettext('ev_field.msg_notify_unavailable',
-                            job=job.rec_name,
-                            team=job.unavailable_team.rec_name
-                            if job.unavailable_team else '-'),
-                        description=job.unavailable_reason,
-                        model=cls.__name__,
-                        records=f'[{job.id}]')
-                    for job in jobs for user in users])
+        Configuration = Pool().get('ev.lead.configuration')
+        notify(Configuration(1).get_central_ops_users(), jobs,
+            lambda job: gettext('ev_field.msg_notify_unavailable',
+                job=job.rec_name,
+                team=job.unavailable_team.rec_name
+                if job.unavailable_team else '-'),
+            lambda job: job.unavailable_reason)
 
     def propose_backups(self, limit=10):
         "(team id, jobs that day) of the teams that can step in, best first"

@@ -23,8 +23,6 @@ from trytond.sql.functions import TSRange
 from trytond.sql.operators import RangeOverlap
 from trytond.transaction import Transaction, without_check_access
 
-from trytond.modules.ev_station.station import STAGE_ORDER
-
 from .team import BOOKED_STATES, company_timezone, to_local
 
 KINDS = [
@@ -285,29 +283,20 @@ class Job(Workflow, ModelSQL, ModelView):
                 entries.append(station.record_event(event_code, text, **extra))
         return entries
 
+    # The declared rules of ev_station that let field events skip the
+    # factory stages (stage_rule.xml)
+    _stage_rules = {
+        'installation_completed': 'ev_field.stage_rule_field_installation',
+        'commissioned': 'ev_field.stage_rule_field_commissioning',
+        }
+
     def record_stage_event(self, event_code, text, **values):
-        "A life-cycle event of ev_station for the lead's stations"
+        """A life-cycle event of ev_station for the lead's stations; the
+        factory stages are skipped by a declared stage rule"""
         with without_check_access():
             for station in self.lead.stations:
-                extra = dict(values)
-                extra.update(
-                    self._commissioning_event_values(station, event_code))
-                station.record_event(event_code, text, **extra)
-
-    def _commissioning_event_values(self, station, event_code):
-        """The override that lets the event move `station` to its stage.
-
-        Stations of OEM leads skip the factory stages: the skip is recorded
-        as an override by whoever reports the step."""
-        EventType = Pool().get('ev.station.event_type')
-        target = EventType.from_code(event_code).stage
-        if STAGE_ORDER[target] - STAGE_ORDER[station.stage] > 1:
-            return {
-                'override_by': Transaction().user,
-                'override_reason': gettext(
-                    'ev_field.msg_stage_override', job=self.rec_name),
-                }
-        return {}
+                station.record_event(event_code, text,
+                    stage_rule=self._stage_rules.get(event_code), **values)
 
     def handover_values(self, action):
         "Values that hand the next step over to the dispatcher"

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.modules.ev_station.notification import (
+    group_users, notify)
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 from .exceptions import ProcurementError, UPIError
 from .upi import InvalidUPI, parse_upi, valid_vpa
@@ -271,19 +273,9 @@ class Procurement(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def notify_finance(cls, procurements):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        Notification = pool.get('res.notification')
-        group_id = ModelData.get_id('ev_station', 'group_finance')
-        with without_check_access():
-            users = User.search([('groups', '=', group_id)])
-            Notification.save([Notification(user=user,
-                        label=gettext('ev_field.msg_notify_approval',
-                            procurement=p.rec_name, amount=p.amount,
-                            job=p.job.rec_name),
-                        model=cls.__name__, records=f'[{p.id}]')
-                    for p in procurements for user in users])
+        notify(group_users('ev_station.group_finance'), procurements,
+            lambda p: gettext('ev_field.msg_notify_approval',
+                procurement=p.rec_name, amount=p.amount, job=p.job.rec_name))
 
     @classmethod
     @ModelView.button

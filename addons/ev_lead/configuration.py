@@ -1,5 +1,6 @@
 # This file is part of the EV operations suite.
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+from trytond.modules.ev_station.notification import group_users
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -16,7 +17,8 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         domain=[('failed_call_limit', '>', 0)])
     central_ops_group = fields.Many2One(
         'res.group', "Central Ops",
-        help="Notified of leads that need a follow-up.")
+        help="Notified of leads that need a follow-up and of field "
+        "emergencies; empty: the EV Central Ops group.")
     phone_region = fields.Char(
         "Default Phone Region", size=2,
         help="ISO country code used for numbers without an international "
@@ -33,3 +35,8 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_phone_region(cls):
         return 'IN'
+
+    def get_central_ops_users(self):
+        "The one way every module finds the Central Ops users to notify"
+        return group_users(
+            self.central_ops_group or 'ev_lead.group_central_ops')

@@ -10,6 +10,7 @@ from sql.conditionals import Case
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.model.fields.selection import TranslatedSelection
+from trytond.modules.ev_station.notification import notify
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction, without_check_access
@@ -359,46 +360,24 @@ class SaleOpportunity(metaclass=PoolMeta):
     @classmethod
     def notify_oem(cls, leads):
         "Tell the OEM's users about their leads' new stage"
-        pool = Pool()
-        User = pool.get('res.user')
-        Notification = pool.get('res.notification')
+        User = Pool().get('res.user')
         oem_leads = [l for l in leads if l.oem]
         if not oem_leads:
             return
-        notifications = []
         with without_check_access():
             users = User.search(
                 [('ev_oem', 'in', list({l.oem.id for l in oem_leads}))])
-            for lead in oem_leads:
-                for user in users:
-                    if user.ev_oem != lead.oem:
-                        continue
-                    notifications.append(Notification(
-                            user=user,
-                            label=gettext('ev_lead.msg_oem_notification',
-                                reference=lead.oem_reference or lead.number,
-                                stage=lead.state_string),
-                            model=cls.__name__,
-                            records=f'[{lead.id}]'))
-            Notification.save(notifications)
+        for lead in oem_leads:
+            notify([u for u in users if u.ev_oem == lead.oem], [lead],
+                gettext('ev_lead.msg_oem_notification',
+                    reference=lead.oem_reference or lead.number,
+                    stage=lead.state_string))
 
     @classmethod
     def notify_central_ops(cls, leads, message):
-        pool = Pool()
-        Configuration = pool.get('ev.lead.configuration')
-        Notification = pool.get('res.notification')
-        group = Configuration(1).central_ops_group
-        if not group:
-            return []
-        notifications = [Notification(
-                user=user,
-                label=gettext(message, lead=lead.rec_name),
-                model=cls.__name__,
-                records=f'[{lead.id}]')
-            for lead in leads for user in group.users]
-        with without_check_access():
-            Notification.save(notifications)
-        return notifications
+        Configuration = Pool().get('ev.lead.configuration')
+        return notify(Configuration(1).get_central_ops_users(), leads,
+            lambda lead: gettext(message, lead=lead.rec_name))
 
     @classmethod
     def create_stations(cls, leads):

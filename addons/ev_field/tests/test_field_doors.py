@@ -1,0 +1,103 @@
+# This file is part of the EV operations suite.
+"""A field team cannot write the log of another team's station through any
+entry point (the log's door, a plain create, a photo, a payment, the chat),
+and commissioning skips the factory stages by ev_field's declared stage
+rule, not by an override in the crew's name."""
+from trytond.model.exceptions import AccessError
+from trytond.modules.company.tests import set_company
+from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.pool import Pool
+from trytond.tests.test_tryton import with_transaction
+from trytond.transaction import Transaction
+
+from .test_field import FieldFlow
+from .tools import create_job, create_user, setup_world
+
+
+class FieldDoorsTestCase(FieldFlow, ModuleDBTestCase):
+    module = 'ev_field'
+
+    @with_transaction()
+    def test_cannot_write_another_teams_station_log(self):
+        pool = Pool()
+        Job = pool.get('ev.field.job')
+        Station = pool.get('ev.station')
+        Log = pool.get('ev.station.log')
+        Photo = pool.get('ev.station.photo')
+        EventType = pool.get('ev.station.event_type')
+        Channel = pool.get('ir.chat.channel')
+        Party = pool.get('party.party')
+        w = setup_world()
+        with set_company(w.company):
+            job = create_job(w, 'survey')
+            Job.schedule([job])
+            ours, = job.lead.stations
+            other = Party(name="Customer of Another Team")
+            other.save()
+            theirs, = Station.create([{'customer': other.id}])
+            crew = create_user('crew-doors', 'ev_field.group_field_team',
+                employee=w.crew)
+            before = Log.search([('station', '=', theirs.id)], count=True)
+            note = EventType.from_code('note')
+
+            with as_user(crew):
+                attempts = {
+                    'record_events (RPC)': lambda: Station.record_events(
+                        [Station(theirs.id)], 'note', "Intruder", {}),
+                    'record_event': lambda: Station(theirs.id).record_event(
+                        'note', "Intruder"),
+                    'log create': lambda: Log.create([{
+                                'station': theirs.id, 'text': "Intruder",
+                                'event_type': note.id}]),
+                    'photo': lambda: Photo.create([{
+                                'station': theirs.id, 'name': 'x.png',
+                                'image': b'\x89PNG',
+                                'taken_by': w.crew.party.id}]),
+                    }
+                for name, attempt in attempts.items():
+                    with self.subTest(entry_point=name):
+                        with self.assertRaises(AccessError):
+                            attempt()
+                # Their own station: the same doors open
+                Station.record_events(
+                    [Station(ours.id)], 'note', "On site", {})
+            # The chat, as its RPC calls it (without access checks)
+            with Transaction().set_user(crew.id):
+                with self.assertRaises(AccessError):
+                    Channel.post(str(theirs), "Intruder", 'internal')
+                Channel.post(str(ours), "On site", 'internal')
+            self.assertEqual(
+                Log.search([('station', '=', theirs.id)], count=True), before)
+            self.assertEqual(Log.search([('station', '=', ours.id),
+                        ('text', '=', "On site")], count=True), 1)
+
+    @with_transaction()
+    def test_commissioning_uses_the_declared_stage_rule(self):
+        pool = Pool()
+        Job = pool.get('ev.field.job')
+        Log = pool.get('ev.station.log')
+        Photo = pool.get('ev.station.photo')
+        ModelData = pool.get('ir.model.data')
+        w = setup_world()
+        with set_company(w.company):
+            job = self.installation_done(w)
+            station, = w.lead.stations
+            Photo(station=station, name='final.jpg', image=b'jpeg',
+                kind='main', taken_by=w.crew.party).save()
+            job.charger_identity = 'EVB-RULE'
+            job.network_verified = job.app_paired = True
+            job.save()
+            Job.commission([job])
+            entries = Log.search([('station', '=', station.id),
+                    ('event_type.code', 'in',
+                        ['installation_completed', 'commissioned'])],
+                order=[('id', 'ASC')])
+            self.assertEqual(
+                [(e.event_type.code, e.stage, e.stage_override,
+                        e.override_by, e.stage_rule.id) for e in entries],
+                [('installation_completed', 'installation', True, None,
+                        ModelData.get_id(
+                            'ev_field', 'stage_rule_field_installation')),
+                    ('commissioned', 'commissioned', False, None, None)])
+            self.assertEqual(station.__class__(station.id).stage,
+                'commissioned')
