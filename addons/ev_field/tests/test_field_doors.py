@@ -11,7 +11,7 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .test_field import FieldFlow
-from .tools import create_job, create_user, setup_world
+from .tools import create_user, our_station_and_another, setup_world
 
 
 class FieldDoorsTestCase(FieldFlow, ModuleDBTestCase):
@@ -20,21 +20,14 @@ class FieldDoorsTestCase(FieldFlow, ModuleDBTestCase):
     @with_transaction()
     def test_cannot_write_another_teams_station_log(self):
         pool = Pool()
-        Job = pool.get('ev.field.job')
         Station = pool.get('ev.station')
         Log = pool.get('ev.station.log')
         Photo = pool.get('ev.station.photo')
         EventType = pool.get('ev.station.event_type')
         Channel = pool.get('ir.chat.channel')
-        Party = pool.get('party.party')
         w = setup_world()
         with set_company(w.company):
-            job = create_job(w, 'survey')
-            Job.schedule([job])
-            ours, = job.lead.stations
-            other = Party(name="Customer of Another Team")
-            other.save()
-            theirs, = Station.create([{'customer': other.id}])
+            _, ours, theirs = our_station_and_another(w)
             crew = create_user('crew-doors', 'ev_field.group_field_team',
                 employee=w.crew)
             before = Log.search([('station', '=', theirs.id)], count=True)

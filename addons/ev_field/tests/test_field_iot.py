@@ -15,7 +15,7 @@ from trytond.tests.test_tryton import activate_module, drop_db, \
     with_transaction
 
 from .test_field import FieldFlow
-from .tools import create_job, create_user, setup_world
+from .tools import create_user, our_station_and_another, setup_world
 
 
 class FieldWithIotTestCase(FieldFlow, ModuleDBTestCase):
@@ -29,7 +29,6 @@ class FieldWithIotTestCase(FieldFlow, ModuleDBTestCase):
     @with_transaction()
     def test_field_team_sees_only_its_stations_and_chargers(self):
         pool = Pool()
-        Job = pool.get('ev.field.job')
         Station = pool.get('ev.station')
         Log = pool.get('ev.station.log')
         Photo = pool.get('ev.station.photo')
@@ -37,15 +36,9 @@ class FieldWithIotTestCase(FieldFlow, ModuleDBTestCase):
         Connector = pool.get('ev.charger.connector')
         Heartbeat = pool.get('ev.charger.heartbeat')
         Command = pool.get('ev.charger.command')
-        Party = pool.get('party.party')
         w = setup_world()
         with set_company(w.company):
-            job = create_job(w, 'survey')
-            Job.schedule([job])
-            ours, = job.lead.stations
-            other_customer = Party(name="Someone Else")
-            other_customer.save()
-            theirs, = Station.create([{'customer': other_customer.id}])
+            job, ours, theirs = our_station_and_another(w)
             theirs.record_event('note', "A station of no job of the team")
             Photo.create([{'station': s.id, 'name': f'{s.id}.png',
                         'image': b'\x89PNG', 'taken_by': w.crew.party.id}

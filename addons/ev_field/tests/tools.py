@@ -187,3 +187,19 @@ def report_survey(job, **values):
     for name, value in values.items():
         setattr(job, name, value)
     job.save()
+
+
+def our_station_and_another(w):
+    """A scheduled survey of the team Alpha, the Station Record of its lead
+    and the station of a customer of no job of the team"""
+    pool = Pool()
+    Job = pool.get('ev.field.job')
+    Station = pool.get('ev.station')
+    Party = pool.get('party.party')
+    job = create_job(w, 'survey')
+    Job.schedule([job])
+    ours, = job.lead.stations
+    other_customer = Party(name="Someone Else")
+    other_customer.save()
+    theirs, = Station.create([{'customer': other_customer.id}])
+    return job, ours, theirs
