@@ -306,21 +306,24 @@ class TrytonServer:
         yield os.path.join(self.tmpdir, f'{name}.log')
         self.timings[name] = time.monotonic() - start
 
+    def _run(self, step, args, env=None):
+        "A set-up step in a subprocess with the server's environment"
+        with self._step(step) as log:
+            run_logged(args, log, env=env or self.env(), timeout=600)
+
     def setup_database(self):
         with self._step('admin-all') as log:
             admin_all(self.conf, self.database, ADMIN_PASSWORD,
                 env=self.env(), log=log)
-        with self._step('admin-activate') as log:
-            trytond_admin(self.conf, self.database, '-u', *self.modules,
-                '--activate-dependencies', env=self.env(), log=log)
+        self._run('admin-activate', [_bin('trytond-admin'), '-c', self.conf,
+                '-d', self.database, '-u', *self.modules,
+                '--activate-dependencies'])
         if self.demo:
-            with self._step('demo') as log:
-                run_logged([sys.executable, '-m', 'demo',
-                        '-d', self.database], log, env=self.env())
+            self._run('demo',
+                [sys.executable, '-m', 'demo', '-d', self.database])
         if self.data:
-            with self._step('data') as log:
-                run_logged([sys.executable, os.path.abspath(__file__),
-                        'data', '-d', self.database], log, env=self.env())
+            self._run('data', [sys.executable, os.path.abspath(__file__),
+                    'data', '-d', self.database])
 
     # -- server ------------------------------------------------------------
 

@@ -140,6 +140,64 @@ def run_phase(client, path, bodies, key, concurrency, expected):
     return len(bodies) / elapsed, latencies, unexpected
 
 
+def profile(server, name, path, bodies, key, status):
+    """The same requests in this process, one at a time, through trytond's
+    WSGI application: SQL statements per request (by kind and table) and
+    the functions that cost most (cProfile, cumulative), on stderr"""
+    import collections
+    import cProfile
+    import io
+    import pstats
+    import re
+
+    from werkzeug.test import Client as WSGIClient
+
+    from trytond import config
+    config.update_etc(server.conf)
+    from server import init_pool
+    init_pool(server.database)
+    from trytond.backend.postgresql.database import LoggingCursor
+    from trytond.wsgi import app
+
+    statements = collections.Counter()
+    execute = LoggingCursor.execute
+    first_table = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.I)
+
+    def counting(self, query, params=None, **kwargs):
+        text = query if isinstance(query, str) else str(query)
+        verb = text.lstrip().split(None, 1)[0].upper()
+        table = first_table.search(text)
+        statements[f'{verb} {table.group(1) if table else ""}'.strip()] += 1
+        return execute(self, query, params, **kwargs)
+    client = WSGIClient(app)
+    headers = {'Content-Type': 'application/json',
+        'Authorization': f'Bearer {key}'}
+    profiler = cProfile.Profile()
+    LoggingCursor.execute = counting
+    try:
+        for body in bodies:
+            profiler.enable()
+            response = client.post(path, data=json.dumps(body),
+                headers=headers)
+            profiler.disable()
+            if response.status_code != status:
+                raise RuntimeError(f'{name}: {response.status_code} '
+                    f'{response.get_data(as_text=True)[:300]}')
+    finally:
+        LoggingCursor.execute = execute
+    count = len(bodies)
+    out(f'{name}_sql_per_request', sum(statements.values()) / count,
+        'statements')
+    note(f'{name}: SQL statements per request, by kind and first table:\n'
+        + '\n'.join(f'  {n / count:6.1f}  {what}'
+            for what, n in statements.most_common(25)))
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats('cumulative').print_stats(
+        40)
+    note(f'{name}: cProfile of {count} requests (cumulative):\n'
+        + text.getvalue())
+
+
 def report(name, rate, latencies):
     out(f'{name}_rps', rate, 'req/s')
     out(f'{name}_p50', statistics.median(latencies), 'ms')
@@ -152,6 +210,8 @@ def main():
     parser.add_argument('--concurrency', type=int, default=8)
     parser.add_argument('--warmup', type=int, default=40,
         help="requests of each kind before measuring")
+    parser.add_argument('--profile', type=int, default=0, metavar='N',
+        help="then N requests of each kind profiled in this process")
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error('--requests and --concurrency must be positive')
@@ -214,6 +274,11 @@ def main():
         out('oem_intake_p95_vs_target',
             percentile(intake_ms, 0.95) / TARGET_P95_MS, 'ratio(<1 ok)')
         out('machine_load_1min_end', os.getloadavg()[0], 'load')
+        if args.profile:
+            profile(server, 'oem_intake', intake_path,
+                intake_bodies(args.profile), OEM_KEY, 201)
+            profile(server, 'oem_intake_baseline_rest_party', rest_path,
+                party_bodies(args.profile), REST_KEY, 200)
     if problems:
         sys.exit(f'bench_lead: {len(problems)} problems, first: '
             f'{problems[0]}')
