@@ -149,6 +149,7 @@ def profile(server, name, path, bodies, key, status):
     import io
     import pstats
     import re
+    import traceback
 
     from werkzeug.test import Client as WSGIClient
 
@@ -157,6 +158,7 @@ def profile(server, name, path, bodies, key, status):
     from server import init_pool
     init_pool(server.database)
     from trytond.backend.postgresql.database import LoggingCursor
+    from trytond.protocols.jsonrpc import JSONRequest
     from trytond.wsgi import app
 
     statements = collections.Counter()
@@ -169,6 +171,16 @@ def profile(server, name, path, bodies, key, status):
         table = first_table.search(text)
         statements[f'{verb} {table.group(1) if table else ""}'.strip()] += 1
         return execute(self, query, params, **kwargs)
+    # An error inside a route reaches the client as "Unable to get RPC
+    # method" (with_pool asks a JSON request for its RPC method): keep it
+    errors = []
+    rpc_method = JSONRequest.rpc_method
+
+    def keep_error(request):
+        if sys.exc_info()[0] is not None:
+            errors.append(traceback.format_exc())
+        return None
+    JSONRequest.rpc_method = property(keep_error)
     client = WSGIClient(app)
     headers = {'Content-Type': 'application/json',
         'Authorization': f'Bearer {key}'}
@@ -182,9 +194,11 @@ def profile(server, name, path, bodies, key, status):
             profiler.disable()
             if response.status_code != status:
                 raise RuntimeError(f'{name}: {response.status_code} '
-                    f'{response.get_data(as_text=True)[:300]}')
+                    f'{response.get_data(as_text=True)[:300]}\n'
+                    + '\n'.join(errors))
     finally:
         LoggingCursor.execute = execute
+        JSONRequest.rpc_method = rpc_method
     count = len(bodies)
     out(f'{name}_sql_per_request', sum(statements.values()) / count,
         'statements')
