@@ -16,7 +16,10 @@ customer (its own phone, email and address): the intake validates the body,
 matches or creates the customer and creates the lead; the baseline creates
 a party with the same mobile, email and address. The intake is measured
 first, then the baseline, each after a short warm-up that is not counted.
-Latency is from sending the request to reading the whole answer.
+Latency is from sending the request to reading the whole answer. Per
+request, PostgreSQL's table counters (pg_stat_user_tables) also give the
+sequential and index scans and the rows written, the busiest tables on
+stderr: where the intake's time goes, whatever the machine's load.
 
 It prints `bench: <name> <value> <unit>` lines and never fails on time: the
 exit code is non-zero only on a real error (an answer other than 201/200,
@@ -140,76 +143,31 @@ def run_phase(client, path, bodies, key, concurrency, expected):
     return len(bodies) / elapsed, latencies, unexpected
 
 
-def profile(server, name, path, bodies, key, status):
-    """The same requests in this process, one at a time, through trytond's
-    WSGI application: SQL statements per request (by kind and table) and
-    the functions that cost most (cProfile, cumulative), on stderr"""
-    import collections
-    import cProfile
-    import io
-    import pstats
-    import re
-    import traceback
+def table_activity(server):
+    "PostgreSQL's counters per table: sequential scans, index scans, writes"
+    return {table: values for table, *values in server.sql(
+            'SELECT relname, seq_scan, COALESCE(idx_scan, 0), '
+            'n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables')}
 
-    from werkzeug.test import Client as WSGIClient
 
-    from trytond import config
-    config.update_etc(server.conf)
-    from server import init_pool
-    init_pool(server.database)
-    from trytond.backend.postgresql.database import LoggingCursor
-    from trytond.protocols.jsonrpc import JSONRequest
-    from trytond.wsgi import app
-
-    statements = collections.Counter()
-    execute = LoggingCursor.execute
-    first_table = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.I)
-
-    def counting(self, query, params=None, **kwargs):
-        text = query if isinstance(query, str) else str(query)
-        verb = text.lstrip().split(None, 1)[0].upper()
-        table = first_table.search(text)
-        statements[f'{verb} {table.group(1) if table else ""}'.strip()] += 1
-        return execute(self, query, params, **kwargs)
-    # An error inside a route reaches the client as "Unable to get RPC
-    # method" (with_pool asks a JSON request for its RPC method): keep it
-    errors = []
-    rpc_method = JSONRequest.rpc_method
-
-    def keep_error(request):
-        if sys.exc_info()[0] is not None:
-            errors.append(traceback.format_exc())
-        return None
-    JSONRequest.rpc_method = property(keep_error)
-    client = WSGIClient(app)
-    headers = {'Content-Type': 'application/json',
-        'Authorization': f'Bearer {key}'}
-    profiler = cProfile.Profile()
-    LoggingCursor.execute = counting
-    try:
-        for body in bodies:
-            profiler.enable()
-            response = client.post(path, data=json.dumps(body),
-                headers=headers)
-            profiler.disable()
-            if response.status_code != status:
-                raise RuntimeError(f'{name}: {response.status_code} '
-                    f'{response.get_data(as_text=True)[:300]}\n'
-                    + '\n'.join(errors))
-    finally:
-        LoggingCursor.execute = execute
-        JSONRequest.rpc_method = rpc_method
-    count = len(bodies)
-    out(f'{name}_sql_per_request', sum(statements.values()) / count,
-        'statements')
-    note(f'{name}: SQL statements per request, by kind and first table:\n'
-        + '\n'.join(f'  {n / count:6.1f}  {what}'
-            for what, n in statements.most_common(25)))
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats('cumulative').print_stats(
-        40)
-    note(f'{name}: cProfile of {count} requests (cumulative):\n'
-        + text.getvalue())
+def explain_activity(name, before, after, requests):
+    """What one request did to the tables, from the server's counters:
+    rows written and scans per request, the heaviest tables on stderr
+    (a sequential scan on a table that grows with the data is a cost that
+    grows with it)"""
+    per_table = {table: [(a - b) / requests for a, b in zip(
+                    after[table], before.get(table, (0, 0, 0)))]
+        for table in after}
+    totals = [sum(values[i] for values in per_table.values())
+        for i in range(3)]
+    out(f'{name}_seq_scans_per_request', totals[0], 'scans')
+    out(f'{name}_index_scans_per_request', totals[1], 'scans')
+    out(f'{name}_rows_written_per_request', totals[2], 'rows')
+    busiest = sorted(per_table.items(), key=lambda item: -sum(item[1]))
+    note(f'{name}, per request: seq scans, index scans, rows written\n'
+        + '\n'.join(f'  {seq:5.1f} {idx:6.1f} {written:5.1f}  {table}'
+            for table, (seq, idx, written) in busiest[:15]
+            if seq or idx or written))
 
 
 def report(name, rate, latencies):
@@ -224,8 +182,6 @@ def main():
     parser.add_argument('--concurrency', type=int, default=8)
     parser.add_argument('--warmup', type=int, default=40,
         help="requests of each kind before measuring")
-    parser.add_argument('--profile', type=int, default=0, metavar='N',
-        help="then N requests of each kind profiled in this process")
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error('--requests and --concurrency must be positive')
@@ -254,7 +210,7 @@ def main():
             return [party_body(next(numbers), country_id)
                 for _ in range(count)]
 
-        problems, measured = [], {}
+        problems, measured, activities = [], {}, {}
         for name, path, bodies, key, status, table in [
                 ('oem_intake', intake_path, intake_bodies, OEM_KEY, 201,
                     'sale_opportunity'),
@@ -266,8 +222,12 @@ def main():
             note(f'{name}: {args.requests} requests at concurrency '
                 f'{args.concurrency}')
             before = server.count(table)
+            activity = table_activity(server)
             rate, latencies, unexpected = run_phase(client, path,
                 bodies(args.requests), key, args.concurrency, status)
+            # The statistics reach the counters within a second
+            time.sleep(1.5)
+            activities[name] = activity, table_activity(server)
             problems += unexpected
             created = server.count(table) - before
             if created < args.requests:
@@ -281,6 +241,7 @@ def main():
         out('oem_intake_concurrency', args.concurrency, 'clients')
         for name, (rate, latencies) in measured.items():
             report(name, rate, latencies)
+            explain_activity(name, *activities[name], args.requests)
         ratio = intake_rate / rest_rate
         out('oem_intake_ratio', f'{ratio:.2f}', 'x')
         out('oem_intake_ratio_vs_target', ratio / TARGET_RATIO,
@@ -288,11 +249,6 @@ def main():
         out('oem_intake_p95_vs_target',
             percentile(intake_ms, 0.95) / TARGET_P95_MS, 'ratio(<1 ok)')
         out('machine_load_1min_end', os.getloadavg()[0], 'load')
-        if args.profile:
-            profile(server, 'oem_intake', intake_path,
-                intake_bodies(args.profile), OEM_KEY, 201)
-            profile(server, 'oem_intake_baseline_rest_party', rest_path,
-                party_bodies(args.profile), REST_KEY, 200)
     if problems:
         sys.exit(f'bench_lead: {len(problems)} problems, first: '
             f'{problems[0]}')
