@@ -1,15 +1,24 @@
 # This file is part of the EV operations suite.
-"""A real Tryton server for the browser tests.
+"""The one home of the test harness's real servers (with broker.py).
 
 `TrytonServer` creates a fresh database (an SQLite file in a temporary
 directory or a uniquely named PostgreSQL database, after the environment
-variable TRYTOND_DATABASE__URI), activates ev_station, loads test data,
-serves the back office (sao) with `trytond` and removes everything at the
-end. Every step runs in a subprocess with its own configuration file, so the
-pytest process itself never touches the database.
+variable TRYTOND_DATABASE__URI), activates its modules (ev_station and
+ev_lead unless told), loads test data, serves the back office (sao) with
+`trytond` and removes everything at the end. Every step runs in a subprocess
+with its own configuration file, so the pytest process itself never touches
+the database. The cross-module tests share one per session (conftest.py);
+the IoT tests and the benchmarks start their own with other modules and
+settings.
+
+Beside it, what every harness needs: `free_port`, `wait_for`,
+`stop_process`, `write_conf`, `trytond_admin`, `init_pool` and the
+PostgreSQL helpers (`pg_connect`, `create_database`, ...). The MQTT broker
+is broker.py's `Broker`; the mail catcher is ev_station's
+`tests.tools.SMTPServer` (pass its `uri` as `email_uri`).
 
 Run as a script (`python tests/server.py data -d <db>`, with TRYTOND_CONFIG
-set) it creates the small data set of the browser test.
+set) it creates the small data set of the browser and API tests.
 """
 import base64
 import contextlib
@@ -24,6 +33,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAO_ROOT = os.path.join(ROOT, 'var', 'sao', 'package')
@@ -51,27 +61,171 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_for(predicate, timeout=60, interval=0.1, message="condition"):
+    """Poll until `predicate()` is true; a timeout is a failure of the
+    test, not a measurement"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(interval)
+
+
+def listening(port):
+    "Whether something accepts connections on the loopback `port`"
+    with contextlib.closing(socket.socket()) as sock:
+        return sock.connect_ex(('127.0.0.1', port)) == 0
+
+
+def file_tail(path, size=4000):
+    "The last `size` characters of a log file ('' when there is none)"
+    try:
+        with open(path) as fp:
+            return fp.read()[-size:]
+    except OSError:
+        return ''
+
+
+def stop_process(process, timeout=15):
+    """SIGTERM, as a service manager stops a service, then SIGKILL if it is
+    still there after `timeout` seconds"""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
 def _bin(name):
     path = os.path.join(VENV_BIN, name)
     return path if os.path.exists(path) else shutil.which(name) or name
 
 
-class TrytonServer:
-    "A trytond serving sao on a fresh database, for one test session"
+def write_conf(path, sections):
+    "A trytond configuration file of `sections` ({section: {key: value}})"
+    with open(path, 'w') as fp:
+        for section, values in sections.items():
+            fp.write(f'[{section}]\n')
+            for key, value in values.items():
+                fp.write(f'{key} = {value}\n')
+            fp.write('\n')
+    return path
 
-    def __init__(self, uri=None, demo=False, data=True, workdir=None):
+
+def run_logged(args, log, env=None, timeout=900):
+    """Run a command to its end, its output in the file `log`; a failure
+    raises with the tail of the log"""
+    with open(log, 'w') as out:
+        result = subprocess.run(
+            [str(arg) for arg in args], stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, stdin=subprocess.DEVNULL, timeout=timeout,
+            env=env or os.environ)
+    if result.returncode:
+        with open(log) as fp:
+            tail = fp.read()[-4000:]
+        raise RuntimeError(
+            f"failed ({result.returncode}): {' '.join(map(str, args))}\n"
+            f"{tail}")
+
+
+def trytond_admin(conf, database, *args, env=None, log=None):
+    "trytond-admin on `database` (its output in `log` when given)"
+    with tempfile.TemporaryDirectory(prefix='ev-admin-') as tmp:
+        run_logged([_bin('trytond-admin'), '-c', conf, '-d', database, *args],
+            log or os.path.join(tmp, 'trytond-admin.log'), env=env)
+
+
+def admin_all(conf, database, password, env=None, log=None):
+    """trytond-admin --all on a new, empty `database`: Tryton's tables and
+    the user admin with `password`"""
+    with tempfile.TemporaryDirectory(prefix='ev-admin-') as tmp:
+        passfile = os.path.join(tmp, 'admin-password')
+        with open(passfile, 'w') as fp:
+            fp.write(password + '\n')
+        trytond_admin(conf, database, '--all', '--email', 'admin@ev.localhost',
+            env=dict(env or os.environ, TRYTONPASSFILE=passfile), log=log)
+
+
+def init_pool(database):
+    "The pool of `database`, loaded in this process (a script's set-up)"
+    from trytond.pool import Pool
+    Pool.start()
+    pool = Pool(database)
+    pool.init()
+    return pool
+
+
+# -- PostgreSQL ---------------------------------------------------------------
+
+def pg_dsn(uri, database):
+    "libpq connection string of `database` on the server of `uri`"
+    return urlunsplit(urlsplit(uri)._replace(path='/' + database))
+
+
+def pg_connect(uri, database='postgres', autocommit=False):
+    "A psycopg connection to `database` on the server of `uri`"
+    import psycopg
+    return psycopg.connect(pg_dsn(uri, database), autocommit=autocommit)
+
+
+def database_exists(uri, name):
+    with pg_connect(uri, autocommit=True) as conn:
+        return bool(conn.execute(
+                'SELECT 1 FROM pg_database WHERE datname = %s',
+                (name,)).fetchone())
+
+
+def create_database(uri, name):
+    from psycopg import sql
+    with pg_connect(uri, autocommit=True) as conn:
+        conn.execute(sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'")
+            .format(sql.Identifier(name)))
+
+
+def drop_database(uri, name):
+    from psycopg import sql
+    with pg_connect(uri, autocommit=True) as conn:
+        conn.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)')
+            .format(sql.Identifier(name)))
+
+
+class TrytonServer:
+    """A trytond on a fresh database with `modules` activated, for one test
+    session or one benchmark run
+
+    Subclasses (or callers) add configuration sections with `settings`
+    ({section: {key: value}}) and data after start-up in `start`."""
+
+    modules = ('ev_station', 'ev_lead')
+
+    def __init__(self, uri=None, demo=False, data=True, workdir=None,
+            modules=None, settings=None, email_uri=None, prefix='ev_test'):
         uri = uri or os.environ.get('TRYTOND_DATABASE__URI') or 'sqlite://'
         self.backend = 'postgresql' if uri.startswith('postgresql') \
             else 'sqlite'
         self.uri = uri
         self.demo = demo
         self.data = data
-        self.tmpdir = workdir or tempfile.mkdtemp(prefix='ev-browser-')
-        self.database = f'ev_browser_{uuid.uuid4().hex[:12]}'
+        if modules is not None:
+            self.modules = tuple(modules)
+        self.settings = settings or {}
+        # Nobody listens there unless a mail catcher is given: no mail
+        # leaves the test
+        self.email_uri = email_uri or f'smtp://127.0.0.1:{free_port()}'
+        self.tmpdir = workdir or tempfile.mkdtemp(prefix='ev-server-')
+        self.database = f'{prefix}_{uuid.uuid4().hex[:12]}'
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}/'
         self.conf = os.path.join(self.tmpdir, 'trytond.conf')
         self.log_path = os.path.join(self.tmpdir, 'trytond.log')
+        self.db_path = os.path.join(self.tmpdir, 'db')
         self.process = None
         self._log = None
         self._created = False
@@ -90,79 +244,43 @@ class TrytonServer:
         env.update(extra)
         return env
 
+    def conf_sections(self):
+        "The configuration of the server, `settings` applied last"
+        sections = {
+            'database': {'uri': self.uri, 'path': self.db_path,
+                'list': False},
+            'web': {'listen': f'127.0.0.1:{self.port}', 'root': SAO_ROOT},
+            'session': {'timeout': 3600},
+            'email': {'uri': self.email_uri,
+                'from': 'EV Operations <ops@ev.localhost>'},
+            'queue': {'worker': False},
+            'attachment': {'filestore': False},
+            # Webhook retries come quickly in the tests
+            'ev_lead': {'webhook_retry_delay': 1, 'webhook_timeout': 5},
+            }
+        for section, values in self.settings.items():
+            sections.setdefault(section, {}).update(values)
+        return sections
+
     def write_conf(self):
-        db_path = os.path.join(self.tmpdir, 'db')
-        os.makedirs(db_path, exist_ok=True)
-        with open(self.conf, 'w') as fp:
-            fp.write(f"""\
-[database]
-uri = {self.uri}
-path = {db_path}
-list = False
-
-[web]
-listen = 127.0.0.1:{self.port}
-root = {SAO_ROOT}
-
-[session]
-timeout = 3600
-
-[email]
-# Nobody listens there: no mail leaves the test
-uri = smtp://127.0.0.1:{free_port()}
-from = EV Operations <ops@ev.localhost>
-
-[queue]
-worker = False
-
-[attachment]
-filestore = False
-
-[ev_lead]
-# Webhook retries come quickly in the tests
-webhook_retry_delay = 1
-webhook_timeout = 5
-""")
-        self.db_path = db_path
+        os.makedirs(self.db_path, exist_ok=True)
+        write_conf(self.conf, self.conf_sections())
 
     # -- database ----------------------------------------------------------
-
-    def _pg_connect(self, dbname='postgres'):
-        "An autocommit connection to `dbname` on the server of self.uri"
-        from urllib.parse import urlparse
-        parsed = urlparse(self.uri)
-        params = dict(
-            host=parsed.hostname or '127.0.0.1', port=parsed.port or 5432,
-            user=parsed.username or 'postgres', dbname=dbname)
-        if parsed.password:
-            params['password'] = parsed.password
-        try:
-            import psycopg
-        except ImportError:  # the driver of trytond < 8
-            import psycopg2
-            conn = psycopg2.connect(**params)
-            conn.autocommit = True
-            return conn
-        return psycopg.connect(autocommit=True, **params)
 
     def create_database(self):
         if self.backend == 'sqlite':
             open(os.path.join(
                     self.db_path, f'{self.database}.sqlite'), 'w').close()
         else:
-            with contextlib.closing(self._pg_connect()) as conn, \
-                    conn.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{self.database}"')
+            create_database(self.uri, self.database)
         self._created = True
 
     def drop_database(self):
         if not self._created:
             return
         if self.backend == 'postgresql':
-            with contextlib.closing(self._pg_connect()) as conn, \
-                    conn.cursor() as cursor:
-                cursor.execute(
-                    f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            drop_database(self.uri, self.database)
         self._created = False
 
     def sql(self, query, params=()):
@@ -174,50 +292,55 @@ webhook_timeout = 5
             with contextlib.closing(conn):
                 return conn.execute(
                     query.replace('%s', '?'), params).fetchall()
-        with contextlib.closing(self._pg_connect(self.database)) as conn, \
-                conn.cursor() as cursor:
-            cursor.execute(query, params)
-            return cursor.fetchall()
+        with pg_connect(self.uri, self.database) as conn:
+            return conn.execute(query, params).fetchall()
 
-    def _run(self, step, args, **kwargs):
+    def count(self, table, where='', params=()):
+        "Rows of `table` (WHERE `where`, with %s parameters)"
+        return self.sql(f'SELECT COUNT(*) FROM {table} {where}', params)[0][0]
+
+    @contextlib.contextmanager
+    def _step(self, name):
+        "A set-up step: timed, its output in <name>.log"
         start = time.monotonic()
-        log = os.path.join(self.tmpdir, f'{step}.log')
-        with open(log, 'w') as out:
-            result = subprocess.run(
-                args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                stdin=subprocess.DEVNULL, timeout=600, **kwargs)
-        self.timings[step] = time.monotonic() - start
-        if result.returncode:
-            with open(log) as fp:
-                tail = fp.read()[-4000:]
-            raise RuntimeError(
-                f"{step} failed ({result.returncode}): {' '.join(args)}\n"
-                f"{tail}")
+        yield os.path.join(self.tmpdir, f'{name}.log')
+        self.timings[name] = time.monotonic() - start
+
+    def _run(self, step, args, env=None):
+        "A set-up step in a subprocess with the server's environment"
+        with self._step(step) as log:
+            run_logged(args, log, env=env or self.env(), timeout=600)
 
     def setup_database(self):
-        passfile = os.path.join(self.tmpdir, 'admin-password')
-        with open(passfile, 'w') as fp:
-            fp.write(ADMIN_PASSWORD + '\n')
-        admin = _bin('trytond-admin')
-        self._run('admin-all', [
-                admin, '-c', self.conf, '-d', self.database, '--all',
-                '--email', 'admin@ev.localhost'],
-            env=self.env(TRYTONPASSFILE=passfile))
-        self._run('admin-activate', [
-                admin, '-c', self.conf, '-d', self.database,
-                '-u', 'ev_station', 'ev_lead', '--activate-dependencies'],
-            env=self.env())
+        with self._step('admin-all') as log:
+            admin_all(self.conf, self.database, ADMIN_PASSWORD,
+                env=self.env(), log=log)
+        self._run('admin-activate', [_bin('trytond-admin'), '-c', self.conf,
+                '-d', self.database, '-u', *self.modules,
+                '--activate-dependencies'])
         if self.demo:
-            self._run('demo', [
-                    sys.executable, '-m', 'demo', '-d', self.database],
-                env=self.env())
+            self._run('demo',
+                [sys.executable, '-m', 'demo', '-d', self.database])
         if self.data:
-            self._run('data', [
-                    sys.executable, os.path.abspath(__file__), 'data',
-                    '-d', self.database],
-                env=self.env())
+            self._run('data', [sys.executable, os.path.abspath(__file__),
+                    'data', '-d', self.database])
 
     # -- server ------------------------------------------------------------
+
+    def serving(self):
+        """Whether trytond answers HTTP (any answer: without the web client
+        in var/sao it answers / with 405)"""
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"trytond stopped ({self.process.returncode}):\n"
+                + self.log_tail())
+        try:
+            urllib.request.urlopen(self.url, timeout=2).close()
+        except urllib.error.HTTPError:
+            return True
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
 
     def start(self, timeout=60):
         start = time.monotonic()
@@ -229,41 +352,22 @@ webhook_timeout = 5
             [_bin('trytond'), '-c', self.conf, '-d', self.database],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
             stdin=subprocess.DEVNULL, env=self.env())
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"trytond stopped ({self.process.returncode}):\n"
-                    + self.log_tail())
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        else:
+        try:
+            wait_for(self.serving, timeout=timeout, interval=0.2,
+                message="trytond to serve")
+        except AssertionError:
             raise RuntimeError("trytond not ready:\n" + self.log_tail())
         self.timings['start'] = time.monotonic() - start
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.process = None
         if self._log:
             self._log.close()
             self._log = None
 
     def log_tail(self, size=4000):
-        try:
-            with open(self.log_path) as fp:
-                return fp.read()[-size:]
-        except OSError:
-            return ''
+        return file_tail(self.log_path, size)
 
     def __enter__(self):
         try:
@@ -318,12 +422,9 @@ webhook_timeout = 5
 
 def create_data(database):
     "The customer, the station and the user of the browser test"
-    from trytond.pool import Pool
     from trytond.transaction import Transaction
 
-    Pool.start()
-    pool = Pool(database)
-    pool.init()
+    pool = init_pool(database)
     with Transaction().start(database, 0) as transaction:
         User = pool.get('res.user')
         Group = pool.get('res.group')

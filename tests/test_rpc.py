@@ -23,11 +23,6 @@ REFUSED = re.compile(
     r'not allowed to access "Station Log Entry"|cannot be edited or deleted')
 
 
-def count(server, table, where='', params=()):
-    (value,), = server.sql(f'SELECT COUNT(*) FROM {table} {where}', params)
-    return value
-
-
 def event_type_id(server, code):
     (value,), = server.sql(
         'SELECT id FROM ev_station_event_type WHERE code = %s', (code,))
@@ -87,7 +82,7 @@ def test_json_rpc_refuses_write_for_admin(server, station_id):
         call('model.ev.station.log.write', [entry_id], {'text': "No"}, {})
     with pytest.raises(RuntimeError, match=REFUSED):
         call('model.ev.station.log.delete', [entry_id], {})
-    assert count(server, 'ev_station_log', 'WHERE id = %s', (entry_id,)) == 1
+    assert server.count('ev_station_log', 'WHERE id = %s', (entry_id,)) == 1
 
 
 @pytest.mark.parametrize('values, message', [
@@ -107,24 +102,24 @@ def test_bad_entries_write_nothing(server, station_id, values, message):
     values = dict(values, station=station_id)
     if isinstance(values.get('event_type'), str):
         values['event_type'] = event_type_id(server, values['event_type'])
-    before = {t: count(server, t) for t in [
+    before = {t: server.count(t) for t in [
             'ev_station_log', 'ev_station_handover',
             'ev_station_log_email']}
     with pytest.raises(xmlrpc.client.Fault) as error:
         proxy.model.ev.station.log.create([values], {})
     assert re.search(message, error.value.faultString)
     assert 'Traceback' not in error.value.faultString
-    assert {t: count(server, t) for t in before} == before
+    assert {t: server.count(t) for t in before} == before
 
 
 def test_unknown_event_code(server, station_id):
     proxy = xmlrpc_proxy(server, USER_LOGIN, USER_PASSWORD)
-    before = count(server, 'ev_station_log')
+    before = server.count('ev_station_log')
     with pytest.raises(xmlrpc.client.Fault) as error:
         proxy.model.ev.station.record_events(
             [station_id], 'teleported', "Beam me up", {}, {})
     assert 'There is no event type "teleported"' in error.value.faultString
-    assert count(server, 'ev_station_log') == before
+    assert server.count('ev_station_log') == before
 
 
 def test_stage_not_writable_over_rpc(server, station_id):

@@ -39,16 +39,18 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import zoneinfo
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_station import (  # noqa: E402
-    connect, create_database, database_exists, drop_database, module_stamp,
-    note, out, percentile, read_meta, server_uri, trytond_admin, write_config,
-    write_meta)
+    bench_environment, module_stamp, note, out, percentile, read_meta,
+    server_uri, write_meta)
+from server import (  # noqa: E402
+    admin_all, create_database, database_exists, drop_database, init_pool,
+    trytond_admin)
+from server import pg_connect as connect  # noqa: E402
 
 FULL_TEAMS = 500
 FULL_JOBS = 50_000
@@ -103,11 +105,7 @@ def prepare_database(uri, config, database, tmp, rebuild, size):
     if not database_exists(uri, database):
         note(f'creating the database {database} (trytond-admin --all)')
         create_database(uri, database)
-        passfile = Path(tmp) / 'pass'
-        passfile.write_text(ADMIN_PASSWORD + '\n')
-        env = dict(os.environ, TRYTONPASSFILE=str(passfile))
-        trytond_admin(config, database, '--all',
-            '--email', 'admin@bench.localhost', env=env)
+        admin_all(config, database, ADMIN_PASSWORD)
         meta = {}
     if meta.get('stamp') != stamp:
         note('activating or updating ev_field')
@@ -387,16 +385,10 @@ def main():
     uri = server_uri()
     size = f'{args.teams}x{args.jobs}'
 
-    with tempfile.TemporaryDirectory(prefix='ev-bench-field-') as tmp:
-        config = write_config(uri, tmp)
-        os.environ['TRYTOND_CONFIG'] = str(config)
-        os.environ.pop('TRYTOND_DATABASE__PATH', None)
+    with bench_environment(uri, prefix='ev-bench-field-') as (tmp, config):
         meta = prepare_database(uri, config, database, tmp, args.rebuild,
             size)
-
-        from trytond.pool import Pool
-        Pool.start()
-        Pool(database).init()
+        init_pool(database)
         load_seconds = None
         if not meta.get('loaded'):
             note(f'loading {args.teams} teams and {args.jobs} jobs')

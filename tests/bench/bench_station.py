@@ -40,6 +40,7 @@ exit code is non-zero only on a real error.
         [--entries M] [--rebuild]
 """
 import argparse
+import contextlib
 import datetime
 import hashlib
 import math
@@ -51,10 +52,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+# The harness of the tests: tests/server.py
+sys.path.insert(0, str(ROOT / 'tests'))
+from server import (  # noqa: E402
+    admin_all, create_database, database_exists, drop_database, init_pool,
+    trytond_admin, write_conf)
+from server import pg_connect as connect  # noqa: E402
+
 DEFAULT_URI = 'postgresql://postgres@127.0.0.1:5432/'
 FULL_STATIONS = 100_000
 FULL_ENTRIES = 2_000_000
@@ -108,23 +114,20 @@ def server_uri():
     return uri
 
 
-def dsn(uri, database):
-    "libpq connection string of `database` on the server of `uri`"
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(path='/' + database))
-
-
-def write_config(uri, directory):
-    path = Path(directory) / 'bench.conf'
-    path.write_text(
-        '[database]\n'
-        f'uri = {uri}\n'
-        '[queue]\n'
-        'worker = False\n'
-        '[email]\n'
-        'uri = smtp://127.0.0.1:1\n'
-        'from = EV Bench <bench@ev.localhost>\n')
-    return path
+@contextlib.contextmanager
+def bench_environment(uri, prefix='ev-bench-'):
+    """A temporary directory with the benchmark's trytond configuration,
+    made this process's (TRYTOND_CONFIG): yields (directory, config path)"""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        config = write_conf(Path(tmp) / 'bench.conf', {
+                'database': {'uri': uri},
+                'queue': {'worker': False},
+                'email': {'uri': 'smtp://127.0.0.1:1',
+                    'from': 'EV Bench <bench@ev.localhost>'},
+                })
+        os.environ['TRYTOND_CONFIG'] = str(config)
+        os.environ.pop('TRYTOND_DATABASE__PATH', None)
+        yield tmp, config
 
 
 def ev_modules():
@@ -142,52 +145,10 @@ def module_stamp():
     return digest.hexdigest()
 
 
-def connect(uri, database, autocommit=False):
-    import psycopg
-    return psycopg.connect(dsn(uri, database), autocommit=autocommit)
-
-
-def database_exists(uri, name):
-    with connect(uri, 'postgres', autocommit=True) as conn:
-        return bool(conn.execute(
-                'SELECT 1 FROM pg_database WHERE datname = %s',
-                (name,)).fetchone())
-
-
-def drop_database(uri, name):
-    from psycopg import sql
-    with connect(uri, 'postgres', autocommit=True) as conn:
-        conn.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)')
-            .format(sql.Identifier(name)))
-
-
-def create_database(uri, name):
-    from psycopg import sql
-    with connect(uri, 'postgres', autocommit=True) as conn:
-        conn.execute(sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'")
-            .format(sql.Identifier(name)))
-
-
-def trytond_admin(config, database, *args, env=None):
-    cmd = [str(VENV_BIN / 'trytond-admin'), '-c', str(config),
-        '-d', database, *args]
-    result = subprocess.run(
-        cmd, env=env or os.environ, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if result.returncode:
-        sys.stderr.write(result.stdout[-5000:])
-        raise RuntimeError(f'trytond-admin {" ".join(args)} failed')
-
-
 def initialise_database(uri, config, database, tmp):
     note(f'creating the database {database} (trytond-admin --all)')
     create_database(uri, database)
-    passfile = Path(tmp) / 'pass'
-    passfile.write_text(ADMIN_PASSWORD + '\n')
-    env = dict(os.environ, TRYTONPASSFILE=str(passfile))
-    trytond_admin(config, database, '--all',
-        '--email', 'admin@bench.localhost', env=env)
+    admin_all(config, database, ADMIN_PASSWORD)
     activate_modules(config, database)
 
 
@@ -781,10 +742,8 @@ def main():
     args = parser.parse_args()
     if args.worker:
         import json
-        from trytond.pool import Pool
         worker = json.loads(args.worker)
-        Pool.start()
-        Pool(worker['database']).init()
+        init_pool(worker['database'])
         append_worker(**worker)
         return 0
     if args.stations < 1 or args.entries < 1:
@@ -795,10 +754,7 @@ def main():
         'ev_bench' if full else f'ev_bench_{args.stations}_{args.entries}')
     uri = server_uri()
 
-    with tempfile.TemporaryDirectory(prefix='ev-bench-') as tmp:
-        config = write_config(uri, tmp)
-        os.environ['TRYTOND_CONFIG'] = str(config)
-        os.environ.pop('TRYTOND_DATABASE__PATH', None)
+    with bench_environment(uri) as (tmp, config):
         try:
             import psycopg  # noqa: F401
         except ImportError:
@@ -836,9 +792,7 @@ def main():
                 with connect(uri, database, autocommit=True) as conn:
                     conn.execute('ANALYZE')
 
-        from trytond.pool import Pool
-        Pool.start()
-        Pool(database).init()
+        init_pool(database)
         admin_id, user_ids = orm_setup(database)
         if not read_meta(uri, database).get('loaded'):
             load_seconds = bulk_load(uri, database, args.stations,

@@ -1,5 +1,9 @@
 # This file is part of the EV operations suite.
-"Helpers shared by the tests of ev_station and of the modules built on it"
+"""Helpers shared by the tests of ev_station and of the modules built on it.
+
+`SMTPServer` is the one mail catcher of the suite's tests and benchmarks;
+importing it does not load Tryton's test framework (trytond.tests.test_tryton
+is imported where a database test needs it), so that scripts use it too."""
 import contextlib
 import datetime
 import socket
@@ -10,7 +14,6 @@ import unittest
 from aiosmtpd.controller import Controller
 
 from trytond.pool import Pool
-from trytond.tests.test_tryton import activate_module, drop_db
 from trytond.transaction import Transaction
 
 
@@ -20,11 +23,13 @@ class ModuleDBTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        from trytond.tests.test_tryton import activate_module, drop_db
         drop_db()
         activate_module(cls.module)
 
     @classmethod
     def tearDownClass(cls):
+        from trytond.tests.test_tryton import drop_db
         drop_db()
 
 
@@ -73,6 +78,12 @@ class SMTPServer:
     @property
     def messages(self):
         return self.handler.messages
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def create_customer(name="Meera Iyer", email='meera@example.com', lang=None):
