@@ -275,7 +275,8 @@ class Procurement(Workflow, ModelSQL, ModelView):
     def notify_finance(cls, procurements):
         notify(group_users('ev_station.group_finance'), procurements,
             lambda p: gettext('ev_field.msg_notify_approval',
-                procurement=p.rec_name, amount=p.amount, job=p.job.rec_name))
+                procurement=p.rec_name, amount=p.amount,
+                currency=p.currency.code, job=p.job.rec_name))
 
     @classmethod
     @ModelView.button
