@@ -5,13 +5,14 @@ webhooks at the same time (a real SMTP server and a real HTTP receiver,
 both a little slow, so that the processes overlap)."""
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 
-from server import OEMS, _bin
+from server import OEMS, _bin, pg_connect, write_conf
 from test_oem_webhooks import Receiver
 
 from trytond.modules.ev_station.tests.tools import SMTPServer
@@ -70,19 +71,13 @@ class SlowSMTP(SMTPServer):
         return super().start()
 
 
-def write_conf(server, smtp):
+def outbox_conf(server, smtp):
     "The server's configuration, with a worker and a reachable SMTP server"
-    with open(server.conf) as fp:
-        text = fp.read()
-    text = text.replace('[queue]\nworker = False', '[queue]\nworker = True')
-    lines = []
-    for line in text.splitlines():
-        if line.startswith('uri = smtp://'):
-            line = f'uri = {smtp.uri}'
-        lines.append(line)
+    sections = server.conf_sections()
+    sections['queue']['worker'] = True
+    sections['email']['uri'] = smtp.uri
     path = os.path.join(server.tmpdir, 'outbox.conf')
-    with open(path, 'w') as fp:
-        fp.write('\n'.join(lines) + '\n')
+    write_conf(path, sections)
     return path
 
 
@@ -90,7 +85,7 @@ def test_two_crons_and_a_worker_deliver_each_item_once(server):
     smtp = SlowSMTP().start()
     receiver = Receiver()
     receiver.start()
-    conf = write_conf(server, smtp)
+    conf = outbox_conf(server, smtp)
     env = server.env(TRYTOND_CONFIG=conf)
     try:
         # The backlog: queued (worker = True), nothing delivered yet
@@ -174,7 +169,6 @@ def test_two_crons_and_a_worker_deliver_each_item_once(server):
 
 def server_sql_write(server, query):
     "An SQL statement that writes, on the server's database"
-    import contextlib
     if server.backend == 'sqlite':
         import sqlite3
         conn = sqlite3.connect(
@@ -183,6 +177,6 @@ def server_sql_write(server, query):
             conn.execute(query)
             conn.commit()
     else:
-        with contextlib.closing(server._pg_connect(server.database)) as conn, \
-                conn.cursor() as cursor:
-            cursor.execute(query)
+        with contextlib.closing(pg_connect(
+                    server.uri, server.database, autocommit=True)) as conn:
+            conn.execute(query)
