@@ -120,13 +120,13 @@ def create_chargers(config, start, stop):
     from trytond.transaction import Transaction
     pool = init_pool(DATABASE)
     with Transaction().start(DATABASE, 0) as transaction:
+        cursor = transaction.connection.cursor()
         Party = pool.get('party.party')
         Station = pool.get('ev.station')
         Charger = pool.get('ev.charger')
         Connector = pool.get('ev.charger.connector')
         station, = Station.create([{
                     'customer': Party.create([{'name': "Bench"}])[0].id}])
-        cursor = transaction.connection.cursor()
         charger = Charger.__table__()
         connector = Connector.__table__()
         for first in range(start, stop, 1000):
