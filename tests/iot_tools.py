@@ -6,18 +6,16 @@ service and the OCPP gateway as subprocesses, and an MQTT publisher.
 Every test uses its own charger identities and client ids, so that runs in
 parallel (and the stock broker on 1883 shared with others) never collide."""
 import atexit
-import contextlib
-import getpass
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 
-from server import ADMIN_PASSWORD, ROOT, TrytonServer, free_port
+from broker import Broker, make_certificates  # noqa: F401 (the tests')
+from server import (
+    ADMIN_PASSWORD, ROOT, TrytonServer, free_port, stop_process, wait_for)
 
 STOCK_BROKER_PORT = 1883
 
@@ -26,73 +24,30 @@ def unique(prefix):
     return f'{prefix}-{uuid.uuid4().hex[:10]}'
 
 
-def wait_for(predicate, timeout=60, interval=0.1, message="condition"):
-    """Poll until `predicate()` is true; a timeout is a failure of the
-    test, not a measurement"""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(interval)
-
-
 class IotServer(TrytonServer):
     "trytond with ev_charger_iot activated and an [ev_charger_iot] section"
 
-    def write_conf(self):
-        super().write_conf()
-        self.gateway_port = free_port()
-        with open(self.conf, 'a') as fp:
-            fp.write(f"""
-[ev_charger_iot]
-mqtt_host = 127.0.0.1
-mqtt_port = {STOCK_BROKER_PORT}
-batch_delay_ms = 50
-command_poll_ms = 200
-command_timeout = 60
-gateway_listen = 127.0.0.1:{self.gateway_port}
-""")
+    modules = ('ev_charger_iot',)
 
-    def setup_database(self):
-        passfile = os.path.join(self.tmpdir, 'admin-password')
-        with open(passfile, 'w') as fp:
-            fp.write(ADMIN_PASSWORD + '\n')
-        admin = os.path.join(ROOT, '.venv', 'bin', 'trytond-admin')
-        self._run('admin-all', [
-                admin, '-c', self.conf, '-d', self.database, '--all',
-                '--email', 'admin@ev.localhost'],
-            env=self.env(TRYTONPASSFILE=passfile))
-        self._run('admin-activate', [
-                admin, '-c', self.conf, '-d', self.database,
-                '-u', 'ev_charger_iot', '--activate-dependencies'],
-            env=self.env())
+    def conf_sections(self):
+        "The server's configuration with the [ev_charger_iot] section"
+        sections = super().conf_sections()
+        self.gateway_port = free_port()
+        iot = {
+            'mqtt_host': '127.0.0.1',
+            'mqtt_port': STOCK_BROKER_PORT,
+            'batch_delay_ms': 50,
+            'command_poll_ms': 200,
+            'command_timeout': 60,
+            'gateway_listen': f'127.0.0.1:{self.gateway_port}',
+            }
+        # `settings` still apply last
+        iot.update(sections.get('ev_charger_iot', {}))
+        sections['ev_charger_iot'] = iot
+        return sections
 
     def start(self, timeout=60):
-        # Without the web client (var/sao) trytond answers / with 405:
-        # any HTTP answer says it serves
-        import urllib.error
-        import urllib.request
-        self._log = open(self.log_path, 'w')
-        self.process = subprocess.Popen(
-            [os.path.join(ROOT, '.venv', 'bin', 'trytond'), '-c', self.conf,
-                '-d', self.database],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
-            stdin=subprocess.DEVNULL, env=self.env())
-
-        def serving():
-            if self.process.poll() is not None:
-                raise RuntimeError("trytond stopped:\n" + self.log_tail())
-            try:
-                urllib.request.urlopen(self.url, timeout=2).close()
-            except urllib.error.HTTPError:
-                return True
-            except (urllib.error.URLError, OSError):
-                return False
-            return True
-        wait_for(serving, timeout=timeout, interval=0.2, message="trytond")
+        super().start(timeout)
         self.admin = self.rpc_session('admin', ADMIN_PASSWORD)
         self.context = self.admin('model.res.user.get_preferences', True, {})
         customer, = self.admin('model.party.party.create',
@@ -114,9 +69,6 @@ gateway_listen = 127.0.0.1:{self.gateway_port}
                                 for n in range(1, connectors + 1)])],
                     } for identity in identities])
 
-    def count(self, table, where='', params=()):
-        return self.sql(f'SELECT COUNT(*) FROM {table} {where}', params)[0][0]
-
 
 _shared = {}
 
@@ -130,97 +82,6 @@ def shared_server():
         _shared['server'] = server
         atexit.register(server.close)
     return _shared['server']
-
-
-def make_certificates(directory):
-    """A CA and a server certificate for 127.0.0.1 signed by it (openssl),
-    in `directory`; returns the CA certificate's path"""
-    def openssl(*args):
-        subprocess.run(['openssl', *args], cwd=directory, check=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-        '-subj', '/CN=EV Test CA', '-keyout', 'ca.key', '-out', 'ca.crt')
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
-        '-keyout', 'server.key', '-out', 'server.csr')
-    with open(os.path.join(directory, 'san.ext'), 'w') as fp:
-        fp.write('subjectAltName = IP:127.0.0.1\n')
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey',
-        'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext',
-        '-out', 'server.crt')
-    return os.path.join(directory, 'ca.crt')
-
-
-class Broker:
-    "A Mosquitto of our own on a free loopback port: restartable"
-
-    USERNAME = 'ev-ingest'
-    PASSWORD = 's3cret-ingest'
-
-    def __init__(self, max_queued=0, secure=False):
-        """With `secure`, TLS only (a certificate of our own CA, ca_certs)
-        and a user name and password (USERNAME, PASSWORD) required"""
-        self.port = free_port()
-        self.tmpdir = tempfile.mkdtemp(prefix='ev-mqtt-')
-        self.conf = os.path.join(self.tmpdir, 'mosquitto.conf')
-        if secure:
-            self.ca_certs = make_certificates(self.tmpdir)
-            password_file = os.path.join(self.tmpdir, 'passwords')
-            subprocess.run(['mosquitto_passwd', '-b', '-c', password_file,
-                    self.USERNAME, self.PASSWORD], check=True,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            access = f"""\
-allow_anonymous false
-password_file {password_file}
-certfile {self.tmpdir}/server.crt
-keyfile {self.tmpdir}/server.key
-"""
-        else:
-            self.ca_certs = None
-            access = "allow_anonymous true\n"
-        with open(self.conf, 'w') as fp:
-            # Run as root, mosquitto would switch to the user "mosquitto",
-            # which cannot write its persistence file here
-            fp.write(f"""\
-user {getpass.getuser()}
-listener {self.port} 127.0.0.1
-{access}\
-persistence true
-persistence_location {self.tmpdir}/
-autosave_interval 1
-max_queued_messages {max_queued}
-max_inflight_messages 0
-log_dest file {self.tmpdir}/mosquitto.log
-""")
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(['mosquitto', '-c', self.conf],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.listening, timeout=20, message="mosquitto to listen")
-        return self
-
-    def listening(self):
-        import socket
-        with contextlib.closing(socket.socket()) as sock:
-            return sock.connect_ex(('127.0.0.1', self.port)) == 0
-
-    def stop(self):
-        "Stop as a service manager does (SIGTERM: it saves its sessions)"
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-        self.process = None
-
-    def close(self):
-        self.stop()
-        import shutil
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class Service:
@@ -277,13 +138,7 @@ class Service:
         self.process.wait(timeout=20)
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+        stop_process(self.process, timeout=20)
 
     def __enter__(self):
         return self.start()

@@ -8,6 +8,8 @@ import pytest
 
 from iot_tools import Broker, Ingest, Service, shared_server, wait_for
 
+pytestmark = pytest.mark.backend_independent
+
 # What demo/chargers.py plays for each demo charger
 EXPECTED = {
     'CP-DEMO-01': ('l2', 'available'),

@@ -76,6 +76,7 @@ def test_send_and_follow_a_command(api):
         ({'action': 'Reset', 'params': [1]}, {'params'}),
         ({'action': 'Reset', 'priority': 'high'}, {'priority'}),
         ])
+@pytest.mark.backend_independent
 def test_bad_commands(api, body, fields):
     identity = unique('API')
     api.server.create_chargers([identity])
@@ -86,6 +87,7 @@ def test_bad_commands(api, body, fields):
         'ON ch.id = c.charger', 'WHERE ch.identity = %s', (identity,)) == 0
 
 
+@pytest.mark.backend_independent
 def test_bad_requests(api):
     status, answer = api('POST', 'chargers/NOBODY/commands',
         {'action': 'Reset'})

@@ -2,7 +2,6 @@
 """The ingestion service against the real Mosquitto: every topic of the
 contract, duplicates, dead letters, a SIGKILL mid-stream and a broker
 restart"""
-import contextlib
 import json
 import time
 
@@ -10,6 +9,7 @@ import pytest
 
 from iot_tools import (
     Broker, Ingest, Publisher, Service, iso, shared_server, unique, wait_for)
+from server import pg_connect
 
 
 @pytest.fixture(scope='module')
@@ -232,7 +232,7 @@ def test_database_outage(server):
     now = int(time.time())
 
     def database(sql):
-        with contextlib.closing(server._pg_connect('postgres')) as conn:
+        with pg_connect(server.uri, autocommit=True) as conn:
             conn.execute(sql, (server.database,) if '%s' in sql else ())
     with Broker() as broker, Ingest(server, broker_port=broker.port) \
             as ingest, Publisher(broker.port) as charger:

@@ -19,6 +19,8 @@ from ocpp.v201.enums import Action as Action201
 
 from iot_tools import Gateway, Ingest, shared_server, unique, wait_for
 
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture(scope='module')
 def server():

@@ -23,6 +23,8 @@ from ocpp.v201.enums import Action as Action201
 from iot_tools import Gateway, Ingest, Subscriber, shared_server, unique
 from test_iot_ocpp import command_state, connect, run, until
 
+pytestmark = pytest.mark.backend_independent
+
 FIRMWARE_URL = 'https://firmware.example.com/4.0.1.bin'
 NOT_IMPLEMENTED = ("CALLERROR NotImplemented: Request Action is recognized "
     "but not supported by the receiver")

@@ -130,6 +130,7 @@ def test_known_customer_is_linked_not_duplicated(server):
 
 
 @pytest.mark.parametrize('key', [None, 'not-a-key', 'tata-' + 'ff' * 30])
+@pytest.mark.backend_independent
 def test_missing_or_unknown_key(server, key):
     before = lead_count(server)
     status, _ = call(server, 'POST', 'leads', new_body(), key)
@@ -154,6 +155,7 @@ def test_missing_or_unknown_key(server, key):
                 b['vehicle'].pop('model')),
             {'customer.name', 'vehicle.model'}),
         ])
+@pytest.mark.backend_independent
 def test_invalid_body_is_422_and_writes_nothing(server, change, fields):
     body = new_body()
     change(body)
@@ -166,6 +168,7 @@ def test_invalid_body_is_422_and_writes_nothing(server, change, fields):
 
 
 @pytest.mark.parametrize('raw', [b'{not json', b'[1, 2]', b''])
+@pytest.mark.backend_independent
 def test_malformed_json_is_422(server, raw):
     before = lead_count(server)
     status, result = call(server, 'POST', 'leads', key=TATA_KEY, raw=raw)
@@ -214,6 +217,7 @@ def test_status_of_own_lead(server):
     assert result['milestones']['contacted'] is None
 
 
+@pytest.mark.backend_independent
 def test_status_of_other_oems_lead_is_404(server):
     body = new_body()
     assert call(server, 'POST', 'leads', body, MG_KEY)[0] == 201

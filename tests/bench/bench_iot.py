@@ -31,13 +31,10 @@ a round did not store every message exactly once.
         [--chargers N] [--rounds N] [--rebuild]
 """
 import argparse
-import contextlib
 import datetime
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,10 +43,15 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+# The harness of the tests: tests/server.py and tests/broker.py
+sys.path.insert(0, str(ROOT / 'tests'))
+from broker import Broker  # noqa: E402
+from server import (  # noqa: E402
+    admin_all, create_database, database_exists, drop_database, init_pool,
+    pg_connect, stop_process, trytond_admin, wait_for, write_conf)
+
 DEFAULT_URI = 'postgresql://postgres@127.0.0.1:5432/'
 DATABASE = 'ev_bench_iot'
 TOPICS = ['heartbeat', 'status', 'meter']
@@ -66,68 +68,33 @@ def note(message):
     print(f'# {message}', file=sys.stderr, flush=True)
 
 
-def free_port():
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def connect(uri, database):
-    import psycopg
-    parts = urlsplit(uri)
-    return psycopg.connect(
-        urlunsplit(parts._replace(path='/' + database)), autocommit=True)
-
-
-def database_exists(uri, name):
-    with contextlib.closing(connect(uri, 'postgres')) as conn:
-        return bool(conn.execute(
-                'SELECT 1 FROM pg_database WHERE datname = %s',
-                (name,)).fetchone())
-
-
 def write_config(uri, directory, mqtt_port, smtp_port):
-    path = Path(directory) / 'trytond.conf'
-    path.write_text(f"""\
-[database]
-uri = {uri}
-
-[email]
-uri = smtp://127.0.0.1:{smtp_port}
-
-[ev_charger_iot]
-mqtt_host = 127.0.0.1
-mqtt_port = {mqtt_port}
-batch_size = 2000
-batch_delay_ms = 50
-receive_maximum = 6000
-""")
-    return str(path)
+    return write_conf(str(Path(directory) / 'trytond.conf'), {
+            'database': {'uri': uri},
+            'email': {'uri': f'smtp://127.0.0.1:{smtp_port}'},
+            'ev_charger_iot': {
+                'mqtt_host': '127.0.0.1',
+                'mqtt_port': mqtt_port,
+                'batch_size': 2000,
+                'batch_delay_ms': 50,
+                'receive_maximum': 6000,
+                },
+            })
 
 
 def build_database(uri, config, chargers, rebuild):
     "ev_bench_iot with ev_charger_iot and `chargers` chargers"
-    if rebuild and database_exists(uri, DATABASE):
-        with contextlib.closing(connect(uri, 'postgres')) as conn:
-            conn.execute(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
+    if rebuild:
+        drop_database(uri, DATABASE)
     env = {k: v for k, v in os.environ.items() if not k.startswith('TRYTOND')}
     if not database_exists(uri, DATABASE):
         note(f"creating the database {DATABASE}")
-        with contextlib.closing(connect(uri, 'postgres')) as conn:
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
-        with tempfile.NamedTemporaryFile('w') as passfile:
-            passfile.write('admin-bench\n')
-            passfile.flush()
-            subprocess.run([str(VENV_BIN / 'trytond-admin'), '-c', config,
-                    '-d', DATABASE, '--all', '--email', 'admin@ev.localhost'],
-                env=dict(env, TRYTONPASSFILE=passfile.name), check=True,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        create_database(uri, DATABASE)
+        admin_all(config, DATABASE, 'admin-bench', env=env)
     # Update the modules: the sources may have changed since
-    subprocess.run([str(VENV_BIN / 'trytond-admin'), '-c', config,
-            '-d', DATABASE, '-u', 'ev_charger_iot',
-            '--activate-dependencies'], env=env, check=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with contextlib.closing(connect(uri, DATABASE)) as conn:
+    trytond_admin(config, DATABASE, '-u', 'ev_charger_iot',
+        '--activate-dependencies', env=env)
+    with pg_connect(uri, DATABASE, autocommit=True) as conn:
         count, = conn.execute('SELECT COUNT(*) FROM ev_charger').fetchone()
         # Each run starts from the same state: no history, no alert
         conn.execute('TRUNCATE ev_charger_heartbeat, ev_charger_status, '
@@ -150,19 +117,16 @@ def create_chargers(config, start, stop):
     "Set-based, through the ORM's tables, with one station for them all"
     from trytond import config as tryton_config
     tryton_config.update_etc(config)
-    from trytond.pool import Pool
     from trytond.transaction import Transaction
-    Pool.start()
-    pool = Pool(DATABASE)
-    pool.init()
+    pool = init_pool(DATABASE)
     with Transaction().start(DATABASE, 0) as transaction:
+        cursor = transaction.connection.cursor()
         Party = pool.get('party.party')
         Station = pool.get('ev.station')
         Charger = pool.get('ev.charger')
         Connector = pool.get('ev.charger.connector')
         station, = Station.create([{
                     'customer': Party.create([{'name': "Bench"}])[0].id}])
-        cursor = transaction.connection.cursor()
         charger = Charger.__table__()
         connector = Connector.__table__()
         for first in range(start, stop, 1000):
@@ -207,36 +171,6 @@ def stream(count, chargers, base):
         messages.append((f'ev/{identity(charger)}/{kind}',
                 json.dumps(payload).encode()))
     return messages
-
-
-class Broker:
-    "Mosquitto without queue limit nor persistence, on a free port"
-
-    def __init__(self):
-        self.port = free_port()
-        self.tmpdir = tempfile.mkdtemp(prefix='ev-bench-mqtt-')
-        conf = Path(self.tmpdir) / 'mosquitto.conf'
-        conf.write_text(f"""\
-listener {self.port} 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages 0
-max_inflight_messages 0
-""")
-        self.process = subprocess.Popen(['mosquitto', '-c', str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.closing(socket.socket()) as sock:
-                if sock.connect_ex(('127.0.0.1', self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def close(self):
-        self.process.terminate()
-        self.process.wait(timeout=20)
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def mqtt_client(client_id):
@@ -350,15 +284,16 @@ class IngestProcess:
                     self.config, '-d', DATABASE, '--client-id',
                     self.client_id], stdout=log, stderr=subprocess.STDOUT,
                 env=self.env, cwd=ROOT)
-        deadline = time.monotonic() + 120
-        while 'connected to the broker' not in self.log.read_text():
-            if time.monotonic() > deadline or self.process.poll() is not None:
+
+        def connected():
+            if self.process.poll() is not None:
                 raise RuntimeError(self.log.read_text()[-3000:])
-            time.sleep(0.05)
+            return 'connected to the broker' in self.log.read_text()
+        wait_for(connected, timeout=120, interval=0.05,
+            message="the ingestion service to connect")
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=120)
+        stop_process(self.process, 120)
 
 
 def stored(conn):
@@ -375,7 +310,7 @@ def inserted(conn):
 
 
 def ingest_round(uri, ingest, port, messages):
-    with contextlib.closing(connect(uri, DATABASE)) as conn:
+    with pg_connect(uri, DATABASE, autocommit=True) as conn:
         for table in TABLES:
             conn.execute(f'TRUNCATE {table}')
         publish_all(port, messages)  # queued in the service's session
@@ -405,7 +340,7 @@ def ingest_round(uri, ingest, port, messages):
 def vacuum(uri):
     """What autovacuum does between the bursts of a real day: the benchmark
     updates every charger hundreds of times in a few minutes"""
-    with contextlib.closing(connect(uri, DATABASE)) as conn:
+    with pg_connect(uri, DATABASE, autocommit=True) as conn:
         conn.execute('VACUUM ANALYZE ev_charger, ev_charger_connector, '
             'ev_charger_alert, res_notification')
 
@@ -414,11 +349,8 @@ def health_bench(config, rounds):
     "The cron's evaluation over every charger, in a rolled back transaction"
     from trytond import config as tryton_config
     tryton_config.update_etc(config)
-    from trytond.pool import Pool
     from trytond.transaction import Transaction
-    Pool.start()
-    pool = Pool(DATABASE)
-    pool.init()
+    pool = init_pool(DATABASE)
     Charger = pool.get('ev.charger')
     base = datetime.datetime(2026, 6, 1, 12, 0)
     all_change, steady = [], []
@@ -457,7 +389,7 @@ def main():
     if not uri.startswith('postgresql'):
         sys.exit("bench_iot runs on PostgreSQL (TRYTOND_DATABASE__URI)")
     tmp = tempfile.mkdtemp(prefix='ev-bench-iot-')
-    broker = Broker()
+    broker = Broker(persistence=False).start()
     # The alerts' emails go to a real SMTP server of ev_station's tests
     from trytond.modules.ev_station.tests.tools import SMTPServer
     mail = SMTPServer().start()

@@ -5,7 +5,11 @@ database; the storing itself is tested against the real broker and service
 import datetime
 import unittest
 
+import pytest
+
 from trytond.modules.ev_charger_iot.bulk import Field, Latest, array_literal
+
+pytestmark = pytest.mark.backend_independent
 
 
 def at(second):

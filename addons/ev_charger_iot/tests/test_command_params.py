@@ -8,8 +8,12 @@ import re
 import unittest
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from trytond.modules.ev_charger_iot.contract import (
     COMMANDS, Message, command_errors, parse)
+
+pytestmark = pytest.mark.backend_independent
 
 MESSAGES = {
     record.get('id'): record.find("field[@name='text']").text

@@ -6,8 +6,12 @@ import datetime
 import json
 import unittest
 
+import pytest
+
 from trytond.modules.ev_charger_iot import contract
 from trytond.modules.ev_charger_iot.contract import BadMessage, parse
+
+pytestmark = pytest.mark.backend_independent
 
 
 def payload(**values):

@@ -3,7 +3,11 @@
 intake and the contact form accept, and the form they keep"""
 import unittest
 
+import pytest
+
 from trytond.modules.ev_lead.party import EMAIL, normalize_phone
+
+pytestmark = pytest.mark.backend_independent
 
 
 class PhoneTestCase(unittest.TestCase):
