@@ -87,7 +87,8 @@ class FieldDoorsTestCase(FieldFlow, ModuleDBTestCase):
                 order=[('id', 'ASC')])
             self.assertEqual(
                 [(e.event_type.code, e.stage, e.stage_override,
-                        e.override_by, e.stage_rule.id) for e in entries],
+                        e.override_by, e.stage_rule and e.stage_rule.id)
+                    for e in entries],
                 [('installation_completed', 'installation', True, None,
                         ModelData.get_id(
                             'ev_field', 'stage_rule_field_installation')),
