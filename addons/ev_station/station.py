@@ -312,10 +312,15 @@ class Station(ChatMixin, ModelSQL, ModelView):
         writes only the log of a station it can see)"""
         pool = Pool()
         ModelAccess = pool.get('ir.model.access')
+        Rule = pool.get('ir.rule')
         transaction = Transaction()
         if not (transaction.user and transaction.check_access):
             return
         ModelAccess.check('ev.station.log', 'create')
+        if not Rule.domain_get(cls.__name__, mode='read'):
+            # No record rule keeps this user from any station (the rules are
+            # cached): no query on the hot path of the log
+            return
         ids = {s.id for s in stations}
         visible = {s.id for s in cls.search([('id', 'in', list(ids))])}
         if ids - visible:
