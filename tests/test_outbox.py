@@ -8,6 +8,7 @@ import collections
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -105,8 +106,10 @@ def test_two_crons_and_a_worker_deliver_each_item_once(server):
         def start(name, args):
             log = open(os.path.join(server.tmpdir, f'{name}.log'), 'w')
             logs.append(log)
+            # A session of its own: stopping it stops its forked workers
             return subprocess.Popen(args, env=env, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
         processes = [
             start(f'cron{i}', [_bin('trytond-cron'), '-c', conf,
                     '-d', server.database, '--once', '-n', '1'])
@@ -129,12 +132,14 @@ def test_two_crons_and_a_worker_deliver_each_item_once(server):
                     break
                 time.sleep(0.5)
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                process.wait(timeout=30)
+            for process in [worker, *processes]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=30)
             for log in logs:
                 log.close()
 
