@@ -17,7 +17,8 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
-from iot_tools import Gateway, Ingest, shared_server, unique, wait_for
+from iot_tools import (
+    Gateway, Ingest, Publisher, shared_server, unique, wait_for)
 
 pytestmark = pytest.mark.backend_independent
 
@@ -71,6 +72,24 @@ class SimulatedStation201(ChargePoint201):
                 {'id_token': id_token, 'evse_id': evse_id}))
         return result201.RequestStartTransaction(status='Accepted',
             transaction_id='TX-201')
+
+
+class OrderedStation201(ChargePoint201):
+    "A 2.0.1 station that remembers the order of the calls it receives"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.received = []
+
+    @on(Action201.update_firmware)
+    async def on_update_firmware(self, request_id, firmware, **kwargs):
+        self.received.append(firmware['location'])
+        return result201.UpdateFirmware(status='Accepted')
+
+    @on(Action201.reset)
+    async def on_reset(self, type, **kwargs):
+        self.received.append('Reset')
+        return result201.Reset(status='Accepted')
 
 
 def run(coroutine):
@@ -249,3 +268,43 @@ def test_ocpp201_charging_station(server):
         (charger_id,)) == [('Tritium', '2.0.9')]
     assert server.sql('SELECT connector, status FROM ev_charger_status '
         'WHERE charger = %s', (charger_id,)) == [(1, 'Faulted')]
+
+
+def test_commands_in_order(server):
+    """Commands reach a charger in the order they were published, whatever
+    their size: a reset sent after a firmware update never overtakes it"""
+    identity = unique('ORDER201')
+    server.create_chargers([identity], power_class='l3')
+    sent = []
+    for n in range(8):
+        sent.append('https://firmware.example.com/' + 'x' * 400 + f'/{n}.bin')
+        sent.append('Reset')
+    with Gateway(server), Publisher() as publisher:
+        async def scenario():
+            connection, cp, task = await connect(
+                server, identity, 'ocpp2.0.1', OrderedStation201)
+            # Once a first command gets through, the gateway is subscribed
+            for probe in range(60):
+                publisher.publish(f'ev/{identity}/cmd', {
+                        'id': f'{identity}-probe-{probe}', 'action': 'Reset',
+                        'params': {}})
+                await asyncio.sleep(0.5)
+                if cp.received:
+                    break
+            await until(lambda: cp.received, "the probe at the station")
+            await asyncio.sleep(1)
+            cp.received.clear()
+            for n, what in enumerate(sent):
+                action, params = ('Reset', {}) if what == 'Reset' else (
+                    'UpdateFirmware', {'location': what})
+                publisher.publish(f'ev/{identity}/cmd', {
+                        'id': f'{identity}-{n}', 'action': action,
+                        'params': params}, wait=False)
+            publisher.flush()
+            await until(lambda: len(cp.received) == len(sent),
+                "every command at the station")
+            task.cancel()
+            await connection.close()
+            return cp.received
+        received = run(scenario())
+    assert received == sent

@@ -243,7 +243,9 @@ class Command(ModelSQL, ModelView):
                     where=table.id.in_(ids) & (table.sent_at == now)))
             claimed = [i for i, in cursor]
         invalidate_cache(cls.__name__)
-        return cls.browse(claimed)
+        # In the order they were requested: RETURNING follows the scan, and
+        # a charger must get a firmware update before the reset sent after
+        return cls.browse(sorted(claimed))
 
     @classmethod
     def apply_results(cls, results, now=None):

@@ -137,6 +137,10 @@ class Bridge:
         self.gateway = gateway
         self.accepted = None
         self.transactions = {}  # connector → transaction id (1.6)
+        # One command at a time, in the order they arrived (the library
+        # validates each call in a thread before taking its own lock, so
+        # a short Reset could overtake the UpdateFirmware sent before it)
+        self.commands = asyncio.Lock()
 
     async def ensure_accepted(self):
         if self.accepted is None:
@@ -200,11 +204,15 @@ class Bridge:
 
     async def run_command(self, command):
         "Send an ev/<id>/cmd command as an OCPP call, publish its result"
+        async with self.commands:
+            await self._run_command(command)
+
+    async def _run_command(self, command):
         action, params = command.get('action'), command.get('params') or {}
         timeout = call_timeout()
         try:
             self.check_command(action, params)
-            # The call waits for the lock of a call in progress first
+            # The call may wait for a call of the charger's in progress
             status, detail = await asyncio.wait_for(
                 self.send_command(action, params), 2 * timeout + 5)
         except CommandRefused as refused:

@@ -201,6 +201,22 @@ class CommandTestCase(ModuleDBTestCase):
         self.assertEqual(Command.claim_pending(10), [])
 
     @with_transaction()
+    def test_claim_pending_in_order(self):
+        "Commands are handed out in the order they were requested"
+        Command = Pool().get('ev.charger.command')
+        create_charger('CP-CMD-7')
+        first, = Command.send('CP-CMD-7', 'UpdateFirmware',
+            {'location': 'https://firmware.example.com/4.0.1.bin'})
+        second, = Command.send('CP-CMD-7', 'Reset', {})
+        third, = Command.send('CP-CMD-7', 'TriggerMessage',
+            {'requested_message': 'Heartbeat'})
+        # A later version of the first row: PostgreSQL stores it after the
+        # others, and the claim's RETURNING follows that storage order
+        Command.write([first], {'params': {
+                    'location': 'https://firmware.example.com/4.0.2.bin'}})
+        self.assertEqual(Command.claim_pending(10), [first, second, third])
+
+    @with_transaction()
     def test_firmware_campaign_progress(self):
         "A campaign sends UpdateFirmware to each charger and follows it"
         pool = Pool()
