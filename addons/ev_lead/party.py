@@ -4,10 +4,14 @@ links a new lead to the customer the company already knows"""
 import re
 
 from trytond.i18n import gettext
-from trytond.model import fields
+from sql import Null
+from sql.functions import Lower
+
+from trytond.model import Index, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools.email_ import normalize_email
+from trytond.transaction import Transaction
 
 from .exceptions import ContactError
 
@@ -21,6 +25,11 @@ PHONE_TYPES = {'phone', 'mobile', 'fax'}
 # The syntax only: email-validator, which trytond uses when installed, also
 # checks deliverability over DNS, which an intake must not depend on.
 EMAIL = re.compile(r'^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$')
+
+
+def compact_email(value):
+    "The form in which emails are matched: normalised, lower case"
+    return normalize_email(value).lower() if value else value
 
 
 def normalize_phone(value, region):
@@ -77,7 +86,7 @@ class Party(metaclass=PoolMeta):
         if email:
             domain.append([
                     ('type', '=', 'email'),
-                    ('value', 'ilike', normalize_email(email)),
+                    ('value_compact', '=', compact_email(email)),
                     ])
         if len(domain) == 1:
             return None
@@ -134,6 +143,33 @@ class Party(metaclass=PoolMeta):
 
 class ContactMechanism(metaclass=PoolMeta):
     __name__ = 'party.contact_mechanism'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        # An intake finds the customer of a phone or an email by equality
+        cls._sql_indexes.add(Index(t,
+                (t.value_compact, Index.Equality()),
+                (t.type, Index.Equality())))
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        # Emails were matched case-insensitively on value: their compact
+        # form is now the lower-case one
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.value_compact],
+                [Lower(table.value)],
+                where=(table.type == 'email')
+                & ((table.value_compact != Lower(table.value))
+                    | (table.value_compact == Null))))
+
+    def format_value_compact(self, value=None, type_=None):
+        if type_ == 'email':
+            return compact_email(value)
+        return super().format_value_compact(value=value, type_=type_)
 
     def _phone_country_codes(self):
         yield from super()._phone_country_codes()
