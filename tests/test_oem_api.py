@@ -10,10 +10,13 @@ import uuid
 
 import pytest
 
-from server import OEMS
+from server import ADMIN_PASSWORD, CUSTOMER_EMAIL, OEMS, USER_PASSWORD
 
 TATA_KEY = OEMS[0][2]
 MG_KEY = OEMS[1][2]
+# Tryton's AccessError of a model an OEM's user may not use
+PARTIES_CLOSED = (r'You are not allowed to access '
+    r'"Party( Contact Mechanism| Address)?"')
 
 BODY = {
     "oem_reference": None,
@@ -127,6 +130,149 @@ def test_known_customer_is_linked_not_duplicated(server):
         'SELECT party FROM sale_opportunity WHERE id IN (%s, %s)',
         (first['id'], result['id']))
     assert len({c for c, in customers}) == 1
+
+
+def customer_of(server, lead_id):
+    "The party of a lead, with its contacts and addresses"
+    (party,), = server.sql(
+        'SELECT party FROM sale_opportunity WHERE id = %s', (lead_id,))
+    return party, party_contents(server, party)
+
+
+def party_contents(server, party):
+    return (
+        sorted(server.sql('SELECT type, value FROM party_contact_mechanism '
+                'WHERE party = %s', (party,))),
+        sorted(server.sql('SELECT street_unstructured, city, postal_code FROM '
+                'party_address WHERE party = %s', (party,))))
+
+
+def duplicate_notices(server, party):
+    """The parties opened by Central Ops' (admin's) possible-duplicate
+    notifications that name the party"""
+    rows = server.sql(
+        'SELECT n.records FROM res_notification n '
+        'JOIN res_user u ON u.id = n."user" '
+        "WHERE u.login = 'admin' AND n.model = 'party.party' "
+        'AND n.label LIKE %s', ('Possible duplicate customer%',))
+    return [json.loads(r) for r, in rows if party in json.loads(r)]
+
+
+def test_intake_never_links_another_oems_customer(server):
+    """MG sends the phone and email of a customer of Tata: MG's lead gets a
+    new party, Tata's customer is untouched, Central Ops hears of it"""
+    tata = new_body()
+    tata['customer']['phone'] = '+91 94470 11111'
+    tata['customer']['email'] = 'asha.menon@example.com'
+    status, first = call(server, 'POST', 'leads', tata, TATA_KEY)
+    assert status == 201, first
+    tata_party, tata_before = customer_of(server, first['id'])
+
+    mg = new_body()
+    mg['customer'] = copy.deepcopy(tata['customer'])
+    mg['customer']['name'] = "Asha M."
+    mg['customer']['address']['street'] = "12 Other Road"
+    status, second = call(server, 'POST', 'leads', mg, MG_KEY)
+    assert status == 201, second
+    mg_party, mg_contents = customer_of(server, second['id'])
+    assert mg_party != tata_party
+    assert party_contents(server, tata_party) == tata_before
+    assert mg_contents == (
+        [('email', 'asha.menon@example.com'), ('mobile', '+919447011111')],
+        [('12 Other Road', 'Kochi', '682031')])
+    assert duplicate_notices(server, mg_party) == [[mg_party, tata_party]]
+
+
+def test_intake_never_links_a_direct_customer(server):
+    """An OEM sends the email of a customer the company serves directly
+    (the customer of the session's data): a new party, nothing written on
+    the known one"""
+    (direct, email), = server.sql(
+        'SELECT party, value FROM party_contact_mechanism '
+        "WHERE type = 'email' AND value = %s", (CUSTOMER_EMAIL,))
+    before = party_contents(server, direct)
+    body = new_body()
+    body['customer']['phone'] = '+91 94470 22222'
+    body['customer']['email'] = email.upper()
+    status, result = call(server, 'POST', 'leads', body, TATA_KEY)
+    assert status == 201, result
+    party, _ = customer_of(server, result['id'])
+    assert party != direct
+    assert party_contents(server, direct) == before
+    assert duplicate_notices(server, party) == [[party, direct]]
+
+
+def test_intake_never_writes_on_its_own_known_customer(server):
+    """The OEM's own customer with a new email and another site: a new
+    party; the known one keeps exactly what it had"""
+    body = new_body()
+    body['customer']['phone'] = '+91 94470 33333'
+    body['customer']['email'] = None
+    status, first = call(server, 'POST', 'leads', body, TATA_KEY)
+    assert status == 201
+    known, before = customer_of(server, first['id'])
+    again = new_body()
+    again['customer']['phone'] = '+91 94470 33333'
+    again['customer']['email'] = 'new.address@example.com'
+    again['customer']['address']['street'] = "1 New Street"
+    status, second = call(server, 'POST', 'leads', again, TATA_KEY)
+    assert status == 201
+    party, _ = customer_of(server, second['id'])
+    assert party != known
+    assert party_contents(server, known) == before
+    assert duplicate_notices(server, party) == [[party, known]]
+
+
+def test_oem_user_learns_nothing_of_other_parties(server):
+    """Over JSON-RPC, an OEM's user finds its leads but nothing of any
+    party through them: searching its leads on the customer's related
+    fields finds nothing, parties cannot be searched, read or written"""
+    body = new_body()
+    body['customer']['phone'] = '+91 94470 44444'
+    status, lead = call(server, 'POST', 'leads', body, TATA_KEY)
+    assert status == 201
+    own, _ = customer_of(server, lead['id'])
+    email = f'direct-{uuid.uuid4().hex[:8]}@example.com'
+    admin = server.rpc_session('admin', ADMIN_PASSWORD)
+    direct, = admin('model.party.party.create', [{'name': "Direct Customer",
+                'contact_mechanisms': [['create', [
+                                {'type': 'email', 'value': email}]]]}], {})
+    tata = server.rpc_session('oem-tata', USER_PASSWORD)
+
+    def search(model, domain):
+        return tata(f'model.{model}.search', domain, 0, None, None, {})
+
+    assert search('sale.opportunity', [
+            ('oem_reference', '=', body['oem_reference'])]) == [lead['id']]
+    assert search('sale.opportunity', [('party', '=', direct)]) == []
+    # Tryton does not apply the parties' record rules to a search on a
+    # related field: the OEM's user may not read parties at all
+    for domain in [
+            [('party.contact_mechanisms.value', '=', email)],
+            [('party.name', '=', "Direct Customer")],
+            # Not even of its own customer
+            [('party.contact_mechanisms.value', '=', '+919447044444')],
+            [('party.addresses.city', '=', "Kochi")],
+            ]:
+        with pytest.raises(RuntimeError, match=PARTIES_CLOSED):
+            search('sale.opportunity', domain)
+    for model, domain in [
+            ('party.party', []),
+            ('party.contact_mechanism', [('value', '=', email)]),
+            ('party.address', []),
+            ('res.user', [('ev_oem.contact_mechanisms.value', '=', email)]),
+            ]:
+        with pytest.raises(RuntimeError, match=PARTIES_CLOSED):
+            search(model, domain)
+    for party in [direct, own]:
+        with pytest.raises(RuntimeError, match=PARTIES_CLOSED):
+            tata('model.party.party.read', [party], ['name'], {})
+    with pytest.raises(RuntimeError, match=PARTIES_CLOSED):
+        tata('model.party.party.write', [own], {'name': "Renamed"}, {})
+    with pytest.raises(RuntimeError, match=PARTIES_CLOSED):
+        tata('model.party.contact_mechanism.create', [
+                {'party': own, 'type': 'email', 'value': 'x@example.com'}],
+            {})
 
 
 @pytest.mark.parametrize('key', [None, 'not-a-key', 'tata-' + 'ff' * 30])

@@ -46,6 +46,24 @@ class Rule(metaclass=PoolMeta):
         return ['AND', domain, restriction] if domain else restriction
 
 
+class ModelAccess(metaclass=PoolMeta):
+    __name__ = 'ir.model.access'
+
+    @classmethod
+    def get_access(cls, models):
+        access = super().get_access(models)
+        oem = _user_oem()
+        if oem is None:
+            return access
+        # The models an OEM's user does not see (see Rule.domain_get) are
+        # not readable at all: else a search of its own leads on a related
+        # field (party.contact_mechanisms.value, ...) would probe them,
+        # as Tryton does not apply their rules to such a search.
+        closed = dict.fromkeys(['read', 'write', 'create', 'delete'], False)
+        return {model: (closed if _oem_restriction(model, oem) == NOTHING
+                else perms) for model, perms in access.items()}
+
+
 def _user_oem():
     return Pool().get('res.user').get_ev_oem()
 
@@ -60,6 +78,9 @@ OEM_OPEN_MODELS = {
     }
 
 
+NOTHING = [('id', '=', -1)]
+
+
 def _oem_restriction(model_name, oem):
     "None when the model is open to the OEM's user, else a domain"
     if model_name.startswith(OEM_OPEN_PREFIXES) \
@@ -69,4 +90,4 @@ def _oem_restriction(model_name, oem):
         return [('id', '=', Transaction().user)]
     if model_name == 'ev.lead.survey_slot':
         return [('lead.oem', '=', oem)]
-    return [('id', '=', -1)]
+    return NOTHING

@@ -2,6 +2,7 @@
 """The lead as its OEM sees it: the intake, the status under the names the
 API publishes and the milestones"""
 from trytond.i18n import gettext
+from trytond.modules.ev_station.notification import notify_summary
 from trytond.pool import Pool, PoolMeta
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
@@ -34,7 +35,8 @@ class SaleOpportunity(metaclass=PoolMeta):
         with without_check_access(), \
                 Transaction().set_context(
                     company=company.id if company else None):
-            customer, address = Party.customer_from_intake(values['customer'])
+            customer, address, duplicates = Party.customer_from_intake(
+                values['customer'], oem)
             lead = cls(
                 company=company,
                 party=customer,
@@ -53,7 +55,23 @@ class SaleOpportunity(metaclass=PoolMeta):
             lead.log_stage_change('-', gettext(
                     'ev_lead.msg_received_from_oem', oem=oem.rec_name,
                     reference=values['oem_reference']))
+            if duplicates:
+                cls.notify_possible_duplicate(lead, duplicates)
         return lead
+
+    @classmethod
+    def notify_possible_duplicate(cls, lead, parties):
+        """Tell Central Ops that the new customer of an OEM's lead has the
+        phone or email of other parties (merged by hand with Party ›
+        Replace when they are the same person)"""
+        Configuration = Pool().get('ev.lead.configuration')
+        # It opens the parties, where Party › Replace merges them
+        return notify_summary(Configuration(1).get_central_ops_users(),
+            [lead.party] + list(parties),
+            gettext('ev_lead.msg_possible_duplicate', lead=lead.rec_name),
+            gettext('ev_lead.msg_possible_duplicate_description',
+                customer=lead.party.rec_name, oem=lead.oem.rec_name,
+                parties=', '.join(p.rec_name for p in parties)))
 
     @property
     def oem_status(self):

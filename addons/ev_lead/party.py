@@ -73,8 +73,8 @@ class Party(metaclass=PoolMeta):
         return normalize_phone(value, region or default_region())
 
     @classmethod
-    def find_customer(cls, phone=None, email=None):
-        "The existing party with that phone (E.164) or email, if any"
+    def find_customers(cls, phone=None, email=None, limit=20):
+        "The active parties with that phone (E.164) or email, oldest first"
         pool = Pool()
         ContactMechanism = pool.get('party.contact_mechanism')
         domain = ['OR']
@@ -89,38 +89,74 @@ class Party(metaclass=PoolMeta):
                     ('value_compact', '=', compact_email(email)),
                     ])
         if len(domain) == 1:
-            return None
+            return []
         mechanisms = ContactMechanism.search(
             [domain, ('party.active', '=', True)],
-            order=[('party', 'ASC')], limit=1)
-        return mechanisms[0].party if mechanisms else None
+            order=[('party', 'ASC')], limit=limit)
+        return sorted({m.party for m in mechanisms}, key=lambda p: p.id)
 
     @classmethod
-    def customer_from_intake(cls, values):
-        """The customer of an intake (see intake.parse_customer) and its site
-        address: the known party of that phone or email, else a new one;
-        the phone and email it lacks are added"""
+    def find_customer(cls, phone=None, email=None):
+        "The oldest active party with that phone (E.164) or email, if any"
+        customers = cls.find_customers(phone=phone, email=email, limit=1)
+        return customers[0] if customers else None
+
+    @classmethod
+    def customer_from_intake(cls, values, oem):
+        """The customer of an OEM's intake (see intake.parse_customer), its
+        site address and the parties it may duplicate.
+
+        The customer is one of the OEM's own customers (the party of one of
+        its leads) that already has the phone, the email and the address
+        given; nothing the OEM sends is written on an existing party. Else
+        a new party is created, and the other parties with that phone or
+        email are returned for Central Ops to merge by hand."""
         pool = Pool()
-        ContactMechanism = pool.get('party.contact_mechanism')
-        customer = cls.find_customer(
+        Lead = pool.get('sale.opportunity')
+        candidates = cls.find_customers(
             phone=values['phone'], email=values['email'])
-        if not customer:
-            customer = cls(name=values['name'])
-            customer.save()
-        known = {(m.type, m.value_compact or m.value)
-            for m in customer.contact_mechanisms}
-        mechanisms = []
-        phone = values['phone']
-        if not known & {('mobile', phone), ('phone', phone)}:
-            mechanisms.append(ContactMechanism(
-                    party=customer, type='mobile', value=phone))
-        if values['email'] and ('email', values['email']) not in known:
-            mechanisms.append(ContactMechanism(
-                    party=customer, type='email', value=values['email']))
-        ContactMechanism.save(mechanisms)
+        own = set()
+        if candidates:
+            own = {l.party for l in Lead.search([
+                        ('oem', '=', oem.id),
+                        ('party', 'in', [c.id for c in candidates]),
+                        ])}
+        for customer in candidates:
+            if customer not in own:
+                continue
+            address = customer.intake_address(values)
+            if address and customer.has_contacts(values):
+                return customer, address, []
+        customer = cls(name=values['name'], contact_mechanisms=[
+                {'type': 'mobile', 'value': values['phone']}]
+            + ([{'type': 'email', 'value': values['email']}]
+                if values['email'] else []))
+        customer.save()
         address = customer.address_from_intake(values)
         address.save()
-        return customer, address
+        return customer, address, candidates
+
+    def has_contacts(self, values):
+        "Whether the party has the phone and the email of the intake"
+        known = {(m.type, m.value_compact or m.value)
+            for m in self.contact_mechanisms}
+        phone, email = values['phone'], values['email']
+        if phone and not known & {('mobile', phone), ('phone', phone)}:
+            return False
+        return not email or ('email', compact_email(email)) in known
+
+    def intake_address(self, values):
+        "The party's address that is the site of the intake, if any"
+        def key(street, city, postal_code, country):
+            return tuple(' '.join((v or '').lower().split())
+                for v in [street, city, postal_code]) + (
+                    country.id if country else None,)
+        wanted = key(values['street'], values['city'],
+            values['postal_code'], values['country'])
+        for address in self.addresses:
+            if key(address.street, address.city, address.postal_code,
+                    address.country) == wanted:
+                return address
 
     def address_from_intake(self, values):
         "A new address of the party; the state is matched by name or code"
