@@ -8,7 +8,7 @@ import xmlrpc.client
 
 import pytest
 
-from server import ADMIN_PASSWORD, USER_LOGIN, USER_PASSWORD
+from server import ADMIN_PASSWORD, ROOT, USER_LOGIN, USER_NAME, USER_PASSWORD
 
 
 def xmlrpc_proxy(server, login, password):
@@ -158,3 +158,64 @@ def test_admin_granting_itself_access_is_still_refused(server, station_id):
     assert server.sql(
         'SELECT text FROM ev_station_log WHERE id = %s',
         (entry_id,)) == [("Evidence under pressure",)]
+
+
+def test_stage_override_only_by_its_authoriser(server):
+    """An override of the stages is authorised by the user who records it,
+    a member of the override group: naming somebody else, or overriding
+    without being a member, is refused and writes nothing"""
+    admin = xmlrpc_proxy(server, 'admin', ADMIN_PASSWORD)
+    sales = xmlrpc_proxy(server, USER_LOGIN, USER_PASSWORD)
+    (customer,), = server.sql(
+        'SELECT customer FROM ev_station ORDER BY id LIMIT 1')
+    station, = admin.model.ev.station.create([{'customer': customer}], {})
+    (admin_id,), = server.sql("SELECT id FROM res_user WHERE login = 'admin'")
+    (sales_id,), = server.sql(
+        'SELECT id FROM res_user WHERE login = %s', (USER_LOGIN,))
+    before = server.count('ev_station_log')
+
+    def override(proxy, named):
+        return proxy.model.ev.station.record_events(
+            [station], 'production_confirmed', "Urgent order",
+            {'override_by': named, 'override_reason': "Hospital"}, {})
+
+    for proxy, named, message in [
+            (sales, admin_id, f'"{USER_NAME}" cannot record it in the name '
+                'of "Administrator"'),
+            (admin, sales_id, f'"Administrator" cannot record it in the name '
+                f'of "{USER_NAME}"'),
+            (sales, sales_id, 'Only members of the group "EV Stage Override" '
+                'may override the stages'),
+            ]:
+        with pytest.raises(xmlrpc.client.Fault) as error:
+            override(proxy, named)
+        assert message in error.value.faultString
+        assert 'Traceback' not in error.value.faultString
+    assert server.count('ev_station_log') == before
+    entry, = override(admin, admin_id)
+    assert server.sql('SELECT s.stage, l.stage_override, l.override_by '
+        'FROM ev_station s JOIN ev_station_log l ON l.station = s.id '
+        'WHERE l.id = %s', (entry,)) == [('production', True, admin_id)]
+
+
+@pytest.mark.backend_independent
+def test_shipped_configuration_is_safe(server):
+    """The embedded configuration (./ev run) lists no database and ends
+    idle sessions within the hour; a server so configured refuses to list
+    its databases to a visitor"""
+    import configparser
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+    conf = configparser.ConfigParser()
+    conf.read(os.path.join(ROOT, 'tryton.conf'))
+    assert conf.getboolean('database', 'list') is False
+    assert conf.getint('session', 'timeout') <= 3600
+    request = urllib.request.Request(f'{server.url}rpc/', data=json.dumps(
+            {'id': 0, 'method': 'common.db.list', 'params': []}).encode(),
+        headers={'Content-Type': 'application/json'})
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=30)
+    assert error.value.code == 403
+    assert server.database.encode() not in error.value.read()

@@ -20,6 +20,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         'res.group', "Escalation Group",
         help="Every member is notified of overdue handovers.")
     default_country = fields.Many2One('country.country', "Default Country")
+    override_group = fields.Many2One(
+        'res.group', "Stage Override Group",
+        help="Only its members may record an event that skips stages, "
+        "as the one who authorises it (empty: EV Stage Override).")
 
     @classmethod
     def default_station_sequence(cls):
@@ -27,6 +31,15 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         ModelData = pool.get('ir.model.data')
         try:
             return ModelData.get_id('ev_station', 'sequence_station')
+        except KeyError:
+            return None
+
+    @classmethod
+    def default_override_group(cls):
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        try:
+            return ModelData.get_id('ev_station', 'group_stage_override')
         except KeyError:
             return None
 

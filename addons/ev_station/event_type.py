@@ -60,6 +60,22 @@ class EventType(
                 'ev_station.msg_event_type_code_unique'),
             ]
 
+    # What a past entry shows of its type: changed, it would rewrite it
+    _shown_fields = {'code', 'name', 'stage'}
+
+    @classmethod
+    def check_modification(cls, mode, types, values=None, external=False):
+        super().check_modification(
+            mode, types, values=values, external=external)
+        if mode == 'write' and cls._shown_fields & set(values):
+            Log = Pool().get('ev.station.log')
+            used = Log.search([('event_type', 'in', [t.id for t in types])],
+                limit=1)
+            if used:
+                raise EventTypeError(gettext(
+                        'ev_station.msg_event_type_used',
+                        event_type=used[0].event_type.rec_name))
+
     _values_cache = Cache('ev.station.event_type.get_values', context=False)
 
     @classmethod

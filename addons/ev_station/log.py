@@ -240,12 +240,38 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                         station=Station(station_id).rec_name,
                         event=EventType(type_['id']).rec_name,
                         stages=', '.join(name for _, name in skipped)))
+            if not rule:
+                cls._check_override(station_id, values['override_by'])
             values['stage_override'] = True
         if STAGE_ORDER[target] < STAGE_ORDER[current]:
             # A late event (e.g. a payment after production started) is
             # recorded but does not move the station back.
             return current
         return target
+
+    @classmethod
+    def _check_override(cls, station_id, override_by):
+        """The one who authorises an override is the user recording it, a
+        member of the configuration's override group (root, the system
+        itself, is not checked)"""
+        pool = Pool()
+        User = pool.get('res.user')
+        Station = pool.get('ev.station')
+        Configuration = pool.get('ev.station.configuration')
+        Group = pool.get('res.group')
+        user_id = Transaction().user
+        if not user_id:
+            return
+        if int(override_by) != user_id:
+            raise StageError(gettext('ev_station.msg_override_not_self',
+                    user=User(user_id).rec_name,
+                    named=User(int(override_by)).rec_name))
+        group = Configuration(1).override_group or Group(
+            Configuration.default_override_group())
+        if not group or group.id not in User.get_groups():
+            raise StageError(gettext('ev_station.msg_override_not_allowed',
+                    group=group.rec_name if group else '-',
+                    station=Station(station_id).rec_name))
 
     @classmethod
     def _effects(cls, type_, previous_stage, values):
@@ -388,6 +414,15 @@ class LogEmail(OutboxMixin, ModelSQL, ModelView):
         if mode == 'delete':
             raise LogImmutableError(gettext(
                     'ev_station.msg_entry_immutable', model=cls.__string__))
+        # What the customer was sent (or will be) is evidence: only the
+        # outbox's own columns change, and nothing once it is sent
+        if mode == 'write' and cls._content_fields & set(values) and (
+                external or any(e.state == 'sent' for e in emails)):
+            raise LogImmutableError(gettext(
+                    'ev_station.msg_entry_immutable', model=cls.__string__))
+
+    _content_fields = {
+        'entry', 'recipient', 'language', 'subject', 'body', 'message_id'}
 
     @classmethod
     def from_entry(cls, entry):

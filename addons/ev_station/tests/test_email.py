@@ -5,12 +5,13 @@ import email.policy
 
 from trytond import config
 from trytond.model.exceptions import ValidationError
+from trytond.modules.ev_station.exceptions import LogImmutableError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import (
-    ModuleDBTestCase, SMTPServer, create_customer, create_station)
+    ModuleDBTestCase, SMTPServer, as_user, create_customer, create_station)
 
 
 class CustomerEmailTestCase(ModuleDBTestCase):
@@ -81,6 +82,38 @@ class CustomerEmailTestCase(ModuleDBTestCase):
         self.assertEqual(entry.__class__(entry.id).email_state, 'sent')
         archived, = Email.search([('resource', '=', str(station))])
         self.assertEqual(archived.subject, message['Subject'])
+
+    @with_transaction()
+    def test_sent_email_is_immutable(self):
+        """What the customer was sent cannot change: not by the admin over
+        RPC, not by server code once it is sent"""
+        pool = Pool()
+        LogEmail = pool.get('ev.station.log.email')
+        User = pool.get('res.user')
+        self.smtp.start()
+        station = create_station(create_customer(
+                "Meera Iyer", email='meera@example.com'))
+        entry = station.record_event(
+            'client_account_created', "Your account ACC-1002 is ready.")
+        delivery, = entry.emails
+        admin, = User.search([('login', '=', 'admin')])
+        message = ('Records of "Customer Email" are evidence: they cannot be '
+            'edited or deleted. Record a correcting entry instead.')
+        # Pending: the outbox's own columns only, and not from outside
+        with as_user(admin), self.assertRaises(LogImmutableError) as cm:
+            LogEmail.write([delivery], {'body': "Another text"})
+        self.assertEqual(cm.exception.message, message)
+        LogEmail.deliver([delivery])
+        delivery = LogEmail(delivery.id)
+        self.assertEqual(delivery.state, 'sent')
+        for values in [{'subject': "Rewritten"}, {'body': "Rewritten"},
+                {'recipient': 'someone@example.com'}]:
+            with self.subTest(values=values):
+                with self.assertRaises(LogImmutableError) as cm:
+                    LogEmail.write([delivery], values)
+                self.assertEqual(cm.exception.message, message)
+        sent, = self.received()
+        self.assertEqual(LogEmail(delivery.id).subject, sent['Subject'])
 
     @with_transaction()
     def test_internal_and_client_entries_send_nothing(self):

@@ -87,6 +87,35 @@ class StationTestCase(ModuleDBTestCase):
             Log.search([('stage_override', '=', True)]), [entry])
 
     @with_transaction()
+    def test_used_event_type_keeps_what_entries_show(self):
+        """Renaming, recoding or moving a used event type would change what
+        past entries show: refused, in any language; an unused type and
+        the email template of a used one may change"""
+        pool = Pool()
+        EventType = pool.get('ev.station.event_type')
+        station = create_station()
+        entry = station.record_event('note', "Called the customer")
+        note = EventType.from_code('note')
+        message = (f'The event type "{note.rec_name}" is used by entries of '
+            'the log: its code, name and stage are what those entries show '
+            'and cannot change. Create a new event type and deactivate this '
+            'one instead.')
+        for values, language in [({'name': "Renamed"}, None),
+                ({'name': "Renommé"}, 'fr'), ({'code': 'renamed'}, None),
+                ({'stage': 'commissioned'}, None)]:
+            with self.subTest(values=values, language=language), \
+                    Transaction().set_context(language=language):
+                with self.assertRaises(UserError) as cm:
+                    EventType.write([note], values)
+                self.assertEqual(cm.exception.message, message)
+        self.assertEqual(entry.event_type.rec_name, note.rec_name)
+        EventType.write([note], {'email_subject': "Update on ${station.number}"})
+        unused, = EventType.create([{'code': 'site_visit', 'name': "Visit",
+                    'default_visibility': 'internal'}])
+        EventType.write([unused], {'name': "Site visit", 'code': 'visit'})
+        self.assertEqual(unused.rec_name, "Site visit")
+
+    @with_transaction()
     def test_late_event_does_not_move_back(self):
         "A payment recorded after production leaves the stage where it is"
         station = create_station()
