@@ -256,7 +256,11 @@ class TrytonServer:
             'queue': {'worker': False},
             'attachment': {'filestore': False},
             # Webhook retries come quickly in the tests
-            'ev_lead': {'webhook_retry_delay': 1, 'webhook_timeout': 5},
+            # The tests' own webhook receivers listen on the loopback:
+            # allowed explicitly (production refuses http and the loopback)
+            'ev_lead': {'webhook_retry_delay': 1, 'webhook_timeout': 5,
+                'webhook_allow_http': True,
+                'webhook_allowed_hosts': '127.0.0.1'},
             }
         for section, values in self.settings.items():
             sections.setdefault(section, {}).update(values)

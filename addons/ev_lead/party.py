@@ -3,15 +3,16 @@
 links a new lead to the customer the company already knows"""
 import re
 
-from trytond.i18n import gettext
 from sql import Null
 from sql.functions import Lower
 
+from trytond.i18n import gettext
 from trytond.model import Index, fields
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools.email_ import normalize_email
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import ContactError
 
@@ -47,6 +48,14 @@ def normalize_phone(value, region):
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def _is_ev_admin():
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    return (ModelData.get_id('ev_station', 'group_ev_admin')
+        in User.get_groups())
+
+
 def default_region():
     "The lead configuration's region of numbers without prefix"
     Configuration = Pool().get('ev.lead.configuration')
@@ -62,10 +71,55 @@ class Party(metaclass=PoolMeta):
         "Status Webhook URL",
         states={'invisible': ~Eval('ev_is_oem')},
         help="Every status change of the OEM's leads is POSTed there.")
+    # Write-only: nobody reads it back over RPC (ir.model.field.access),
+    # the administrator sets a new one through ev_webhook_new_secret
     ev_webhook_secret = fields.Char(
-        "Status Webhook Secret",
-        states={'invisible': ~Eval('ev_is_oem')},
+        "Status Webhook Secret", readonly=True,
         help="Key of the HMAC-SHA256 signature in X-EV-Signature.")
+    ev_webhook_new_secret = fields.Function(fields.Char(
+            "Status Webhook Secret",
+            states={'invisible': ~Eval('ev_is_oem')},
+            help="Key of the HMAC-SHA256 signature in X-EV-Signature. It is "
+            "never shown again: type a new one to replace it."),
+        'get_webhook_new_secret', setter='set_webhook_new_secret')
+
+    def get_webhook_new_secret(self, name):
+        return None
+
+    @classmethod
+    def set_webhook_new_secret(cls, parties, name, value):
+        if value:
+            with without_check_access():
+                cls.write(parties, {'ev_webhook_secret': value})
+
+    @classmethod
+    def validate_fields(cls, parties, field_names):
+        super().validate_fields(parties, field_names)
+        if field_names and 'ev_webhook_url' not in field_names:
+            return
+        from .webhook import destination_error, refusal
+        for party in parties:
+            if party.ev_webhook_url:
+                error = destination_error(party.ev_webhook_url)
+                if error:
+                    raise ValidationError(
+                        refusal(party.ev_webhook_url, error))
+
+    @classmethod
+    def check_modification(cls, mode, parties, values=None, external=False):
+        super().check_modification(
+            mode, parties, values=values, external=external)
+        # Where the suite sends data and with which key: the EV
+        # administrator's decision only
+        if not external or mode not in {'create', 'write'}:
+            return
+        if mode == 'create':
+            changed = any(p.ev_webhook_url for p in parties)
+        else:
+            changed = bool({'ev_webhook_url', 'ev_webhook_new_secret'}
+                & {k for k, v in values.items() if v})
+        if changed and not _is_ev_admin():
+            raise AccessError(gettext('ev_lead.msg_webhook_admin_only'))
 
     @classmethod
     def normalize_phone(cls, value, region=None):

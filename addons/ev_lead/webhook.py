@@ -3,8 +3,11 @@
 import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -13,11 +16,99 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.modules.ev_station.outbox import OutboxError, OutboxMixin
-from trytond.rpc import RPC
 from trytond.transaction import Transaction
 
 def _setting(name, default):
     return config.getint('ev_lead', name, default=default)
+
+
+def _allowed_hosts():
+    "[ev_lead] webhook_allowed_hosts: hosts or networks allowed anyway"
+    value = config.get('ev_lead', 'webhook_allowed_hosts', default='')
+    return [v.strip() for v in value.replace(',', ' ').split() if v.strip()]
+
+
+def _own_addresses():
+    "The addresses of this server (its name and its listening address)"
+    addresses = set()
+    for host in {socket.gethostname(), socket.getfqdn()}:
+        try:
+            addresses.update(info[4][0] for info in socket.getaddrinfo(
+                    host, None))
+        except OSError:
+            pass
+    return {ipaddress.ip_address(a.split('%')[0]) for a in addresses}
+
+
+def destination_error(url, resolve=True):
+    """Why the webhook URL is refused, as (message id of ev_lead, its
+    values), or None.
+
+    Only https (and http when [ev_lead] webhook_allow_http is set), with
+    a host that resolves to public addresses only: loopback, private,
+    link-local, reserved and the server's own addresses are refused unless
+    the host or its network is in [ev_lead] webhook_allowed_hosts."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return 'msg_webhook_url_invalid', {}
+    schemes = {'https'}
+    if config.getboolean('ev_lead', 'webhook_allow_http', default=False):
+        schemes.add('http')
+    if parts.scheme not in schemes:
+        return 'msg_webhook_url_scheme', {
+            'schemes': " or ".join(sorted(schemes))}
+    if not parts.hostname:
+        return 'msg_webhook_url_invalid', {}
+    if parts.username or parts.password:
+        return 'msg_webhook_url_credentials', {}
+    allowed = _allowed_hosts()
+    if parts.hostname in allowed:
+        return None
+    if not resolve:
+        return None
+    try:
+        infos = socket.getaddrinfo(
+            parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return 'msg_webhook_url_unresolved', {'host': parts.hostname}
+    networks = []
+    for value in allowed:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            pass
+    own = _own_addresses()
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split('%')[0])
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if any(address in network for network in networks):
+            continue
+        if (address.is_loopback or address.is_private
+                or address.is_link_local or address.is_reserved
+                or address.is_multicast or address.is_unspecified
+                or address in own):
+            return 'msg_webhook_url_not_public', {'address': str(address)}
+    return None
+
+
+def refusal(url, error):
+    "The message of a refused webhook URL"
+    message, values = error
+    return gettext('ev_lead.msg_webhook_url_refused', url=url,
+        reason=gettext(f'ev_lead.{message}', **values))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    "A redirect is an answer, never followed (it could point inside)"
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
 
 
 def signature(secret, body):
@@ -52,10 +143,6 @@ class Webhook(OutboxMixin, ModelSQL, ModelView):
                 'ev_lead.msg_webhook_event_unique'),
             ]
         cls._order = [('id', 'DESC')]
-        # Central Ops can push the due retries now, without the cron
-        cls.__rpc__.update({
-                'deliver_due': RPC(readonly=False, result=len),
-                })
 
     @classmethod
     def __register__(cls, module):
@@ -95,7 +182,12 @@ class Webhook(OutboxMixin, ModelSQL, ModelView):
         return cls.enqueue(webhooks)
 
     def outbox_deliver(self):
-        "POST the body, signed; any answer but 2xx is a failure"
+        """POST the body, signed; any answer but 2xx is a failure, a
+        redirect included. The destination is checked again at each
+        attempt: the host may resolve elsewhere since it was set."""
+        error = destination_error(self.url)
+        if error:
+            raise OutboxError(refusal(self.url, error))
         body = self.body.encode()
         request = urllib.request.Request(
             self.url, data=body, method='POST', headers={
@@ -106,7 +198,7 @@ class Webhook(OutboxMixin, ModelSQL, ModelView):
                 })
         timeout = _setting('webhook_timeout', 10)
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
+            with _opener.open(request, timeout=timeout) as answer:
                 return {'status_code': answer.status}
         except urllib.error.HTTPError as exception:
             raise OutboxError(
