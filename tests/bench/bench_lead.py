@@ -16,7 +16,9 @@ customer (its own phone, email and address): the intake validates the body,
 matches or creates the customer and creates the lead; the baseline creates
 a party with the same mobile, email and address. The intake is measured
 first, then the baseline, each after a short warm-up that is not counted.
-Latency is from sending the request to reading the whole answer. Per
+Latency is from sending the request to reading the whole answer. Then
+200 requests of each kind one at a time (`_sequential` lines): the time of
+one request when none waits for another. Per
 request, PostgreSQL's table counters (pg_stat_user_tables) also give the
 sequential and index scans and the rows written, the busiest tables on
 stderr: where the intake's time goes, whatever the machine's load.
@@ -180,10 +182,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--requests', type=int, default=2000)
     parser.add_argument('--concurrency', type=int, default=8)
+    parser.add_argument('--sequential', type=int, default=200,
+        help="requests of each kind sent one at a time, after the others")
     parser.add_argument('--warmup', type=int, default=40,
         help="requests of each kind before measuring")
     args = parser.parse_args()
-    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
+    if (args.requests < 1 or args.concurrency < 1 or args.warmup < 0
+            or args.sequential < 1):
         parser.error('--requests and --concurrency must be positive')
     uri = server_uri()
     run = uuid.uuid4().hex[:6]
@@ -234,6 +239,18 @@ def main():
                 problems.append(f'{name}: {created} rows of {table} '
                     f'created for {args.requests} requests')
             measured[name] = rate, latencies
+        # Unqueued: one client, the time a single request takes. At
+        # concurrency 8 on a server of one process (this machine has two
+        # cores) each request also waits for the others.
+        for name, path, bodies, key, status in [
+                ('oem_intake_sequential', intake_path, intake_bodies,
+                    OEM_KEY, 201),
+                ('oem_intake_baseline_rest_party_sequential', rest_path,
+                    party_bodies, REST_KEY, 200)]:
+            rate, latencies, unexpected = run_phase(client, path,
+                bodies(args.sequential), key, 1, status)
+            problems += unexpected
+            report(name, rate, latencies)
         intake_rate, intake_ms = measured['oem_intake']
         rest_rate, _ = measured['oem_intake_baseline_rest_party']
 
