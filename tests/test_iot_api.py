@@ -48,6 +48,7 @@ def api():
             except ValueError:
                 return error.code, body.decode()
     request.server = server
+    request.key = key
     return request
 
 
@@ -202,4 +203,75 @@ def test_outsiders_cannot_send(api):
         server._post({'id': 1, 'method': 'model.ev.charger.command.send',
                 'params': [identity, 'Reset', {}, {}]})
     assert error.value.code == 401
+    assert commands_of(server, identity) == 0
+
+
+def test_outsiders_cannot_read_commands(api):
+    "Attack: EV staff outside the IoT operators read no command over REST"
+    server = api.server
+    identity = unique('API')
+    server.create_chargers([identity])
+    status, command = api('POST', f'chargers/{identity}/commands',
+        {'action': 'Reset', 'params': {}})
+    assert status == 201
+    group_ev, = server.call('model.res.group.search',
+        [('name', '=', "EV Operations")], 0, None, None)
+    user_id, = server.call('model.res.user.create', [{
+                'name': "EV Staff", 'login': unique('reader'),
+                'groups': [['add', [group_ev]]]}])
+    key = 'iot-' + unique('reader-key')
+    server.call('model.res.user.application.create', [{
+                'user': user_id, 'key': key, 'application': 'ev_iot',
+                'state': 'validated'}])
+    status, answer = api('GET', f"commands/{command['id']}", key=key)
+    assert status == 403, answer
+    assert set(answer) == {'error'}
+    assert command['id'] not in json.dumps(answer)
+
+
+@pytest.mark.parametrize('body, errors', [
+        ({'action': 'UnlockConnector', 'params': {'connector_id': 10 ** 12}},
+            {'params.connector_id': "is out of range"}),
+        ({'action': 'RemoteStartTransaction',
+                'params': {'id_tag': "TAG\x00", 'connector_id': 1}},
+            {'params.id_tag': "must not contain NUL characters"}),
+        ({'action': 'Reset', 'params': {'type': 'Soft\x00'}},
+            {'params.type': "must not contain NUL characters"}),
+        ])
+@pytest.mark.backend_independent
+def test_hostile_params_are_a_json_4xx(api, body, errors):
+    identity = unique('API')
+    api.server.create_chargers([identity])
+    assert api('POST', f'chargers/{identity}/commands', body) == (
+        400, {'errors': errors})
+    assert commands_of(api.server, identity) == 0
+
+
+@pytest.mark.backend_independent
+def test_wrong_type_method_or_route_is_json(api):
+    server = api.server
+    identity = unique('API')
+    server.create_chargers([identity])
+    url = f'{server.url}{server.database}/ev/api/v1/'
+    for method, path, data, content_type, expected in [
+            ('POST', f'chargers/{identity}/commands', b'{"action": "Reset"}',
+                'text/plain', (415, {'errors': {
+                            '': "the body must be sent as application/json"}})),
+            ('PUT', f'chargers/{identity}/commands', b'{}',
+                'application/json', (405, {'error': "method not allowed",
+                        'allowed': ['POST']})),
+            ('DELETE', 'commands/abc', None, None, (405, {
+                        'error': "method not allowed", 'allowed': ['GET']})),
+            ('GET', 'chargers', None, None, (404, {'error': "no such route"})),
+            ]:
+        request = urllib.request.Request(url + path, data=data,
+            method=method)
+        if content_type:
+            request.add_header('Content-Type', content_type)
+        request.add_header('Authorization', f'Bearer {api.key}')
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request, timeout=30)
+        assert error.value.headers.get_content_type() == 'application/json'
+        assert (error.value.code, json.loads(error.value.read())) \
+            == expected, (method, path)
     assert commands_of(server, identity) == 0

@@ -279,10 +279,12 @@ def test_oem_user_learns_nothing_of_other_parties(server):
 @pytest.mark.backend_independent
 def test_missing_or_unknown_key(server, key):
     before = lead_count(server)
-    status, _ = call(server, 'POST', 'leads', new_body(), key)
+    status, answer = call(server, 'POST', 'leads', new_body(), key)
     assert status == 401
-    status, _ = call(server, 'GET', 'leads/ANY', key=key)
+    assert set(answer) == {'error'}, answer
+    status, answer = call(server, 'GET', 'leads/ANY', key=key)
     assert status == 401
+    assert set(answer) == {'error'}, answer
     assert lead_count(server) == before
 
 
@@ -372,3 +374,88 @@ def test_status_of_other_oems_lead_is_404(server):
     assert status == 404
     status, _ = call(server, 'GET', 'leads/NO-SUCH-REF', key=TATA_KEY)
     assert status == 404
+
+
+def send(server, method, path, data=None, key=TATA_KEY,
+        content_type='application/json'):
+    "Status, Content-Type and JSON body of a raw request"
+    url = f'{server.url}{server.database}/ev/api/{path}'
+    request = urllib.request.Request(url, data=data, method=method)
+    if content_type:
+        request.add_header('Content-Type', content_type)
+    if key:
+        request.add_header('Authorization', f'Bearer {key}')
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, headers, payload = (
+                response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        status, headers, payload = error.code, error.headers, error.read()
+    assert headers.get_content_type() == 'application/json', payload[:300]
+    return status, json.loads(payload)
+
+
+def nested(levels, value):
+    "The value inside `levels` lists"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def body_with(change):
+    body = new_body()
+    change(body)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize('data, content_type, status, errors', [
+        (body_with(lambda b: None), 'text/plain', 415,
+            {'': "the body must be sent as application/json"}),
+        (b'{"notes": "' + b'x' * 70_000 + b'"}', 'application/json', 413,
+            {'': "the body is larger than 65536 bytes"}),
+        (b'[' * 5000 + b']' * 5000, 'application/json', 422,
+            {'': "the body is not valid JSON"}),
+        (b'{"charger": {"quantity": NaN}}', 'application/json', 422,
+            {'': "the body is not valid JSON"}),
+        (b'\xff\xfe{}', 'application/json', 422,
+            {'': "the body is not valid JSON"}),
+        (json.dumps({'notes': {'a': nested(16, 'deep')}}).encode(),
+            'application/json', 422,
+            {'notes.a' + '[0]' * 15: "nests deeper than 16 levels"}),
+        (body_with(lambda b: b['customer'].update(name="Kavya\x00Nair")),
+            'application/json', 422,
+            {'customer.name': "must not contain NUL characters"}),
+        (body_with(lambda b: b['customer']['address'].update(
+                    city="Kochi" * 1000)), 'application/json', 422,
+            {'customer.address.city': "must be at most 200 characters"}),
+        (body_with(lambda b: b['charger'].update(quantity=10 ** 12)),
+            'application/json', 422, {'charger.quantity': "is out of range"}),
+        (body_with(lambda b: b['charger'].update(quantity=5000)),
+            'application/json', 422,
+            {'charger.quantity': "must be an integer from 1 to 100"}),
+        (body_with(lambda b: b.update({'site_type': 'home\x00'})),
+            'application/json', 422,
+            {'site_type': "must not contain NUL characters"}),
+        ])
+@pytest.mark.backend_independent
+def test_hostile_body_is_a_json_4xx(server, data, content_type, status,
+        errors):
+    "No input is a 500: every refusal is JSON naming what is wrong"
+    before = (lead_count(server), party_count(server))
+    answer = send(server, 'POST', 'v1/leads', data, content_type=content_type)
+    assert answer == (status, {'errors': errors})
+    assert (lead_count(server), party_count(server)) == before
+
+
+@pytest.mark.parametrize('method, path, status, body', [
+        ('PUT', 'v1/leads', 405,
+            {'error': "method not allowed", 'allowed': ['POST']}),
+        ('DELETE', 'v1/leads/REF-1', 405,
+            {'error': "method not allowed", 'allowed': ['GET']}),
+        ('GET', 'v1/nothing-here', 404, {'error': "no such route"}),
+        ('POST', 'v2/leads', 404, {'error': "no such route"}),
+        ])
+@pytest.mark.backend_independent
+def test_wrong_route_or_method_is_json(server, method, path, status, body):
+    assert send(server, method, path, b'{}' if method != 'GET' else None) \
+        == (status, body)

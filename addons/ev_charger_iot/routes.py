@@ -13,7 +13,7 @@ Bad input is answered 4xx with a JSON body naming the fields, e.g. 422
 those of contract.COMMANDS."""
 from trytond.model.exceptions import AccessError
 from trytond.modules.ev_station.api import (
-    APIError, json_body, json_response)
+    APIError, json_body, json_errors, json_response, only)
 from trytond.protocols.wrappers import (
     user_application, with_pool, with_transaction)
 from trytond.transaction import Transaction
@@ -24,8 +24,13 @@ from .command import InvalidCommand
 iot_api = user_application('ev_iot')
 
 
+only('/<database_name>/ev/api/v1/chargers/<identity>/commands', 'POST')
+only('/<database_name>/ev/api/v1/commands/<uuid>', 'GET')
+
+
 @app.route('/<database_name>/ev/api/v1/chargers/<identity>/commands',
     methods=['POST'])
+@json_errors
 @with_pool
 @with_transaction(readonly=False)
 @iot_api
@@ -53,6 +58,7 @@ def send_command(request, pool, identity):
 
 
 @app.route('/<database_name>/ev/api/v1/commands/<uuid>', methods=['GET'])
+@json_errors
 @with_pool
 @with_transaction(readonly=True)
 @iot_api

@@ -4,6 +4,10 @@ spreadsheet import: every field in error is named with its path."""
 from .party import EMAIL
 
 SITE_TYPES = {'home', 'business'}
+# Bounds of what an OEM may send: a name, an address line...
+MAX_TEXT = 200
+MAX_NOTES = 5000
+MAX_QUANTITY = 100
 
 
 class InvalidLead(Exception):
@@ -14,7 +18,7 @@ class InvalidLead(Exception):
         self.errors = errors
 
 
-def _text(data, path, errors, required=True, max_length=None):
+def _text(data, path, errors, required=True, max_length=MAX_TEXT):
     value = data.get(path[-1]) if isinstance(data, dict) else None
     name = '.'.join(path)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -26,6 +30,9 @@ def _text(data, path, errors, required=True, max_length=None):
         return None
     if max_length and len(value) > max_length:
         errors[name] = f"must be at most {max_length} characters"
+        return None
+    if '\x00' in value:
+        errors[name] = "must not contain NUL characters"
         return None
     return value.strip()
 
@@ -107,12 +114,14 @@ def parse_lead(pool, data):
     if quantity is None:
         errors['charger.quantity'] = "is required"
     elif (not isinstance(quantity, int) or isinstance(quantity, bool)
-            or quantity < 1):
-        errors['charger.quantity'] = "must be an integer >= 1"
+            or not 1 <= quantity <= MAX_QUANTITY):
+        errors['charger.quantity'] = (
+            f"must be an integer from 1 to {MAX_QUANTITY}")
     site_type = data.get('site_type')
     if site_type not in SITE_TYPES:
         errors['site_type'] = "must be 'home' or 'business'"
-    notes = _text(data, ['notes'], errors, required=False)
+    notes = _text(data, ['notes'], errors, required=False,
+        max_length=MAX_NOTES)
     if errors:
         raise InvalidLead(errors)
     return {

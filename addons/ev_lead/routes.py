@@ -14,7 +14,7 @@ from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model.exceptions import ValidationError
 from trytond.modules.ev_station.api import (
-    APIError, json_body, json_response)
+    APIError, json_body, json_errors, json_response, only)
 from trytond.protocols.wrappers import (
     user_application, with_pool, with_transaction)
 from trytond.transaction import TransactionError
@@ -41,7 +41,12 @@ def _user_oem(pool):
     return Party(oem)
 
 
+only('/<database_name>/ev/api/v1/leads', 'POST')
+only('/<database_name>/ev/api/v1/leads/<path:reference>', 'GET')
+
+
 @app.route('/<database_name>/ev/api/v1/leads', methods=['POST'])
+@json_errors
 @with_pool
 @with_transaction(readonly=False)
 @oem_api
@@ -76,6 +81,7 @@ def create_lead(request, pool):
 
 @app.route('/<database_name>/ev/api/v1/leads/<path:reference>',
     methods=['GET'])
+@json_errors
 @with_pool
 @with_transaction(readonly=True)
 @oem_api
