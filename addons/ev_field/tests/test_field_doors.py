@@ -3,6 +3,8 @@
 entry point (the log's door, a plain create, a photo, a payment, the chat),
 and commissioning skips the factory stages by ev_field's declared stage
 rule, not by an override in the crew's name."""
+import datetime
+
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
@@ -95,3 +97,32 @@ class FieldDoorsTestCase(FieldFlow, ModuleDBTestCase):
                     ('commissioned', 'commissioned', False, None, None)])
             self.assertEqual(station.__class__(station.id).stage,
                 'commissioned')
+
+    @with_transaction()
+    def test_reads_only_its_jobs_calls_and_site_photos(self):
+        "A field team reads the call notes and site photos of its jobs only"
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Call = pool.get('ev.lead.call')
+        SitePhoto = pool.get('ev.lead.site_photo')
+        w = setup_world()
+        with set_company(w.company):
+            job, _, theirs = our_station_and_another(w)
+            other = Lead(party=theirs.customer, lead_source='phone')
+            other.save()
+            now = datetime.datetime.now()
+            calls = Call.create([{'lead': lead.id, 'date': now,
+                        'outcome': 'reached', 'note': "Gate code 1234"}
+                    for lead in [job.lead, other]])
+            photos = SitePhoto.create([{'lead': lead.id, 'name': 'site.png',
+                        'image': b'\x89PNG'} for lead in [job.lead, other]])
+            crew = create_user('crew-reads', 'ev_field.group_field_team',
+                employee=w.crew)
+            with as_user(crew):
+                self.assertEqual(Call.search([]), calls[:1])
+                self.assertEqual(SitePhoto.search([]), photos[:1])
+                for Model, record in [(Call, calls[1]),
+                        (SitePhoto, photos[1])]:
+                    with self.subTest(model=Model.__name__):
+                        with self.assertRaises(AccessError):
+                            Model.read([record.id], ['lead'])
