@@ -126,3 +126,82 @@ class FieldDoorsTestCase(FieldFlow, ModuleDBTestCase):
                     with self.subTest(model=Model.__name__):
                         with self.assertRaises(AccessError):
                             Model.read([record.id], ['lead'])
+
+    @with_transaction()
+    def test_reads_only_its_jobs_customers_contact_data(self):
+        """A field team reads the name, addresses, phones and emails of its
+        jobs' customers and site contacts, none of another customer's,
+        whether it reads, searches or probes through a related field"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Address = pool.get('party.address')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        Identifier = pool.get('party.identifier')
+        Station = pool.get('ev.station')
+        Job = pool.get('ev.field.job')
+        w = setup_world()
+        with set_company(w.company):
+            job, ours, theirs = our_station_and_another(w)
+            site_contact = Party(name="Site Guard",
+                contact_mechanisms=[{'type': 'mobile',
+                        'value': '+919876500001'}])
+            site_contact.save()
+            Station.write([ours], {'location_contact': site_contact.id})
+            other = theirs.customer
+            Party.write([other], {
+                    'addresses': [('create', [{
+                                    'street_unstructured': "7 Hidden Lane",
+                                    'postal_code': '560099'}])],
+                    'contact_mechanisms': [('create', [
+                                {'type': 'mobile', 'value': '+919876599999'},
+                                {'type': 'email',
+                                    'value': 'someone@hidden.example'}])],
+                    'identifiers': [('create', [{'code': 'ABCDE1234F'}])],
+                    })
+            supplier = Party(name="Cable Supplier")
+            supplier.save()
+            crew = create_user('crew-parties', 'ev_field.group_field_team',
+                employee=w.crew)
+            customer = job.lead.party
+
+            with as_user(crew):
+                visible = Party.search([])
+                self.assertIn(customer, visible)
+                self.assertIn(site_contact, visible)
+                self.assertIn(supplier, visible)
+                self.assertNotIn(other, visible)
+                self.assertEqual(
+                    Party.search([('name', '=', "Someone Else")]), [])
+                self.assertEqual(Job.read([job.id], ['customer.rec_name']),
+                    [{'id': job.id, 'customer.': {'id': customer.id,
+                                'rec_name': customer.rec_name}}])
+                self.assertEqual([c.value for c in ContactMechanism.search(
+                            [('party', '=', site_contact.id)])],
+                    ['+919876500001'])
+                for Model, domain in [
+                        (ContactMechanism, [('value', '=', '+919876599999')]),
+                        (ContactMechanism,
+                            [('value', 'ilike', '%hidden.example')]),
+                        (ContactMechanism, [('party.name', '=', other.name)]),
+                        (Address, [('street_unstructured', 'ilike', '%Hidden%')]),
+                        (Address, [('party', '=', other.id)]),
+                        (Identifier, [('code', '=', 'ABCDE1234F')]),
+                        (Party, [('contact_mechanisms.value', '=',
+                                    '+919876599999')]),
+                        (Party, [('addresses.postal_code', '=', '560099')]),
+                        ]:
+                    with self.subTest(model=Model.__name__, domain=domain):
+                        self.assertEqual(Model.search(domain), [])
+                for Model, ids in [
+                        (Party, [other.id]),
+                        (Address, [a.id for a in other.addresses]),
+                        (ContactMechanism,
+                            [c.id for c in other.contact_mechanisms]),
+                        (Identifier, [i.id for i in other.identifiers]),
+                        ]:
+                    with self.subTest(read=Model.__name__):
+                        with self.assertRaises(AccessError):
+                            Model.read(ids, ['rec_name'])
+                with self.assertRaises(AccessError):
+                    Party.write([other], {'name': "Renamed"})
+            self.assertEqual(other.name, "Someone Else")
