@@ -9,6 +9,7 @@ from sql.functions import Lower
 from trytond.i18n import gettext
 from trytond.model import Index, fields
 from trytond.model.exceptions import AccessError, ValidationError
+from trytond.modules.ev_station.notification import user_in_group
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools.email_ import normalize_email
@@ -46,14 +47,6 @@ def normalize_phone(value, region):
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
-
-
-def _is_ev_admin():
-    pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    return (ModelData.get_id('ev_station', 'group_ev_admin')
-        in User.get_groups())
 
 
 def default_region():
@@ -118,7 +111,7 @@ class Party(metaclass=PoolMeta):
         else:
             changed = bool({'ev_webhook_url', 'ev_webhook_new_secret'}
                 & {k for k, v in values.items() if v})
-        if changed and not _is_ev_admin():
+        if changed and not user_in_group('ev_station.group_ev_admin'):
             raise AccessError(gettext('ev_lead.msg_webhook_admin_only'))
 
     @classmethod

@@ -16,6 +16,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from .event_type import VISIBILITIES
 from .immutable import ImmutableMixin
+from .notification import user_in_group
 from .outbox import OutboxMixin
 from .exceptions import (
     EventTypeError, LogImmutableError, LogValidationError, StageError)
@@ -268,7 +269,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                     named=User(int(override_by)).rec_name))
         group = Configuration(1).override_group or Group(
             Configuration.default_override_group())
-        if not group or group.id not in User.get_groups():
+        if not group or not user_in_group(group):
             raise StageError(gettext('ev_station.msg_override_not_allowed',
                     group=group.rec_name if group else '-',
                     station=Station(station_id).rec_name))

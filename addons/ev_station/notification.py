@@ -12,12 +12,9 @@ from trytond.pool import Pool
 from trytond.transaction import without_check_access
 
 
-def group_users(*groups):
-    """The active users of the groups, each given as a res.group record, its
-    id or its XML id ('module.xml_id'); None and empty values are skipped"""
-    pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
+def _group_ids(groups):
+    "The ids of groups given as res.group records, ids or XML ids"
+    ModelData = Pool().get('ir.model.data')
     ids = set()
     for group in groups:
         if not group:
@@ -27,11 +24,26 @@ def group_users(*groups):
             ids.add(ModelData.get_id(module, xml_id))
         else:
             ids.add(int(group))
+    return ids
+
+
+def group_users(*groups):
+    """The active users of the groups, each given as a res.group record, its
+    id or its XML id ('module.xml_id'); None and empty values are skipped"""
+    User = Pool().get('res.user')
+    ids = _group_ids(groups)
     if not ids:
         return []
     with without_check_access():
         return User.search(
             [('groups', 'in', list(ids))], order=[('id', 'ASC')])
+
+
+def user_in_group(*groups):
+    """Whether the current user is a member of one of the groups (given as
+    for group_users)"""
+    User = Pool().get('res.user')
+    return bool(_group_ids(groups) & set(User.get_groups()))
 
 
 def _text(value, record):
