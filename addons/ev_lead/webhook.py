@@ -6,6 +6,7 @@ import hmac
 import ipaddress
 import json
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,16 +29,28 @@ def _allowed_hosts():
     return [v.strip() for v in value.replace(',', ' ').split() if v.strip()]
 
 
+_OWN_ADDRESSES = (0, frozenset())
+OWN_ADDRESSES_TTL = 300  # seconds: a host's addresses rarely change
+
+
 def _own_addresses():
-    "The addresses of this server (its name and its listening address)"
-    addresses = set()
+    """The addresses of this server (its name and its listening address),
+    looked up again every OWN_ADDRESSES_TTL seconds, not at each delivery"""
+    global _OWN_ADDRESSES
+    expires, addresses = _OWN_ADDRESSES
+    if time.monotonic() < expires:
+        return addresses
+    found = set()
     for host in {socket.gethostname(), socket.getfqdn()}:
         try:
-            addresses.update(info[4][0] for info in socket.getaddrinfo(
+            found.update(info[4][0] for info in socket.getaddrinfo(
                     host, None))
         except OSError:
             pass
-    return {ipaddress.ip_address(a.split('%')[0]) for a in addresses}
+    addresses = frozenset(
+        ipaddress.ip_address(a.split('%')[0]) for a in found)
+    _OWN_ADDRESSES = (time.monotonic() + OWN_ADDRESSES_TTL, addresses)
+    return addresses
 
 
 def destination_error(url, resolve=True):
