@@ -13,6 +13,7 @@ import trytond.config as config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
+from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.modules.ev_station.notification import (
@@ -62,12 +63,12 @@ class Alert(ModelSQL, ModelView):
             ('open', "Open"),
             ('closed', "Closed"),
             ], "State", required=True, readonly=True, sort=False)
-    since = fields.Timestamp(
+    since = Timestamp(
         "Since", readonly=True,
         help="Offline: the last heartbeat; fault: when the connector "
         "reported Faulted.")
-    opened_at = fields.Timestamp("Opened At", readonly=True)
-    closed_at = fields.Timestamp("Closed At", readonly=True)
+    opened_at = Timestamp("Opened At", readonly=True)
+    closed_at = Timestamp("Closed At", readonly=True)
     notified = fields.Boolean("Notified", readonly=True)
     notice = fields.Many2One(
         'ev.charger.alert.notice', "Notice", readonly=True,

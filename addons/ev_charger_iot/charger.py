@@ -10,6 +10,7 @@ from sql.operators import Exists
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
+from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
@@ -91,15 +92,15 @@ class Charger(ModelSQL, ModelView):
         HEALTH, "Health", required=True, readonly=True, sort=False,
         help="Set by the health rules from the heartbeats, the connector "
         "statuses and the signal strength.")
-    health_since = fields.Timestamp("Health Since", readonly=True)
-    last_heartbeat = fields.Timestamp("Last Heartbeat", readonly=True)
+    health_since = Timestamp("Health Since", readonly=True)
+    last_heartbeat = Timestamp("Last Heartbeat", readonly=True)
     rssi = fields.Integer(
         "Signal Strength (dBm)", readonly=True,
         help="The RSSI of the last heartbeat that carried one.")
-    rssi_at = fields.Timestamp(
+    rssi_at = Timestamp(
         "Signal Strength At", readonly=True,
         help="When the charger measured the signal strength.")
-    last_boot = fields.Timestamp("Last Boot", readonly=True)
+    last_boot = Timestamp("Last Boot", readonly=True)
 
     alerts = fields.One2Many(
         'ev.charger.alert', 'charger', "Alerts", readonly=True)
@@ -328,15 +329,15 @@ class Connector(ModelSQL, ModelView):
     status = fields.Selection(
         CONNECTOR_STATUSES, "Status", readonly=True, sort=False)
     error_code = fields.Char("Error Code", readonly=True)
-    status_at = fields.Timestamp("Status At", readonly=True)
-    fault_since = fields.Timestamp(
+    status_at = Timestamp("Status At", readonly=True)
+    fault_since = Timestamp(
         "Faulted Since", readonly=True,
         states={'invisible': Eval('status') != 'Faulted'})
     energy_wh = fields.Float("Energy (Wh)", readonly=True)
     power_w = fields.Float("Power (W)", readonly=True)
-    meter_at = fields.Timestamp("Meter At", readonly=True)
-    energy_at = fields.Timestamp("Energy At", readonly=True)
-    power_at = fields.Timestamp("Power At", readonly=True)
+    meter_at = Timestamp("Meter At", readonly=True)
+    energy_at = Timestamp("Energy At", readonly=True)
+    power_at = Timestamp("Power At", readonly=True)
 
     @classmethod
     def __setup__(cls):

@@ -12,6 +12,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError, ValidationError
+from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool
 from trytond.rpc import RPC
 from trytond.tools import grouped_slice
@@ -75,9 +76,9 @@ class Command(ModelSQL, ModelView):
         'res.user', "Sent By", readonly=True, ondelete='RESTRICT')
     mine = fields.Function(
         fields.Boolean("Sent by Me"), 'get_mine', searcher='search_mine')
-    requested_at = fields.Timestamp("Requested At", readonly=True)
-    sent_at = fields.Timestamp("Published At", readonly=True)
-    result_at = fields.Timestamp("Result At", readonly=True)
+    requested_at = Timestamp("Requested At", readonly=True)
+    sent_at = Timestamp("Published At", readonly=True)
+    result_at = Timestamp("Result At", readonly=True)
     detail = fields.Text("Detail", readonly=True)
 
     @classmethod

@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 "Messages the ingestion service could not store"
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .bulk import insert_rows
 
@@ -13,7 +14,7 @@ class DeadLetter(ModelSQL, ModelView):
     topic = fields.Char("Topic", readonly=True)
     payload = fields.Text("Payload", readonly=True)
     reason = fields.Text("Reason", readonly=True)
-    received_at = fields.Timestamp("Received At", readonly=True)
+    received_at = Timestamp("Received At", readonly=True)
     identity = fields.Char(
         "Charger Identity", readonly=True,
         help="The <id> level of the topic, known charger or not.")

@@ -5,6 +5,7 @@ from trytond.model import ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .command import check_params, errors_text
 
@@ -33,7 +34,7 @@ class Campaign(Workflow, ModelSQL, ModelView):
         "Location", required=True,
         states={'readonly': Eval('state') != 'draft'},
         help="The URL the chargers download the firmware from.")
-    retrieve_date = fields.Timestamp(
+    retrieve_date = Timestamp(
         "Retrieve At", states={'readonly': Eval('state') != 'draft'},
         help="When the chargers should download it (now when empty).")
     lines = fields.One2Many(

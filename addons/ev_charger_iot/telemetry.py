@@ -8,6 +8,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .bulk import insert_history
 from .charger import CONNECTOR_STATUSES
@@ -18,10 +19,10 @@ class TelemetryMixin:
     charger = fields.Many2One(
         'ev.charger', "Charger", required=True, readonly=True,
         ondelete='CASCADE')
-    ts = fields.Timestamp(
+    ts = Timestamp(
         "Timestamp", required=True, readonly=True,
         help="When the charger says it happened.")
-    received_at = fields.Timestamp("Received At", readonly=True)
+    received_at = Timestamp("Received At", readonly=True)
 
     @classmethod
     def __setup__(cls):

@@ -10,6 +10,7 @@ from trytond.model import ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .exceptions import FieldJobError
 from .job import IS_INSTALLATION
@@ -35,8 +36,8 @@ class Job(metaclass=PoolMeta):
     network_verified = fields.Boolean("Network Verified",
         states=_COMMISSIONING)
     app_paired = fields.Boolean("Customer App Paired", states=_COMMISSIONING)
-    commissioned_at = fields.Timestamp("Commissioned At", readonly=True)
-    closure_call_at = fields.Timestamp("Closure Call At", readonly=True)
+    commissioned_at = Timestamp("Commissioned At", readonly=True)
+    closure_call_at = Timestamp("Closure Call At", readonly=True)
     closure_call_note = fields.Text("Closure Call Note",
         states={'invisible': ~IS_INSTALLATION,
             'readonly': Eval('state') != 'commissioned'})
@@ -48,7 +49,7 @@ class Job(metaclass=PoolMeta):
 
     # Payable
     payable = fields.Boolean("Payable", readonly=True)
-    payable_at = fields.Timestamp("Payable Since", readonly=True)
+    payable_at = Timestamp("Payable Since", readonly=True)
     cost_materials = fields.Numeric("Materials", digits=(16, 2),
         readonly=True)
     cost_labour = fields.Numeric("Labour", digits=(16, 2), readonly=True)

@@ -42,7 +42,7 @@ class Configuration(
         domain=[('approval_threshold', '>=', 0)],
         help="Local purchases below this amount (in the company's currency) "
         "are approved automatically; from it on Finance approves.")
-    qa_share = fields.Numeric("QA Audit Share", digits=(4, 2), required=True,
+    qa_share = fields.Numeric("QA Audit Share (%)", digits=(4, 2), required=True,
         domain=[('qa_share', '>=', 0), ('qa_share', '<=', 1)],
         help="The share of installations sampled for a QA audit "
         "(0.10 = 10 %).")

@@ -10,6 +10,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .exceptions import FieldJobError
 from .team import BOOKED_STATES, company_timezone, to_local
@@ -20,8 +21,8 @@ class Job(metaclass=PoolMeta):
 
     priority = fields.Boolean("Priority", readonly=True,
         help="Rescheduled after an emergency: heads the next-available list.")
-    priority_since = fields.Timestamp("Priority Since", readonly=True)
-    day_call_at = fields.Timestamp("Day Call At", readonly=True)
+    priority_since = Timestamp("Priority Since", readonly=True)
+    day_call_at = Timestamp("Day Call At", readonly=True)
     day_call_note = fields.Text("Day Call Note",
         states={'readonly': ~Eval('state').in_(['scheduled'])})
     unavailable_reason = fields.Text("Unavailability Reason",

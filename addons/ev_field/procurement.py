@@ -10,6 +10,7 @@ from trytond.modules.ev_station.notification import (
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .exceptions import ProcurementError, UPIError
 from .upi import InvalidUPI, parse_upi, valid_vpa
@@ -63,7 +64,7 @@ class Procurement(Workflow, ModelSQL, ModelView):
             'required': Eval('state') == 'paid',
             },
         help="The UPI transaction ID or bank UTR of the vendor payment.")
-    paid_at = fields.Timestamp("Paid At", readonly=True)
+    paid_at = Timestamp("Paid At", readonly=True)
     paid_by = fields.Many2One('res.user', "Paid By", readonly=True)
 
     @classmethod

@@ -9,6 +9,7 @@ from trytond.model import ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction, without_check_access
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .exceptions import FieldJobError
 from .job import IS_INSTALLATION, IS_SURVEY, REPORT_READONLY
@@ -52,7 +53,7 @@ class Job(metaclass=PoolMeta):
         states=_SURVEY_FIELD)
     report_note = fields.Text("Report Notes",
         states={'readonly': REPORT_READONLY})
-    reported_at = fields.Timestamp("Reported At", readonly=True)
+    reported_at = Timestamp("Reported At", readonly=True)
     review = fields.Selection([
             (None, ""),
             ('ready', "Site Ready"),

@@ -102,6 +102,22 @@ class Team(DeactivableMixin, ModelSQL, ModelView):
             ]
         cls._order = [('name', 'ASC'), ('id', 'ASC')]
 
+    def get_rec_name(self, name):
+        return f'[{self.code}] {self.name}' if self.code else self.name
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        "A team is found by its name or its code"
+        _, operator, operand, *extra = clause
+        if operator.startswith('!') or operator.startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('name', operator, operand, *extra),
+            ('code', operator, operand, *extra),
+            ]
+
     @classmethod
     def default_company(cls):
         return Transaction().context.get('company')

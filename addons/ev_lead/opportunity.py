@@ -14,6 +14,7 @@ from trytond.modules.ev_station.notification import notify
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction, without_check_access
+from trytond.modules.ev_station.timestamp import Timestamp
 
 from .exceptions import LeadError
 
@@ -139,8 +140,8 @@ class SaleOpportunity(metaclass=PoolMeta):
         'ev.lead.survey_slot', 'lead', "Survey Slot Preferences",
         states=CLOSED)
     stations = fields.One2Many('ev.station', 'lead', "Stations", readonly=True)
-    contacted_at = fields.Timestamp("Contacted At", readonly=True)
-    closed_at = fields.Timestamp("Closed At", readonly=True)
+    contacted_at = Timestamp("Contacted At", readonly=True)
+    closed_at = Timestamp("Closed At", readonly=True)
 
     @classmethod
     def __setup__(cls):

@@ -11,6 +11,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .notification import notify
 from .exceptions import HandoverError, LogImmutableError
+from .timestamp import Timestamp
 
 OPEN_STATES = ['pending', 'accepted']
 
@@ -49,9 +50,9 @@ class Handover(Workflow, ModelSQL, ModelView):
             ('completed', "Completed"),
             ('forwarded', "Forwarded"),
             ], "State", readonly=True, required=True, sort=False)
-    accepted_at = fields.Timestamp("Accepted At", readonly=True)
-    closed_at = fields.Timestamp("Closed At", readonly=True)
-    escalated_at = fields.Timestamp(
+    accepted_at = Timestamp("Accepted At", readonly=True)
+    closed_at = Timestamp("Closed At", readonly=True)
+    escalated_at = Timestamp(
         "Escalated At", readonly=True,
         help="When the overdue follow-up was notified.")
     overdue = fields.Function(

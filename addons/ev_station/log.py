@@ -21,6 +21,7 @@ from .outbox import OutboxMixin
 from .exceptions import (
     EventTypeError, LogImmutableError, LogValidationError, StageError)
 from .station import STAGE_ORDER, STAGES
+from .timestamp import Timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +41,18 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
     event_type = fields.Many2One(
         'ev.station.event_type', "Event Type", required=True,
         ondelete='RESTRICT', states=_READONLY_SAVED)
-    timestamp = fields.Timestamp("Timestamp", readonly=True)
+    timestamp = Timestamp("Timestamp", readonly=True)
     author = fields.Many2One('res.user', "Author", readonly=True,
         ondelete='RESTRICT')
     text = fields.Text("Text", required=True, states=_READONLY_SAVED,
         help="What happened.")
     visibility = fields.Selection(
         VISIBILITIES, "Visibility", required=True, states=_READONLY_SAVED)
+    visibility_chosen = fields.Function(fields.Boolean(
+            "Visibility Chosen",
+            help="The user chose the visibility: the event type's "
+            "default does not replace it."),
+        'get_visibility_chosen')
     next_owner = fields.Many2One(
         'res.user', "Forwarded To", ondelete='RESTRICT',
         states=_READONLY_SAVED,
@@ -123,13 +129,26 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         return 'internal'
 
     @classmethod
+    def default_visibility_chosen(cls):
+        return False
+
+    @classmethod
     def default_author(cls):
         return Transaction().user or None
 
-    @fields.depends('event_type')
+    @fields.depends('event_type', 'visibility_chosen')
     def on_change_event_type(self):
-        if self.event_type:
+        # The event type's visibility is a default: it never replaces the
+        # one the user chose
+        if self.event_type and not self.visibility_chosen:
             self.visibility = self.event_type.default_visibility
+
+    @fields.depends('visibility')
+    def on_change_visibility(self):
+        self.visibility_chosen = True
+
+    def get_visibility_chosen(self, name):
+        return True
 
     def get_rec_name(self, name):
         first_line = (self.text or '').strip().split('\n', 1)[0]

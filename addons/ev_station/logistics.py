@@ -7,6 +7,8 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 
+from .timestamp import Timestamp
+
 _DRAFT = {'readonly': Eval('state') != 'draft'}
 
 
@@ -25,8 +27,8 @@ class Logistics(Workflow, ModelSQL, ModelView):
             'readonly': Eval('state') != 'draft',
             })
     note = fields.Text("Note")
-    shipped_at = fields.Timestamp("Shipped At", readonly=True)
-    arrived_at = fields.Timestamp("Arrived At", readonly=True)
+    shipped_at = Timestamp("Shipped At", readonly=True)
+    arrived_at = Timestamp("Arrived At", readonly=True)
     state = fields.Selection([
             ('draft', "Draft"),
             ('shipped', "Shipped"),

@@ -36,6 +36,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from .immutable import ImmutableMixin
+from .timestamp import Timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +69,10 @@ class OutboxMixin:
     attempt_count = fields.Integer("Attempts", readonly=True)
     attempts = fields.One2Many(
         'ev.outbox.attempt', 'item', "Attempts", readonly=True)
-    last_attempt_at = fields.Timestamp("Last Attempt At", readonly=True)
+    last_attempt_at = Timestamp("Last Attempt At", readonly=True)
     last_error = fields.Text("Last Error", readonly=True)
-    next_attempt_at = fields.Timestamp("Next Attempt At", readonly=True)
-    sent_at = fields.Timestamp("Sent At", readonly=True)
+    next_attempt_at = Timestamp("Next Attempt At", readonly=True)
+    sent_at = Timestamp("Sent At", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -250,7 +251,7 @@ class Attempt(ImmutableMixin, ModelSQL, ModelView):
 
     item = fields.Reference(
         "Item", selection='get_models', required=True, readonly=True)
-    at = fields.Timestamp("At", readonly=True)
+    at = Timestamp("At", readonly=True)
     success = fields.Boolean("Success", readonly=True)
     status_code = fields.Integer("Status Code", readonly=True)
     error = fields.Text("Error", readonly=True)

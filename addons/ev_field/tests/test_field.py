@@ -528,6 +528,20 @@ class FieldTestCase(FieldFlow, ModuleDBTestCase):
             self.assertIn("Cable Run", cm.exception.message)
 
     @with_transaction()
+    def test_team_found_by_code_or_name(self):
+        "A dispatcher picks a team by its code as well as by its name"
+        Team = Pool().get('ev.field.team')
+        w = setup_world()
+        beta = create_team(w.company, 'BETA', ['5600*'], name="Koramangala")
+        self.assertEqual(beta.rec_name, "[BETA] Koramangala")
+        for text in ['BETA', 'beta', 'Koram']:
+            with self.subTest(text=text):
+                self.assertEqual(
+                    Team.search([('rec_name', 'ilike', f'%{text}%')]), [beta])
+        self.assertNotIn(beta,
+            Team.search([('rec_name', 'not ilike', '%BETA%')]))
+
+    @with_transaction()
     def test_field_team_sees_only_its_jobs(self):
         "Record rules: a team cannot see or change another team's jobs"
         pool = Pool()

@@ -47,7 +47,8 @@ def create_team(company, code, zones, survey=True, installation=True,
         location = Location(name=f"Van {code}", code=f'VAN-{code}',
             type='storage')
         location.save()
-    team = Team(name=f"Team {code}", code=code, company=company,
+    values.setdefault('name', f"Team {code}")
+    team = Team(code=code, company=company,
         survey=survey, installation=installation, location=location,
         zones=[{'pattern': z} for z in zones],
         saturday=True, sunday=True, **values)

@@ -164,6 +164,35 @@ class StationTestCase(ModuleDBTestCase):
         self.assertEqual(entry.visibility, 'internal')
 
     @with_transaction()
+    def test_event_type_never_replaces_a_chosen_visibility(self):
+        "The event type proposes a visibility until the user chooses one"
+        pool = Pool()
+        Log = pool.get('ev.station.log')
+        EventType = pool.get('ev.station.event_type')
+        note = EventType.from_code('note')
+        client_types = EventType.search(
+            [('default_visibility', '=', 'client')], limit=1)
+        self.assertTrue(client_types, "an event type visible to the client")
+        client_type, = client_types
+        self.assertEqual(note.default_visibility, 'internal')
+
+        entry = Log(**{n: v for n, v in Log.default_get(
+                    ['visibility', 'visibility_chosen']).items()})
+        entry.event_type = client_type
+        entry.on_change_event_type()
+        self.assertEqual(entry.visibility, 'client')
+        entry.event_type = note
+        entry.on_change_event_type()
+        self.assertEqual(entry.visibility, 'internal')
+
+        entry.visibility = 'client_email'
+        entry.on_change_visibility()
+        for event_type in [client_type, note]:
+            entry.event_type = event_type
+            entry.on_change_event_type()
+            self.assertEqual(entry.visibility, 'client_email')
+
+    @with_transaction()
     def test_entries_are_immutable_for_everyone(self):
         "No user, admin and root included, can edit or delete an entry"
         pool = Pool()
