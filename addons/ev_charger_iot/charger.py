@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 "Chargers, their connectors, their health and the live overview"
 import datetime
+import os
 
 from sql import Column, Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
@@ -13,7 +14,8 @@ from trytond.model.exceptions import ValidationError
 from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.tools import reduce_ids
+from trytond.transaction import Transaction, without_check_access
 from trytond.modules.ev_station.station import CONNECTOR_TYPES
 
 from . import settings
@@ -65,6 +67,17 @@ def date_fields(cls, module, fields, register):
                 where=Column(table, value) != Null))
 
 
+_UNKNOWN_HASH = []
+
+
+def _unknown_hash():
+    "A hash of no password, verified in place of a charger's missing one"
+    if not _UNKNOWN_HASH:
+        User = Pool().get('res.user')
+        _UNKNOWN_HASH.append(User.hash_password(os.urandom(24).hex()))
+    return _UNKNOWN_HASH[0]
+
+
 class Charger(ModelSQL, ModelView):
     __name__ = 'ev.charger'
     __string__ = "Charger"
@@ -87,6 +100,21 @@ class Charger(ModelSQL, ModelView):
     connectors = fields.One2Many(
         'ev.charger.connector', 'charger', "Connectors")
     commissioning_date = fields.Date("Commissioning Date")
+    # Write-only: nobody reads nor searches the hash over RPC
+    # (ir.model.field.access), so lazy: a client reading every field does
+    # not ask for it; an operator types a new password in ocpp_password
+    ocpp_password_hash = fields.Char(
+        "OCPP Password Hash", strip=False, readonly=True, loading='lazy')
+    ocpp_password = fields.Function(fields.Char(
+            "OCPP Password", strip=False,
+            help="The HTTP Basic password of the charger at the OCPP gateway "
+            "(security profiles 1 and 2), 16 to 40 characters. It is stored "
+            "hashed and never shown again: type a new one to replace it."),
+        'get_ocpp_password', setter='set_ocpp_password')
+    has_ocpp_password = fields.Function(fields.Boolean(
+            "Has OCPP Password",
+            help="Without a password the gateway refuses the charger."),
+        'get_has_ocpp_password')
 
     health = fields.Selection(
         HEALTH, "Health", required=True, readonly=True, sort=False,
@@ -165,6 +193,60 @@ class Charger(ModelSQL, ModelView):
                 raise ValidationError(gettext(
                         'ev_charger_iot.msg_charger_identity_invalid',
                         identity=charger.identity))
+
+    @classmethod
+    def copy(cls, chargers, default=None):
+        default = default.copy() if default is not None else {}
+        # A password is one charger's: a copy gets its own
+        default.setdefault('ocpp_password_hash', None)
+        return super().copy(chargers, default=default)
+
+    def get_ocpp_password(self, name):
+        return None
+
+    @classmethod
+    def set_ocpp_password(cls, chargers, name, value):
+        """Store the salted hash of a new password (the hasher of Tryton's
+        own user passwords), one of its own per charger"""
+        if not value:
+            return
+        # OCPP 1.6 security whitepaper and 2.0.1 BasicAuthPassword
+        if not (16 <= len(value) <= 40) or not all(
+                '!' <= c <= '~' for c in value):
+            raise ValidationError(gettext(
+                    'ev_charger_iot.msg_charger_ocpp_password_invalid',
+                    charger=', '.join(c.rec_name for c in chargers)))
+        User = Pool().get('res.user')
+        with without_check_access():
+            cls.write(*sum(([[c], {
+                                'ocpp_password_hash': User.hash_password(value),
+                                }] for c in chargers), []))
+
+    @classmethod
+    def get_has_ocpp_password(cls, chargers, name):
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        result = {c.id: False for c in chargers}
+        cursor.execute(*table.select(table.id,
+                where=reduce_ids(table.id, [c.id for c in chargers])
+                & (table.ocpp_password_hash != Null)))
+        result.update((charger_id, True) for charger_id, in cursor)
+        return result
+
+    @classmethod
+    def check_ocpp_password(cls, identity, password):
+        """Whether `password` is the OCPP password of the charger
+        `identity`; an unknown identity or a charger without password takes
+        the time of a verification too (no hint of which it was)"""
+        User = Pool().get('res.user')
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.ocpp_password_hash,
+                where=table.identity == identity))
+        row = cursor.fetchone()
+        stored = row[0] if row else None
+        valid, _ = User.check_password(password, stored or _unknown_hash())
+        return bool(stored) and valid
 
     @classmethod
     def search_rec_name(cls, name, clause):

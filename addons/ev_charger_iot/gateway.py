@@ -4,8 +4,11 @@ on one side, the MQTT contract (contract.py) on the other.
 
     python -m trytond.modules.ev_charger_iot.gateway -c tryton.conf -d <db>
 
-A charger connects to ws://<gateway_listen>/<identity> with the subprotocol
-ocpp1.6 or ocpp2.0.1. BootNotification, Heartbeat, StatusNotification and
+A charger connects to ws://<gateway_listen>/<identity> (wss:// in OCPP
+security profile 2) with the subprotocol ocpp1.6 or ocpp2.0.1 and HTTP Basic
+credentials: its identity and its OCPP password (ocpp_auth.py). Authorize
+and the id tags of the transactions are answered from the authorisation
+list (ev.charger.id_tag). BootNotification, Heartbeat, StatusNotification and
 MeterValues (and, in 2.0.1, the charging state of TransactionEvent) are
 published on ev/<identity>/boot, heartbeat, status and meter. Commands
 published on ev/<identity>/cmd become the matching OCPP calls and their
@@ -19,7 +22,6 @@ description, and so does a charger silent for ocpp_call_timeout seconds
 ([ev_charger_iot], 20 by default). A malformed CALL from a charger is
 answered FormationViolation in 1.6 and FormatViolation in 2.0.1."""
 import asyncio
-import datetime
 import itertools
 import json
 import logging
@@ -34,35 +36,20 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
-from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
+from ocpp.v16.enums import RegistrationStatus
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
 
-from . import contract, settings
+from . import contract, ocpp_auth, settings
+from .ocpp_auth import Authorization
+from .ocpp_values import CHARGING_STATE_201, STATUS_201, iso, meter_readings
 
 logger = logging.getLogger('ev_charger_iot.gateway')
 
 SUBPROTOCOLS = ['ocpp1.6', 'ocpp2.0.1']
-# OCPP 2.0.1 connector statuses and charging states in the words of 1.6
-STATUS_201 = {
-    'Available': 'Available',
-    'Occupied': 'Preparing',
-    'Reserved': 'Reserved',
-    'Unavailable': 'Unavailable',
-    'Faulted': 'Faulted',
-    }
-CHARGING_STATE_201 = {
-    'Charging': 'Charging',
-    'SuspendedEV': 'SuspendedEV',
-    'SuspendedEVSE': 'SuspendedEVSE',
-    'EVConnected': 'Preparing',
-    'Idle': 'Available',
-    }
-ENERGY = 'Energy.Active.Import.Register'
-POWER = 'Power.Active.Import'
 # The name of the payload syntax error in each version (1.6 kept its typo)
 FORMAT_VIOLATION = {
     '1.6': FormationViolationError,
@@ -93,44 +80,7 @@ def rule(message, variables):
     return f"({kind} {limits})" if limits else f"({kind})"
 
 
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(
-        microsecond=0)
-
-
-def iso(value=None):
-    return (value or utcnow()).isoformat().replace('+00:00', 'Z')
-
-
-def meter_readings(meter_values, unit_key='unit'):
-    """(timestamp, energy Wh, power W) of OCPP meter values; energy is the
-    default measurand of OCPP"""
-    readings = []
-    for meter_value in meter_values or []:
-        energy = power = None
-        for sample in meter_value.get('sampled_value', []):
-            measurand = sample.get('measurand') or ENERGY
-            unit = sample.get(unit_key)
-            multiplier = 0
-            if isinstance(unit, dict):  # 2.0.1 unit_of_measure
-                unit, multiplier = unit.get('unit'), unit.get('multiplier')
-            try:
-                value = float(sample['value']) * 10 ** int(multiplier or 0)
-            except (KeyError, TypeError, ValueError, OverflowError):
-                continue
-            if unit in {'kWh', 'kW'}:
-                value *= 1000
-            if measurand == ENERGY:
-                energy = value
-            elif measurand == POWER:
-                power = value
-        if energy is not None or power is not None:
-            readings.append((meter_value.get('timestamp') or iso(),
-                    energy, power))
-    return readings
-
-
-class Bridge:
+class Bridge(Authorization):
     "What both OCPP versions share: the MQTT side and the registration"
 
     def bridge_init(self, gateway):
@@ -289,25 +239,27 @@ class OCPP16(Bridge, ChargePoint16):
     @on(Action16.authorize)
     async def on_authorize(self, id_tag):
         await self.ensure_accepted()
-        return result16.Authorize(
-            id_tag_info={'status': AuthorizationStatus.accepted})
+        return result16.Authorize(id_tag_info=await self.id_tag_info(id_tag))
 
     @on(Action16.start_transaction)
     async def on_start_transaction(self, connector_id, id_tag, meter_start,
             timestamp, **kwargs):
         await self.ensure_accepted()
+        # Refused or not, the transaction has an id: the charger stops it
         transaction_id = next(self._transaction_ids)
         self.transactions[connector_id] = transaction_id
         return result16.StartTransaction(transaction_id=transaction_id,
-            id_tag_info={'status': AuthorizationStatus.accepted})
+            id_tag_info=await self.id_tag_info(id_tag))
 
     @on(Action16.stop_transaction)
-    async def on_stop_transaction(self, transaction_id, **kwargs):
+    async def on_stop_transaction(self, transaction_id, id_tag=None,
+            **kwargs):
         await self.ensure_accepted()
         for connector, current in list(self.transactions.items()):
             if current == transaction_id:
                 del self.transactions[connector]
-        return result16.StopTransaction()
+        return result16.StopTransaction(id_tag_info=id_tag
+            and await self.id_tag_info(id_tag))
 
     @on(Action16.firmware_status_notification)
     async def on_firmware_status(self, status):
@@ -395,9 +347,16 @@ class OCPP201(Bridge, ChargePoint201):
                     'energy_wh': energy, 'power_w': power, 'ts': ts})
         return result201.MeterValues()
 
+    @on(Action201.authorize)
+    async def on_authorize(self, id_token, **kwargs):
+        await self.ensure_accepted()
+        return result201.Authorize(
+            id_token_info=await self.id_token_info(id_token))
+
     @on(Action201.transaction_event)
     async def on_transaction_event(self, event_type, timestamp,
-            transaction_info, evse=None, meter_value=None, **kwargs):
+            transaction_info, evse=None, meter_value=None, id_token=None,
+            **kwargs):
         await self.ensure_accepted()
         evse_id = (evse or {}).get('id', 1)
         state = transaction_info.get('charging_state')
@@ -413,7 +372,8 @@ class OCPP201(Bridge, ChargePoint201):
                 unit_key='unit_of_measure'):
             self.publish('meter', {'connector': evse_id,
                     'energy_wh': energy, 'power_w': power, 'ts': ts})
-        return result201.TransactionEvent()
+        return result201.TransactionEvent(id_token_info=id_token
+            and await self.id_token_info(id_token))
 
     async def send_command(self, action, params):
         if action == 'Reset':
@@ -475,15 +435,23 @@ class Gateway:
     def start_pool(self):
         self.pool = settings.open_pool(self.database)
 
-    def known(self, identity):
+    def read(self, model, method, *args):
+        "A class method of a model, in a read-only transaction"
         from trytond.transaction import Transaction
         with Transaction().start(self.database, 0, readonly=True):
-            Charger = self.pool.get('ev.charger')
-            return bool(Charger.search([('identity', '=', identity)],
-                    count=True))
+            return getattr(self.pool.get(model), method)(*args)
+
+    async def ask(self, model, method, *args):
+        "`read` in a thread: the loop goes on with the other chargers"
+        return await asyncio.to_thread(self.read, model, method, *args)
 
     async def is_known(self, identity):
-        return await asyncio.to_thread(self.known, identity)
+        return bool(await self.ask('ev.charger', 'search_count',
+                [('identity', '=', identity)]))
+
+    async def check_password(self, identity, password):
+        return await self.ask('ev.charger', 'check_ocpp_password',
+            identity, password)
 
     # -- MQTT --------------------------------------------------------------
 
@@ -532,7 +500,8 @@ class Gateway:
     # -- websockets --------------------------------------------------------
 
     async def on_connection(self, connection):
-        identity = connection.request.path.rstrip('/').rsplit('/', 1)[-1]
+        # The identity it authenticated as (ocpp_auth.basic_auth)
+        identity = connection.username
         protocol = connection.subprotocol
         if not identity or protocol not in SUBPROTOCOLS:
             logger.warning("connection refused: id=%r subprotocol=%r",
@@ -560,8 +529,10 @@ class Gateway:
         self.loop = asyncio.get_running_loop()
         host, port = settings.get('gateway_listen').rsplit(':', 1)
         async with serve(self.on_connection, host, int(port),
-                subprotocols=SUBPROTOCOLS):
-            logger.info("gateway listening on %s:%s", host, port)
+                subprotocols=SUBPROTOCOLS, ssl=ocpp_auth.ssl_context(),
+                process_request=ocpp_auth.basic_auth(self.check_password)):
+            logger.info("gateway listening on %s:%s (OCPP security "
+                "profile %s)", host, port, ocpp_auth.security_profile())
             await stop
 
     def run(self):

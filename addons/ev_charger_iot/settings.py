@@ -48,6 +48,12 @@ DEFAULTS = {
     'database_timeout': 3,
     'gateway_listen': '127.0.0.1:9000',
     'gateway_client_id': 'ev-ocpp-gateway',
+    # OCPP security profile of the gateway: 1 HTTP Basic with the charger's
+    # password, 2 the same over TLS (gateway_certfile, gateway_keyfile).
+    # No profile 0: a charger always proves who it is.
+    'ocpp_security_profile': 2,
+    'gateway_certfile': '',
+    'gateway_keyfile': '',
     }
 
 
