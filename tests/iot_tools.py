@@ -18,6 +18,8 @@ from server import (
     ADMIN_PASSWORD, ROOT, TrytonServer, free_port, stop_process, wait_for)
 
 STOCK_BROKER_PORT = 1883
+# The OCPP password the tests give their chargers (ocpp_password)
+CHARGER_PASSWORD = 'Test-Charger-Pass-0001'
 
 
 def unique(prefix):
@@ -40,6 +42,8 @@ class IotServer(TrytonServer):
             'command_poll_ms': 200,
             'command_timeout': 60,
             'gateway_listen': f'127.0.0.1:{self.gateway_port}',
+            # HTTP Basic over ws:// (the TLS tests set 2)
+            'ocpp_security_profile': 1,
             }
         # `settings` still apply last
         iot.update(sections.get('ev_charger_iot', {}))
@@ -59,8 +63,11 @@ class IotServer(TrytonServer):
         "JSON-RPC as the administrator (an EV IoT operator)"
         return self.admin(method, *params, self.context)
 
-    def create_chargers(self, identities, power_class='l2', connectors=1):
+    def create_chargers(self, identities, power_class='l2', connectors=1,
+            password=None):
+        "With `password`, chargers that may connect to the OCPP gateway"
         return self.call('model.ev.charger.create', [{
+                    **({'ocpp_password': password} if password else {}),
                     'identity': identity,
                     'station': self.station,
                     'power_class': power_class,

@@ -17,8 +17,11 @@ from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
+from websockets.headers import build_authorization_basic
+
 from iot_tools import (
-    Gateway, Ingest, Publisher, shared_server, unique, wait_for)
+    CHARGER_PASSWORD, Gateway, Ingest, Publisher, shared_server, unique,
+    wait_for)
 
 pytestmark = pytest.mark.backend_independent
 
@@ -96,10 +99,18 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 240))
 
 
-async def connect(server, identity, protocol, cls):
+def credentials(username, password=CHARGER_PASSWORD):
+    "The HTTP Basic header of OCPP security profiles 1 and 2"
+    return {'Authorization': build_authorization_basic(username, password)}
+
+
+async def connect(server, identity, protocol, cls, password=CHARGER_PASSWORD,
+        url=None, **kwargs):
+    "A charge point `cls` connected to the gateway as `identity`"
     connection = await websockets.connect(
-        f'ws://127.0.0.1:{server.gateway_port}/{identity}',
-        subprotocols=[protocol])
+        url or f'ws://127.0.0.1:{server.gateway_port}/{identity}',
+        subprotocols=[protocol],
+        additional_headers=credentials(identity, password), **kwargs)
     charge_point = cls(identity, connection)
     task = asyncio.create_task(charge_point.start())
     return connection, charge_point, task
@@ -117,7 +128,8 @@ def command_state(server, charger_id, action):
 
 def test_ocpp16_charge_point(server):
     identity = unique('OCPP16')
-    charger_id, = server.create_chargers([identity])
+    charger_id, = server.create_chargers([identity],
+        password=CHARGER_PASSWORD)
     with Ingest(server), Gateway(server):
         async def scenario():
             connection, cp, task = await connect(
@@ -183,13 +195,19 @@ def test_ocpp16_charge_point(server):
     assert senders == [('admin',)]
 
 
-def test_unknown_charger_refused(server):
-    "A charger that is not registered is refused at BootNotification"
-    identity = unique('ROGUE')
+def test_removed_charger_refused(server):
+    """A charger removed from the back office while connected (an unknown
+    one cannot connect at all: test_iot_ocpp_auth) is refused at
+    BootNotification and its other messages are answered SecurityError"""
+    identity = unique('GONE')
+    charger_id, = server.create_chargers([identity],
+        password=CHARGER_PASSWORD)
     with Ingest(server), Gateway(server) as gateway:
         async def scenario():
             connection, cp, task = await connect(
                 server, identity, 'ocpp1.6', SimulatedChargePoint)
+            await asyncio.to_thread(server.call, 'model.ev.charger.delete',
+                [charger_id])
             boot = await cp.call(call.BootNotification(
                     charge_point_vendor="Nobody", charge_point_model="X"))
             heartbeat_refused = False
@@ -201,7 +219,7 @@ def test_unknown_charger_refused(server):
             await connection.close()
             return boot.status, heartbeat_refused
         status, heartbeat_refused = run(scenario())
-        assert 'boot refused: unknown charger' in gateway.log()
+        assert f'boot refused: unknown charger {identity}' in gateway.log()
     assert status == RegistrationStatus.rejected
     assert heartbeat_refused
     assert server.count('ev_charger_dead_letter', 'WHERE identity = %s',
@@ -213,7 +231,8 @@ def test_ocpp201_charging_station(server):
     the database; a Reset and a remote start from the back office reach it
     as Reset and RequestStartTransaction, and their answers come back"""
     identity = unique('OCPP201')
-    charger_id, = server.create_chargers([identity], power_class='l3')
+    charger_id, = server.create_chargers([identity], power_class='l3',
+        password=CHARGER_PASSWORD)
     with Ingest(server), Gateway(server):
         async def scenario():
             connection, cp, task = await connect(
@@ -274,7 +293,8 @@ def test_commands_in_order(server):
     """Commands reach a charger in the order they were published, whatever
     their size: a reset sent after a firmware update never overtakes it"""
     identity = unique('ORDER201')
-    server.create_chargers([identity], power_class='l3')
+    server.create_chargers([identity], power_class='l3',
+        password=CHARGER_PASSWORD)
     sent = []
     for n in range(8):
         sent.append('https://firmware.example.com/' + 'x' * 400 + f'/{n}.bin')

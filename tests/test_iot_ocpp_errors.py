@@ -20,8 +20,9 @@ from ocpp.v16.enums import Action
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201.enums import Action as Action201
 
-from iot_tools import Gateway, Ingest, Subscriber, shared_server, unique
-from test_iot_ocpp import command_state, connect, run, until
+from iot_tools import (
+    CHARGER_PASSWORD, Gateway, Ingest, Subscriber, shared_server, unique)
+from test_iot_ocpp import command_state, connect, credentials, run, until
 
 pytestmark = pytest.mark.backend_independent
 
@@ -122,10 +123,14 @@ def results(subscriber):
 
 async def malformed_calls(server, identity, protocol, cp):
     """The answers of the gateway to a CALL whose payload is not an object
-    (raw frame) and to a Heartbeat with a field it does not have"""
+    (raw frame, from a charger of its own) and to a Heartbeat with a field
+    it does not have"""
+    await asyncio.to_thread(server.create_chargers, [f'{identity}-raw'],
+        password=CHARGER_PASSWORD)
     async with websockets.connect(
             f'ws://127.0.0.1:{server.gateway_port}/{identity}-raw',
-            subprotocols=[protocol]) as raw:
+            subprotocols=[protocol],
+            additional_headers=credentials(f'{identity}-raw')) as raw:
         await raw.send(json.dumps([2, 'raw-1', 'Heartbeat', 'beat']))
         raw_answer = json.loads(await raw.recv())
     try:
@@ -141,7 +146,8 @@ def test_ocpp16_call_errors(server):
     fail the commands with code and description; an id tag longer than 1.6
     carries is not sent; a malformed CALL is a FormationViolation"""
     identity = unique('ERR16')
-    charger_id, = server.create_chargers([identity])
+    charger_id, = server.create_chargers([identity],
+        password=CHARGER_PASSWORD)
     watch = Subscriber(f'ev/{identity}/cmd/result')
     try:
         with Ingest(server), Gateway(server) as gateway:
@@ -196,7 +202,8 @@ def test_ocpp201_call_errors(server):
     charger's own) fail the commands; 1.6-only triggers are not sent; a
     malformed CALL is a FormatViolation"""
     identity = unique('ERR201')
-    charger_id, = server.create_chargers([identity], power_class='l3')
+    charger_id, = server.create_chargers([identity], power_class='l3',
+        password=CHARGER_PASSWORD)
     with Ingest(server), Gateway(server) as gateway:
         async def scenario():
             connection, cp, task = await connect(
@@ -241,7 +248,8 @@ def test_ocpp201_call_errors(server):
 def test_silent_charger(server):
     "No answer within the OCPP call timeout fails the command, saying so"
     identity = unique('MUTE')
-    charger_id, = server.create_chargers([identity])
+    charger_id, = server.create_chargers([identity],
+        password=CHARGER_PASSWORD)
     with Ingest(server), Gateway(server, ocpp_call_timeout=2):
         async def scenario():
             connection, cp, task = await connect(

@@ -429,6 +429,7 @@ class Gateway:
         self.loop = None
         self.client = None
         self.pool = None
+        self.ssl = None
         # Commands may be published twice (at least once): run them once
         self.handled = OrderedDict()
 
@@ -529,13 +530,15 @@ class Gateway:
         self.loop = asyncio.get_running_loop()
         host, port = settings.get('gateway_listen').rsplit(':', 1)
         async with serve(self.on_connection, host, int(port),
-                subprotocols=SUBPROTOCOLS, ssl=ocpp_auth.ssl_context(),
+                subprotocols=SUBPROTOCOLS, ssl=self.ssl,
                 process_request=ocpp_auth.basic_auth(self.check_password)):
             logger.info("gateway listening on %s:%s (OCPP security "
                 "profile %s)", host, port, ocpp_auth.security_profile())
             await stop
 
     def run(self):
+        # A profile 2 gateway without its certificate stops before anything
+        self.ssl = ocpp_auth.ssl_context()
         self.start_pool()
         self.start_mqtt()
 
