@@ -7,6 +7,7 @@ and a password file when asked, removed at the end.
         ... broker.port ...
     Broker(persistence=False).start()        # a benchmark's: nothing on disk
     Broker(secure=True)                      # TLS only, user and password
+    Broker(secure=True, users={...}, acl_file=ACL)   # and an ACL
 """
 import getpass
 import os
@@ -41,9 +42,12 @@ class Broker:
     USERNAME = 'ev-ingest'
     PASSWORD = 's3cret-ingest'
 
-    def __init__(self, max_queued=0, secure=False, persistence=True):
+    def __init__(self, max_queued=0, secure=False, persistence=True,
+            users=None, acl_file=None):
         """With `secure`, TLS only (a certificate of our own CA, ca_certs)
-        and a user name and password (USERNAME, PASSWORD) required;
+        and a user name and password (USERNAME, PASSWORD, and those of
+        `users`: {name: password}) required, and with `acl_file` what each
+        may publish and read;
         `max_queued` bounds the messages queued per session (0: none);
         with `persistence` the sessions survive a restart"""
         self.port = free_port()
@@ -53,12 +57,16 @@ class Broker:
         if secure:
             self.ca_certs = make_certificates(self.tmpdir)
             password_file = os.path.join(self.tmpdir, 'passwords')
-            subprocess.run(['mosquitto_passwd', '-b', '-c', password_file,
-                    self.USERNAME, self.PASSWORD], check=True,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            logins = {self.USERNAME: self.PASSWORD, **(users or {})}
+            for n, (username, password) in enumerate(logins.items()):
+                subprocess.run(['mosquitto_passwd', '-b'] + (
+                        ['-c'] if not n else []) + [
+                        password_file, username, password], check=True,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             access = f"""\
 allow_anonymous false
 password_file {password_file}
+{f'acl_file {acl_file}' if acl_file else ''}
 certfile {self.tmpdir}/server.crt
 keyfile {self.tmpdir}/server.key
 """

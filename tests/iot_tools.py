@@ -185,18 +185,40 @@ class Gateway(Service):
         return self
 
 
+def mqtt_client(prefix, ca_certs=None, username=None, password=None):
+    "A paho MQTT 5 client of the tests, with TLS and a login if given"
+    from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
+    client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=unique(prefix), protocol=MQTTv5)
+    if ca_certs:
+        client.tls_set(ca_certs=ca_certs)
+    if username:
+        client.username_pw_set(username, password)
+    return client
+
+
 class Publisher:
-    "A charger's side of MQTT: QoS 1 publications, each acknowledged"
+    """A charger's side of MQTT: QoS 1 publications, each acknowledged;
+    keeps what the broker answered to its login (`connack`) and to each
+    publication (`pubacks`: mid → reason)"""
 
     def __init__(self, port=STOCK_BROKER_PORT, ca_certs=None, username=None,
             password=None):
-        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
-        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=unique('charger'), protocol=MQTTv5)
-        if ca_certs:
-            self.client.tls_set(ca_certs=ca_certs)
-        if username:
-            self.client.username_pw_set(username, password)
+        import threading
+        self.client = mqtt_client('charger', ca_certs, username, password)
+        self.answered = threading.Event()
+        self.connack = None
+        self.pubacks = {}
+
+        def on_connect(client, userdata, flags, reason_code, properties):
+            if self.connack is None:
+                self.connack = str(reason_code)
+            self.answered.set()
+
+        def on_publish(client, userdata, mid, reason_code, properties):
+            self.pubacks[mid] = str(reason_code)
+        self.client.on_connect = on_connect
+        self.client.on_publish = on_publish
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)
         self.client.connect('127.0.0.1', port)
@@ -233,16 +255,17 @@ class Publisher:
 class Subscriber:
     "Keeps what arrives on a topic filter (to see the published commands)"
 
-    def __init__(self, topic, port=STOCK_BROKER_PORT):
+    def __init__(self, topic, port=STOCK_BROKER_PORT, ca_certs=None,
+            username=None, password=None):
+        """`topic`: a filter or a list of filters"""
         import threading
-        from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv5
         self.messages = []
         self.ready = threading.Event()
-        self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=unique('watch'), protocol=MQTTv5)
+        self.client = mqtt_client('watch', ca_certs, username, password)
+        topics = [topic] if isinstance(topic, str) else topic
 
         def on_connect(client, userdata, flags, reason_code, properties):
-            client.subscribe(topic, qos=1)
+            client.subscribe([(t, 1) for t in topics])
 
         def on_subscribe(client, userdata, mid, reason_codes, properties):
             self.ready.set()
