@@ -134,6 +134,10 @@ def load_chargers(database):
     return True
 
 
+# The OCPP password of every demo charger at the gateway of `./ev run`
+# (ws://127.0.0.1:9000/CP-DEMO-01, HTTP Basic), and a demo RFID card
+CHARGER_PASSWORD = 'demo-charger-pass'
+ID_TAG = 'DEMO-CARD-01'
 # identity, power class, AC/DC, vendor, model, connector types; what each
 # does is played by demo/chargers.py
 CHARGERS = [
@@ -153,6 +157,9 @@ def create_chargers(pool):
     Station = pool.get('ev.station')
     Charger = pool.get('ev.charger')
     Connector = pool.get('ev.charger.connector')
+    IdTag = pool.get('ev.charger.id_tag')
+    if not IdTag.search([('tag', '=', ID_TAG)]):
+        IdTag(tag=ID_TAG, description="Demo RFID card").save()
     if not User.search([('login', '=', 'iot')]):
         User(login='iot', name="Ishaan IoT", password=PASSWORD,
             email='iot@ev.localhost',
@@ -162,7 +169,7 @@ def create_chargers(pool):
     if not stations:
         return
     today = datetime.date.today()
-    Charger.save([Charger(identity=identity,
+    Charger.save([Charger(identity=identity, ocpp_password=CHARGER_PASSWORD,
                 station=stations[i % len(stations)], power_class=power,
                 current_type=current, vendor=vendor, model=model,
                 commissioning_date=today - datetime.timedelta(days=30 * i),

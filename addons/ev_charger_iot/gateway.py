@@ -12,9 +12,9 @@ list (ev.charger.id_tag). BootNotification, Heartbeat, StatusNotification and
 MeterValues (and, in 2.0.1, the charging state of TransactionEvent) are
 published on ev/<identity>/boot, heartbeat, status and meter. Commands
 published on ev/<identity>/cmd become the matching OCPP calls and their
-answers are published on ev/<identity>/cmd/result. A charger that is not in
-the database is refused at BootNotification (and its other messages are
-answered with a SecurityError).
+answers are published on ev/<identity>/cmd/result. A charger removed from
+the database while connected is refused at BootNotification (and its other
+messages are answered with a SecurityError).
 
 A command whose params the charger's OCPP version cannot carry is failed
 without being sent; a CALLERROR answer fails it with the error code and
