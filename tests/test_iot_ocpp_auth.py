@@ -92,6 +92,40 @@ def test_upgrade_refused(server):
         '(%s, %s, %s)', (charger_a, charger_b, no_password)) == 0
 
 
+def test_password_guessing_is_cut_short(server):
+    """A guesser gets a few tries per minute from its address, then even
+    the right password is refused unchecked until the window has passed
+    (each check costs the gateway a password hash)"""
+    charger = unique('AUTH-GUESS')
+    server.create_chargers([charger], password=CHARGER_PASSWORD)
+    url = f'ws://127.0.0.1:{server.gateway_port}/{charger}'
+    with Gateway(server, ocpp_login_failures=3, ocpp_login_window=3) \
+            as gateway:
+        async def guesses():
+            answers = [await refusal(url, credentials(
+                        charger, f'Guess-Number-{n:08d}')) for n in range(3)]
+            answers.append(await refusal(url, credentials(charger)))
+            return answers
+        answers = run(guesses())
+        assert answers == [(401, b"Invalid credentials\n")] * 4
+        assert gateway.log().count("too many failed logins") == 1
+        assert gateway.log().count(
+            f"connection refused: id='{charger}' invalid credentials") == 3
+        # Once the window has passed, the charger itself gets in again
+        wait_for(lambda: run(accepted(url, charger)), timeout=20,
+            message="the charger to be let in after the window")
+
+
+async def accepted(url, charger):
+    try:
+        connection = await websockets.connect(url, subprotocols=['ocpp1.6'],
+            additional_headers=credentials(charger))
+    except InvalidStatus:
+        return False
+    await connection.close()
+    return True
+
+
 def test_commands_reach_their_charger_only(server):
     """Two chargers connected with their own credentials: a command for A
     reaches A, never B; B cannot connect in A's place"""

@@ -9,10 +9,12 @@ gateway's certificate in gateway_certfile / gateway_keyfile). The upgrade
 of a charger whose user name is not the identity of its URL, whose
 identity is unknown or whose password is wrong is answered 401 before any
 OCPP message, with the same answer in each case."""
+import collections
 import datetime
 import http
 import logging
 import ssl
+import time
 import urllib.parse
 
 from websockets.exceptions import InvalidHeader
@@ -56,28 +58,72 @@ def ssl_context():
     return context
 
 
-def basic_auth(check_password):
+class FailedLogins:
+    """The failed logins of each remote address in the last `window`
+    seconds: from `limit` on, the address is refused without a check"""
+
+    def __init__(self, limit, window):
+        self.limit, self.window = limit, window
+        self.failures = collections.defaultdict(collections.deque)
+
+    def _prune(self, address):
+        "Forget the failures older than the window; the count left"
+        failures = self.failures.get(address)
+        if failures is None:
+            return 0
+        horizon = time.monotonic() - self.window
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        if not failures:
+            del self.failures[address]
+        return len(failures)
+
+    def blocked(self, address):
+        return self._prune(address) >= self.limit
+
+    def add(self, address):
+        if len(self.failures) > 10_000:  # many addresses: forget the old
+            for other in list(self.failures):
+                self._prune(other)
+        self._prune(address)
+        self.failures[address].append(time.monotonic())
+
+
+def basic_auth(check_password, failed=None):
     """The websockets `process_request` that lets through the upgrade of a
     charger that authenticates as the identity of its URL;
     `check_password(identity, password)` is a coroutine"""
+    if failed is None:
+        failed = FailedLogins(settings.get('ocpp_login_failures'),
+            settings.get('ocpp_login_window'))
+
     async def process_request(connection, request):
         identity = identity_of(request.path)
+        address = (connection.remote_address or ('?',))[0]
         try:
             username, password = parse_authorization_basic(
                 request.headers['Authorization'])
         except (KeyError, InvalidHeader):
             return refuse(connection, identity, "Missing credentials")
+        if failed.blocked(address):
+            logger.warning("connection refused: %s: too many failed logins",
+                address)
+            return refuse(connection, identity, "Invalid credentials",
+                log=False)
         # A charger speaks for itself only: its identity, not another's
         if username != identity or not await check_password(
                 identity, password):
+            failed.add(address)
             return refuse(connection, identity, "Invalid credentials")
         connection.username = username
         return None
     return process_request
 
 
-def refuse(connection, identity, reason):
-    logger.warning("connection refused: id=%r %s", identity, reason.lower())
+def refuse(connection, identity, reason, log=True):
+    if log:
+        logger.warning(
+            "connection refused: id=%r %s", identity, reason.lower())
     response = connection.respond(http.HTTPStatus.UNAUTHORIZED, reason + "\n")
     response.headers['WWW-Authenticate'] = build_www_authenticate_basic(
         REALM)

@@ -54,6 +54,11 @@ DEFAULTS = {
     'ocpp_security_profile': 2,
     'gateway_certfile': '',
     'gateway_keyfile': '',
+    # Failed logins from one address within ocpp_login_window seconds
+    # beyond which its next attempts are refused unchecked (each check
+    # costs a password hash: no CPU burnt for a guesser)
+    'ocpp_login_failures': 20,
+    'ocpp_login_window': 60,
     }
 
 

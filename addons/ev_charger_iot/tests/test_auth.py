@@ -56,6 +56,23 @@ class AuthTestCase(ModuleDBTestCase):
         self.assertFalse(Charger.check_ocpp_password('CP-UNKNOWN', PASSWORD))
 
     @with_transaction()
+    def test_new_password_ends_the_old_one(self):
+        """A password verified before (and remembered by the process) stops
+        matching once the operator sets a new one"""
+        Charger = Pool().get('ev.charger')
+        charger = create_charger('CP-AUTH-3', station=create_station())
+        Charger.write([charger], {'ocpp_password': PASSWORD})
+        for _ in range(2):  # the second time from what the process kept
+            self.assertTrue(
+                Charger.check_ocpp_password('CP-AUTH-3', PASSWORD))
+            self.assertFalse(
+                Charger.check_ocpp_password('CP-AUTH-3', PASSWORD[:-1]))
+        Charger.write([charger], {'ocpp_password': PASSWORD + '-new'})
+        self.assertFalse(Charger.check_ocpp_password('CP-AUTH-3', PASSWORD))
+        self.assertTrue(
+            Charger.check_ocpp_password('CP-AUTH-3', PASSWORD + '-new'))
+
+    @with_transaction()
     def test_charger_without_password(self):
         "A charger without a password matches no password, not even empty"
         Charger = Pool().get('ev.charger')
