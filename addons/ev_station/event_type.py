@@ -181,8 +181,31 @@ class EventType(
             body = NewTextTemplate(body_template).generate(
                 **values).render()
         else:
-            body = entry.text or ''
+            with Transaction().set_context(language=language):
+                body = self.fallback_email_body(values)
         return subject, body
+
+    @classmethod
+    def fallback_email_body(cls, values):
+        "The email of a type without template: greeting, text, next step"
+        entry = values['entry']
+        lines = [
+            gettext('ev_station.msg_email_greeting',
+                name=values['station']['customer']['name']),
+            '', entry['text'], '']
+        if entry['next_action']:
+            lines.append(gettext('ev_station.msg_email_next_step',
+                    action=entry['next_action']))
+        if entry['eta']:
+            lines.append(gettext('ev_station.msg_email_expected',
+                    eta=entry['eta']))
+        if entry['next_action'] or entry['eta']:
+            lines.append('')
+        lines += [
+            gettext('ev_station.msg_email_station',
+                number=values['station']['number']),
+            '', gettext('ev_station.msg_email_signature'), '']
+        return '\n'.join(lines)
 
     @classmethod
     def email_values(cls, station, entry, event_name):

@@ -84,6 +84,37 @@ class CustomerEmailTestCase(ModuleDBTestCase):
         self.assertEqual(archived.subject, message['Subject'])
 
     @with_transaction()
+    def test_event_type_without_template(self):
+        """An event type without template still greets the customer and
+        gives the next step"""
+        pool = Pool()
+        LogEmail = pool.get('ev.station.log.email')
+        EventType = pool.get('ev.station.event_type')
+        self.assertFalse(EventType.from_code('note').email_body)
+        self.smtp.start()
+        station = create_station(create_customer(
+                "Meera Iyer", email='meera@example.com'))
+        entry = station.record_event('note', "The electrician comes Monday.",
+            visibility='client_email', next_action="Keep the meter room open",
+            eta=datetime.date(2026, 12, 7))
+        LogEmail.deliver(list(entry.emails))
+
+        message, = self.received()
+        self.assertEqual(message['Subject'], f"{station.number}: Note")
+        self.assertEqual(message.get_content().replace('\r\n', '\n'), (
+                "Dear Meera Iyer,\n"
+                "\n"
+                "The electrician comes Monday.\n"
+                "\n"
+                "Next step: Keep the meter room open\n"
+                "Expected by: 12/07/2026\n"
+                "\n"
+                f"Station: {station.number}\n"
+                "\n"
+                "Kind regards,\n"
+                "EV Operations\n"))
+
+    @with_transaction()
     def test_sent_email_is_immutable(self):
         """What the customer was sent cannot change: not by the admin over
         RPC, not by server code once it is sent"""
