@@ -124,6 +124,9 @@ class SaleOpportunity(metaclass=PoolMeta):
             'readonly': CLOSED['readonly'],
             },
         help="The OEM's own reference of the lead, unique per OEM.")
+    city = fields.Function(fields.Char("City",
+            help="The city of the site address, else of the customer."),
+        'get_city', searcher='search_city')
     vehicle_model = fields.Char("Vehicle Model", states=CLOSED)
     vehicle_vin = fields.Char("VIN", states=CLOSED)
     site_type = fields.Selection([
@@ -236,6 +239,61 @@ class SaleOpportunity(metaclass=PoolMeta):
                         [renamed_stage(table.stage_before_hold)],
                         where=table.stage_before_hold.in_(list(OLD_STAGES))))
                 handler.drop_column('ev_stage')
+
+    def get_city(self, name):
+        if self.address and self.address.city:
+            return self.address.city
+        if self.party:
+            for address in self.party.addresses:
+                if address.city:
+                    return address.city
+
+    @classmethod
+    def search_city(cls, name, clause):
+        _, operator, operand, *extra = clause
+        if operator.startswith('!') or operator.startswith('not '):
+            return [('address.city', operator, operand, *extra)]
+        return ['OR',
+            ('address.city', operator, operand, *extra),
+            [('address', '=', None),
+                ('party.addresses.city', operator, operand, *extra)],
+            ]
+
+    def get_rec_name(self, name):
+        "Who and which: 'Kavya Nair — TM-24-0200' (the OEM's reference)"
+        which = self.oem_reference or self.reference or self.number or '/'
+        if Pool().get('res.user').get_ev_oem() is None:
+            customer = self.party.rec_name if self.party else None
+        else:
+            # An OEM's user reads its own lead's customer (it sent it), though
+            # parties are otherwise closed to it (ev_lead/ir.py)
+            with without_check_access():
+                lead = self.__class__(self.id)
+                customer = lead.party.rec_name if lead.party else None
+        if customer:
+            return f'{customer} — {which}'
+        return super().get_rec_name(name)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        """A lead is found by its number, references, customer's name or the
+        customer's phone or email (as typed: +91 98450 12345 or 9845012345)"""
+        User = Pool().get('res.user')
+        domain = super().search_rec_name(name, clause)
+        _, operator, operand, *extra = clause
+        bool_op = domain[0]
+        domain.append(('oem_reference', operator, operand, *extra))
+        if User.get_ev_oem() is not None:
+            # An OEM's user searches its leads by their references only:
+            # parties are closed to it (ev_lead/ir.py)
+            return [bool_op, *domain[1:]]
+        domain.append(('party.name', operator, operand, *extra))
+        if isinstance(operand, str) and operand.strip('%'):
+            compact = ''.join(operand.split())
+            domain.append(
+                ('party.contact_mechanisms.value_compact', operator,
+                    compact, *extra))
+        return [bool_op, *domain[1:]]
 
     @classmethod
     def default_lead_source(cls):

@@ -402,6 +402,52 @@ class LeadTestCase(CompanyTestMixin, ModuleDBTestCase):
                     lead_source='oem', oem=tata, oem_reference='X1')
 
     @with_transaction()
+    def test_lead_named_and_found_by_customer(self):
+        """A lead reads 'customer — reference' and is found by its customer's
+        name, phone (as typed) or email, and by the OEM's reference; an OEM's
+        user finds its own leads by reference and reads their names"""
+        pool = Pool()
+        Lead = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            tata = create_oem("Tata Motors")
+            kavya = self.create_lead(lead_source='oem', oem=tata,
+                oem_reference='TM-24-0200', party=Party(name="Kavya Nair",
+                    contact_mechanisms=[
+                        {'type': 'mobile', 'value': '+91 98450 77777'},
+                        {'type': 'email', 'value': 'kavya@example.com'}]))
+            meera = self.create_lead()
+            direct = Lead(lead_source='phone')
+            direct.save()
+            self.assertEqual(kavya.rec_name, "Kavya Nair — TM-24-0200")
+            self.assertEqual(meera.rec_name, f"Meera Iyer — {meera.number}")
+            self.assertEqual(direct.rec_name, direct.number)
+            for text, found in [
+                    ('Kavya', [kavya]),
+                    ('TM-24-0200', [kavya]),
+                    ('98450 77777', [kavya]),
+                    ('+919845077777', [kavya]),
+                    ('kavya@example', [kavya]),
+                    ('Meera', [meera]),
+                    ]:
+                with self.subTest(text=text):
+                    self.assertEqual(Lead.search(
+                            [('rec_name', 'ilike', f'%{text}%')]), found)
+            self.assertEqual(
+                Lead.search([('rec_name', '=', meera.number)]), [meera])
+            tata_user = create_user(
+                'tata-names', 'ev_lead.group_oem', oem=tata, company=company)
+            with as_user(tata_user), \
+                    Transaction().set_context(company=company.id):
+                self.assertEqual(Lead.search(
+                        [('rec_name', 'ilike', '%0200%')]), [kavya])
+                self.assertEqual(Lead.search(
+                        [('rec_name', 'ilike', '%Meera%')]), [])
+                self.assertEqual(Lead.read([kavya.id], ['rec_name']),
+                    [{'id': kavya.id, 'rec_name': "Kavya Nair — TM-24-0200"}])
+
+    @with_transaction()
     def test_oem_user_sees_only_its_leads(self):
         "Record rules keep an OEM's users to that OEM's leads, read-only"
         pool = Pool()
