@@ -13,6 +13,9 @@ from trytond import config
 
 logger = logging.getLogger(__name__)
 PASSWORD = 'demo-pass'
+# The demo company works in India: its working day, the teams' slots and
+# "today" are read in this time zone
+TIMEZONE = 'Asia/Kolkata'
 ROLE_USERS = [
     # login, name, group xml id
     ('sales', "Asha Sales", 'group_sales'),
@@ -88,7 +91,10 @@ def png(width, height, rgb):
         + chunk(b'IEND', b''))
 
 
-def load(database):
+def in_transaction(database, step):
+    """`step(pool)` in a transaction of its own, committed when it returns
+    true; tried again with what a TransactionError asks for (e.g. the
+    configuration singletons ask for a table lock)"""
     from trytond.pool import Pool
     from trytond.transaction import Transaction, TransactionError
 
@@ -98,22 +104,29 @@ def load(database):
     extras = {}
     while True:
         with Transaction().start(database, 0, **extras) as transaction:
-            User = pool.get('res.user')
-            if User.search([('login', '=', 'sales')]):
-                logger.info("demo data already loaded")
-                return False
             try:
-                users = create_users(pool)
-                create_stations(pool, users)
-                if 'ev.lead.configuration' in dict(pool.iterobject()):
-                    create_leads(pool, users)
+                done = step(pool)
             except TransactionError as exception:
-                # e.g. the configuration singleton asks for a table lock
                 transaction.rollback()
                 exception.fix(extras)
                 continue
-            transaction.commit()
+            if done:
+                transaction.commit()
+        return done
+
+
+def load(database):
+    def step(pool):
+        User = pool.get('res.user')
+        if User.search([('login', '=', 'sales')]):
+            logger.info("demo data already loaded")
+            return False
+        users = create_users(pool)
+        create_stations(pool, users)
+        if 'ev.lead.configuration' in dict(pool.iterobject()):
+            create_leads(pool, users)
         return True
+    return in_transaction(database, step)
 
 
 def load_chargers(database):
@@ -335,7 +348,6 @@ def create_leads(pool, users):
     Currency = pool.get('currency.currency')
     Lead = pool.get('sale.opportunity')
     Call = pool.get('ev.lead.call')
-    Photo = pool.get('ev.lead.site_photo')
     Address = pool.get('party.address')
     User = pool.get('res.user')
     Group = pool.get('res.group')
@@ -343,7 +355,8 @@ def create_leads(pool, users):
     Configuration = pool.get('ev.lead.configuration')
 
     inr, = Currency.search([('code', '=', 'INR')])
-    company = Company(party=Party(name="EV Operations India"), currency=inr)
+    company = Company(party=Party(name="EV Operations India"), currency=inr,
+        timezone=TIMEZONE)
     company.party.save()
     company.save()
     User.write(list(users.values()), {
@@ -395,19 +408,26 @@ def create_leads(pool, users):
             address = Address(party=customer, street="1 Main Road",
                 city=city)
             address.save()
-            lead.address = address
-            lead.electricity_bill = b'%PDF-1.4 demo electricity bill'
-            lead.electricity_bill_name = 'electricity-bill.pdf'
-            lead.latitude = Decimal('18.520430')
-            lead.longitude = Decimal('73.856743')
-            lead.electrician_name = "Local electrician"
-            lead.electrician_phone = '98220 66666'
-            lead.save()
-            Photo(lead=lead, name='site.png',
-                image=png(64, 48, (90, 90, 160))).save()
-            Lead.confirm_documents([lead])
+            complete_documents(pool, lead, address,
+                (Decimal('18.520430'), Decimal('73.856743')))
             if stage == 'ready_for_survey':
                 Lead.ready_for_survey([lead])
+
+
+def complete_documents(pool, lead, address, position,
+        electrician=("Local electrician", '98220 66666')):
+    "The customer's documents checklist of a lead, complete and confirmed"
+    Lead = pool.get('sale.opportunity')
+    Photo = pool.get('ev.lead.site_photo')
+    lead.address = address
+    lead.electricity_bill = b'%PDF-1.4 demo electricity bill'
+    lead.electricity_bill_name = 'electricity-bill.pdf'
+    lead.latitude, lead.longitude = position
+    lead.electrician_name, lead.electrician_phone = electrician
+    lead.save()
+    Photo(lead=lead, name='site.png',
+        image=png(64, 48, (90, 90, 160))).save()
+    Lead.confirm_documents([lead])
 
 
 def main():
@@ -424,6 +444,10 @@ def main():
         logger.info("demo data loaded into %s", options.database)
     if load_chargers(options.database):
         logger.info("demo chargers loaded into %s", options.database)
+    # After the chargers: a commissioned installation monitors a charger
+    from demo.field import load_field
+    if load_field(options.database):
+        logger.info("demo field operations loaded into %s", options.database)
 
 
 if __name__ == '__main__':
