@@ -430,6 +430,18 @@ def complete_documents(pool, lead, address, position,
     Lead.confirm_documents([lead])
 
 
+def close_configuration_wizard(database):
+    """The demo is set up: the administrator's first login opens the EV
+    Operations menu, not Tryton's module configuration wizard"""
+    def step(pool):
+        Item = pool.get('ir.module.config_wizard.item')
+        items = Item.search([('state', '!=', 'done')])
+        if items:
+            Item.write(items, {'state': 'done'})
+        return bool(items)
+    return in_transaction(database, step)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('-d', '--database', required=True)
@@ -448,6 +460,7 @@ def main():
     from demo.field import load_field
     if load_field(options.database):
         logger.info("demo field operations loaded into %s", options.database)
+    close_configuration_wizard(options.database)
 
 
 if __name__ == '__main__':

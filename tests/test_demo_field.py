@@ -222,3 +222,11 @@ def test_logins_are_documented():
         for login, *_ in crew:
             assert re.search(rf'^\|[^\n]*`{login}`', readme, re.M), login
             assert re.search(rf'\b{login}\b', ev), login
+
+
+def test_administrator_lands_on_the_menu(server):
+    """The demo is configured: the administrator's first login does not
+    open Tryton's module configuration wizard"""
+    admin = session(server, 'admin', ADMIN_PASSWORD)
+    assert admin('model.ir.module.config_wizard.item.search',
+        [('state', '!=', 'done')], 0, None, None) == []

@@ -48,11 +48,11 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         help="What happened.")
     visibility = fields.Selection(
         VISIBILITIES, "Visibility", required=True, states=_READONLY_SAVED)
-    visibility_chosen = fields.Function(fields.Boolean(
-            "Visibility Chosen",
-            help="The user chose the visibility: the event type's "
-            "default does not replace it."),
-        'get_visibility_chosen')
+    visibility_proposed = fields.Function(fields.Selection(
+            [(None, "")] + VISIBILITIES, "Proposed Visibility",
+            help="The visibility the event type proposed: a visibility the "
+            "user chose instead is kept when the event type changes."),
+        'get_visibility_proposed')
     next_owner = fields.Many2One(
         'res.user', "Forwarded To", ondelete='RESTRICT',
         states=_READONLY_SAVED,
@@ -129,26 +129,24 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         return 'internal'
 
     @classmethod
-    def default_visibility_chosen(cls):
-        return False
+    def default_visibility_proposed(cls):
+        return cls.default_visibility()
 
     @classmethod
     def default_author(cls):
         return Transaction().user or None
 
-    @fields.depends('event_type', 'visibility_chosen')
+    @fields.depends('event_type', 'visibility', 'visibility_proposed')
     def on_change_event_type(self):
-        # The event type's visibility is a default: it never replaces the
-        # one the user chose
-        if self.event_type and not self.visibility_chosen:
+        # The event type's visibility is a proposal: it replaces the last
+        # proposal, never a visibility the user chose
+        if (self.event_type
+                and self.visibility in {None, self.visibility_proposed}):
             self.visibility = self.event_type.default_visibility
+            self.visibility_proposed = self.visibility
 
-    @fields.depends('visibility')
-    def on_change_visibility(self):
-        self.visibility_chosen = True
-
-    def get_visibility_chosen(self, name):
-        return True
+    def get_visibility_proposed(self, name):
+        return None
 
     def get_rec_name(self, name):
         first_line = (self.text or '').strip().split('\n', 1)[0]

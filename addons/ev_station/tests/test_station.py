@@ -177,7 +177,7 @@ class StationTestCase(ModuleDBTestCase):
         self.assertEqual(note.default_visibility, 'internal')
 
         entry = Log(**{n: v for n, v in Log.default_get(
-                    ['visibility', 'visibility_chosen']).items()})
+                    ['visibility', 'visibility_proposed']).items()})
         entry.event_type = client_type
         entry.on_change_event_type()
         self.assertEqual(entry.visibility, 'client')
@@ -185,8 +185,7 @@ class StationTestCase(ModuleDBTestCase):
         entry.on_change_event_type()
         self.assertEqual(entry.visibility, 'internal')
 
-        entry.visibility = 'client_email'
-        entry.on_change_visibility()
+        entry.visibility = 'client_email'  # the user's choice
         for event_type in [client_type, note]:
             entry.event_type = event_type
             entry.on_change_event_type()
