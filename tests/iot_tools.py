@@ -124,6 +124,9 @@ class Service:
 
     def start(self):
         log = open(self.log_path, 'a')
+        # A restart appends to the log: wait_ready reads what this start
+        # wrote
+        self.log_start = log.tell()
         self.process = subprocess.Popen(self.command(), stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
             env=self.env)
@@ -131,7 +134,8 @@ class Service:
         return self
 
     def wait_ready(self, text, timeout=60):
-        wait_for(lambda: text in self.log() or self.process.poll() is not None,
+        wait_for(lambda: text in self.log()[self.log_start:]
+            or self.process.poll() is not None,
             timeout=timeout, message=f"{self.module} to log {text!r}")
         assert self.process.poll() is None, self.log()
 

@@ -346,16 +346,22 @@ class TrytonServer:
             return False
         return True
 
-    def start(self, timeout=60):
-        start = time.monotonic()
-        self._log = open(self.log_path, 'w')
+    def command(self):
+        "The server's command line (a WSGI server's in a subclass)"
         # `-d` loads the pool of the database before serving: without it
         # trytond 8.0.12 answers the first login with KeyError 'res.user'
         # (Cache.sync registers an empty pool for the database first).
-        self.process = subprocess.Popen(
-            [_bin('trytond'), '-c', self.conf, '-d', self.database],
+        return [_bin('trytond'), '-c', self.conf, '-d', self.database]
+
+    def server_env(self):
+        return self.env()
+
+    def start(self, timeout=60):
+        start = time.monotonic()
+        self._log = open(self.log_path, 'w')
+        self.process = subprocess.Popen(self.command(),
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
-            stdin=subprocess.DEVNULL, env=self.env())
+            stdin=subprocess.DEVNULL, env=self.server_env())
         try:
             wait_for(self.serving, timeout=timeout, interval=0.2,
                 message="trytond to serve")
@@ -421,6 +427,7 @@ class TrytonServer:
             return self._post(
                 {'id': 1, 'method': method, 'params': list(params)}, headers)
         call.user_id = user_id
+        call.headers = headers
         return call
 
 

@@ -113,13 +113,14 @@ def build_database(uri, config, chargers, rebuild):
         create_chargers(config, count, chargers)
 
 
-def create_chargers(config, start, stop):
-    "Set-based, through the ORM's tables, with one station for them all"
+def create_chargers(config, start, stop, database=DATABASE):
+    """Chargers BENCH-<start> to BENCH-<stop - 1>, two connectors each:
+    set-based, through the ORM's tables, with one station for them all"""
     from trytond import config as tryton_config
     tryton_config.update_etc(config)
     from trytond.transaction import Transaction
-    pool = init_pool(DATABASE)
-    with Transaction().start(DATABASE, 0) as transaction:
+    pool = init_pool(database)
+    with Transaction().start(database, 0) as transaction:
         cursor = transaction.connection.cursor()
         Party = pool.get('party.party')
         Station = pool.get('ev.station')
@@ -158,19 +159,24 @@ def stream(count, chargers, base):
     for i in range(count):
         charger, second = i % chargers, i // chargers
         ts = (base + datetime.timedelta(seconds=second)).isoformat() + 'Z'
-        kind = TOPICS[(i // chargers + charger) % 3]
-        if kind == 'heartbeat':
-            payload = {'ts': ts, 'rssi': -60 - charger % 30}
-        elif kind == 'status':
-            payload = {'connector': 1 + charger % 2, 'ts': ts,
-                'status': ('Available', 'Charging')[second % 2],
-                'error_code': 'NoError'}
-        else:
-            payload = {'connector': 1 + charger % 2, 'ts': ts,
-                'energy_wh': 1000.0 * second, 'power_w': 7200.0}
-        messages.append((f'ev/{identity(charger)}/{kind}',
-                json.dumps(payload).encode()))
+        kind = TOPICS[(second + charger) % 3]
+        messages.append(telemetry(charger, kind, second, ts))
     return messages
+
+
+def telemetry(charger, kind, n, ts):
+    """(topic, payload) of the n-th message of the `charger`-th charger,
+    a heartbeat, a status or a meter value (`kind`) of the time `ts`"""
+    if kind == 'heartbeat':
+        payload = {'ts': ts, 'rssi': -60 - charger % 30}
+    elif kind == 'status':
+        payload = {'connector': 1 + charger % 2, 'ts': ts,
+            'status': ('Available', 'Charging')[n % 2],
+            'error_code': 'NoError'}
+    else:
+        payload = {'connector': 1 + charger % 2, 'ts': ts,
+            'energy_wh': 1000.0 * n, 'power_w': 7200.0}
+    return (f'ev/{identity(charger)}/{kind}', json.dumps(payload).encode())
 
 
 def mqtt_client(client_id):

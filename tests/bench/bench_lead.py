@@ -106,21 +106,26 @@ class Client:
         return self.local.connection
 
     def post(self, path, body, key):
-        data = json.dumps(body).encode()
-        headers = {'Content-Type': 'application/json',
-            'Authorization': f'Bearer {key}'}
-        for attempt in range(2):
+        return self.request('POST', path, body,
+            {'Authorization': f'Bearer {key}'})
+
+    def request(self, method, path, body=None, headers=None, retry=True):
+        """(status, payload, milliseconds) of one request; a connection
+        error is raised, or with `retry` the request sent once more on a
+        new connection (the server closed a kept-alive connection)"""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {'Content-Type': 'application/json', **(headers or {})}
+        for attempt in range(2 if retry else 1):
             connection = self.connection()
             started = time.perf_counter()
             try:
-                connection.request('POST', path, data, headers)
+                connection.request(method, path, data, headers)
                 response = connection.getresponse()
                 payload = response.read()
-            except (http.client.HTTPException, ConnectionError):
-                # The server closed a kept-alive connection: once more
+            except (http.client.HTTPException, OSError):
                 connection.close()
                 self.local.connection = None
-                if attempt:
+                if attempt or not retry:
                     raise
                 continue
             elapsed = (time.perf_counter() - started) * 1000
