@@ -158,6 +158,7 @@ class Soak:
         self.intake_retries = Counter()  # 'created' / 'found'
         self.problems = []
         self.events = {}
+        self.aborted = threading.Event()
 
     # -- what the clients saw ---------------------------------------------
 
@@ -227,6 +228,20 @@ class Soak:
                     f"({service.process.returncode}):\n"
                     + service.log()[-3000:])
 
+    def logs(self):
+        """What the processes logged, to stderr: errors per process (the
+        killed worker's is expected) and the ingestion's last counters"""
+        for name, text in [('gunicorn', self.server.log_tail(10 ** 7))] + [
+                (f'{s.module} {getattr(s, "client_id", "")}'.strip(),
+                    s.log()) for s in self.services]:
+            errors = [line for line in text.splitlines()
+                if ' ERROR ' in line or '[ERROR]' in line]
+            note(f"log of {name}: {len(errors)} errors"
+                + (f", last: {errors[-1][:200]}" if errors else ""))
+            for line in [line for line in text.splitlines()
+                    if ' stats ' in line][-2:]:
+                note(f"  {line.split(' stats ', 1)[1]}")
+
     # -- the run ----------------------------------------------------------
 
     def load(self):
@@ -247,11 +262,15 @@ class Soak:
             self.sleep_until(options.duration * options.kill_at)
             self.kill()
             self.sleep_until(options.duration)
+        except BaseException:
+            # Ctrl-C or an error: no intake is sent again, nothing awaited
+            self.aborted.set()
+            raise
         finally:
             stop.set()
             self.t_end = time.monotonic()
             for thread in threads:
-                thread.join(timeout=120)
+                thread.join(timeout=5 if self.aborted.is_set() else 120)
         self.check_running()
 
     def sleep_until(self, offset):
@@ -488,6 +507,8 @@ def main():
     def interrupted(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupted)
+    # Also when started in the background (where a shell ignores SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     soak = Soak(options, uri)
     with contextlib.ExitStack() as stack:
         soak.start(stack)
@@ -510,6 +531,7 @@ def main():
         leads = soak.check_leads()
         messages = soak.check_messages(published, stored)
         report('machine_load_1min_end', os.getloadavg()[0], 'load')
+        soak.logs()
     failures = [f"{what} {kind}: {len(items)}, e.g. {sorted(items)[:3]}"
         for what, (lost, duplicated) in [('leads', leads),
             ('messages', messages)]

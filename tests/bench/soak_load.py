@@ -76,7 +76,12 @@ class Chargers:
                 if delay > 0:
                     stop.wait(delay)
             for *_, info in self.sent:
-                info.wait_for_publish(timeout=60)
+                try:
+                    info.wait_for_publish(timeout=60)
+                except RuntimeError:
+                    # The broker is gone (Ctrl-C): what it did not
+                    # acknowledge was not published
+                    break
         finally:
             client.disconnect()
             client.loop_stop()
@@ -144,7 +149,8 @@ class APIClient:
                 status, payload = self.timed('oem_intake', 'POST', path,
                     body, headers)
             except (OSError, http.client.HTTPException):
-                if time.monotonic() > self.soak.give_up:
+                if (time.monotonic() > self.soak.give_up
+                        or self.soak.aborted.is_set()):
                     raise
                 time.sleep(0.2)
                 continue
