@@ -161,6 +161,9 @@ class IngestService:
         # Only the writer holds its ends: when it dies, the pipe ends
         batches_in.close()
         results_out.close()
+
+    def wait_writer(self):
+        "Wait for the writer to have loaded its pool"
         if not self.results.poll(300):
             raise RuntimeError("the writer process did not start")
         try:
@@ -225,7 +228,9 @@ class IngestService:
 
     def run(self):
         self.start_writer()
+        # Both processes load their pool at once: a restart is back sooner
         self.pool = settings.open_pool(self.database)
+        self.wait_writer()
         reader = threading.Thread(target=self.read_results,
             name='ev-ingest-results', daemon=True)
         reader.start()
