@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from server import ADMIN_PASSWORD, CUSTOMER_EMAIL, OEMS, USER_PASSWORD
+from server import (
+    ADMIN_PASSWORD, CUSTOMER_EMAIL, OEMS, USER_LOGIN, USER_PASSWORD)
 
 TATA_KEY = OEMS[0][2]
 MG_KEY = OEMS[1][2]
@@ -459,3 +460,48 @@ def test_hostile_body_is_a_json_4xx(server, data, content_type, status,
 def test_wrong_route_or_method_is_json(server, method, path, status, body):
     assert send(server, method, path, b'{}' if method != 'GET' else None) \
         == (status, body)
+
+
+def test_oem_user_in_the_web_client(server):
+    """An OEM's user logging into the back office has an OEM Leads menu,
+    and whatever view it asks for a lead (its menu's, the stock form, the
+    default one a notification opens) shows its lead's customer and
+    milestones and nothing of a model closed to it; another OEM's lead
+    stays closed"""
+    status, own = call(server, 'POST', 'leads', new_body(), TATA_KEY)
+    assert status == 201
+    status, theirs = call(server, 'POST', 'leads', new_body(), MG_KEY)
+    assert status == 201
+    tata = server.rpc_session('oem-tata', USER_PASSWORD)
+    staff = server.rpc_session(USER_LOGIN, USER_PASSWORD)
+
+    def oem_menus(session):
+        return session('model.ir.ui.menu.search_read',
+            [('name', '=', "OEM Leads")], 0, None, None, ['action'], {})
+    menu, = oem_menus(tata)
+    assert menu['action'].startswith('ir.action.act_window,')
+    assert oem_menus(staff) == []
+
+    (stock_form,), = server.sql("SELECT db_id FROM ir_model_data "
+        "WHERE module = 'sale_opportunity' "
+        "AND fs_id = 'opportunity_view_form'")
+    closed = {'party', 'address', 'contact', 'employee', 'field_jobs',
+        'stations', 'calls', 'site_photos'}
+    for view_id, view_type in [(None, 'form'), (stock_form, 'form'),
+            (None, 'tree')]:
+        view = tata('model.sale.opportunity.fields_view_get', view_id,
+            view_type, {})
+        assert not closed & set(view['fields']), (view_id, view_type)
+        assert {'oem_customer', 'milestone_received'} <= set(view['fields'])
+        values, = tata('model.sale.opportunity.read', [own['id']],
+            list(view['fields']), {})
+        assert values['oem_customer'] == BODY['customer']['name']
+        assert values['milestone_received'] is not None
+        assert values['milestone_installed'] is None
+    # Staff keep the full form
+    view = staff('model.sale.opportunity.fields_view_get', None, 'form', {})
+    assert {'party', 'address'} <= set(view['fields'])
+
+    with pytest.raises(RuntimeError, match='You are not allowed to read'):
+        tata('model.sale.opportunity.read', [theirs['id']],
+            ['oem_customer', 'milestone_received'], {})

@@ -1,8 +1,12 @@
 # This file is part of the EV operations suite.
 """The lead as its OEM sees it: the intake, the status under the names the
 API publishes and the milestones"""
+import datetime
+
 from trytond.i18n import gettext
+from trytond.model import fields
 from trytond.modules.ev_station.notification import notify_summary
+from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool, PoolMeta
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
@@ -10,10 +14,33 @@ from trytond.transaction import Transaction, without_check_access
 # The status names of the OEM API and webhooks, a published contract that
 # predates the workflow's move onto Tryton's state
 OEM_STATUS = {'lead': 'new', 'won': 'handed_over'}
+# The milestones of the API (api_milestones), as fields milestone_<key>
+MILESTONES = ['received', 'contacted', 'survey_scheduled', 'survey_done',
+    'installation_scheduled', 'installed', 'closed']
+# The views an OEM's user gets for leads, whichever it asks for: they show
+# no field of another model closed to it (party, address, contact...)
+OEM_VIEWS = {'tree': 'lead_view_list_oem', 'form': 'lead_view_form_oem'}
 
 
 class SaleOpportunity(metaclass=PoolMeta):
     __name__ = 'sale.opportunity'
+
+    oem_customer = fields.Function(fields.Char("Customer"),
+        'get_oem_view_fields')
+    milestone_received = fields.Function(
+        Timestamp("Received"), 'get_oem_view_fields')
+    milestone_contacted = fields.Function(
+        Timestamp("Contacted"), 'get_oem_view_fields')
+    milestone_survey_scheduled = fields.Function(
+        Timestamp("Survey Scheduled"), 'get_oem_view_fields')
+    milestone_survey_done = fields.Function(
+        Timestamp("Survey Done"), 'get_oem_view_fields')
+    milestone_installation_scheduled = fields.Function(
+        Timestamp("Installation Scheduled"), 'get_oem_view_fields')
+    milestone_installed = fields.Function(
+        Timestamp("Installed"), 'get_oem_view_fields')
+    milestone_closed = fields.Function(
+        Timestamp("Closed"), 'get_oem_view_fields')
 
     @classmethod
     def __setup__(cls):
@@ -21,6 +48,37 @@ class SaleOpportunity(metaclass=PoolMeta):
         cls.__rpc__.update({
                 'ev_oem_status': RPC(instantiate=0),
                 })
+
+    @classmethod
+    def fields_view_get(cls, view_id=None, view_type='form', level=None):
+        ModelData = Pool().get('ir.model.data')
+        User = Pool().get('res.user')
+        if view_type in OEM_VIEWS and User.get_ev_oem() is not None:
+            view_id = ModelData.get_id('ev_lead', OEM_VIEWS[view_type])
+        return super().fields_view_get(
+            view_id=view_id, view_type=view_type, level=level)
+
+    @classmethod
+    def get_oem_view_fields(cls, leads, names):
+        """The customer's name and the milestones: what an OEM's user reads
+        of its leads (the leads' record rules have applied; the customer
+        and the jobs behind are closed to it)"""
+        result = {name: {} for name in names}
+        with without_check_access():
+            for lead in cls.browse(leads):
+                if 'oem_customer' in names:
+                    result['oem_customer'][lead.id] = (
+                        lead.party.rec_name if lead.party else None)
+                milestones = lead.api_milestones()
+                for key in MILESTONES:
+                    name = f'milestone_{key}'
+                    if name in names:
+                        value = milestones.get(key)
+                        # to the second, as the API gives them
+                        result[name][lead.id] = (
+                            datetime.datetime.fromisoformat(value).replace(
+                                microsecond=0) if value else None)
+        return result
 
     @classmethod
     def create_from_api(cls, oem, values):
