@@ -230,3 +230,34 @@ def test_administrator_lands_on_the_menu(server):
     admin = session(server, 'admin', ADMIN_PASSWORD)
     assert admin('model.ir.module.config_wizard.item.search',
         [('state', '!=', 'done')], 0, None, None) == []
+
+
+def menu_names(server, login, password=PASSWORD):
+    "The names of the menu entries the user's client shows"
+    call = session(server, login, password)
+    return {m['name'] for m in call('model.ir.ui.menu.search_read',
+            [], 0, None, None, ['name'])}
+
+
+@pytest.mark.parametrize('login, shown, hidden', [
+        ('manjunath',
+            {"Stations", "Field Jobs", "Local Procurements", "Field Teams"},
+            {"Import Leads", "OEM Webhooks", "Payments", "Shipments",
+                "Chargers", "Charger Overview", "Team Calendar",
+                "Emergency Board", "Configuration"}),
+        ('finance',
+            {"Stations", "Payments", "Local Procurements", "Field Jobs"},
+            {"Team Calendar", "Emergency Board", "Import Leads",
+                "Chargers", "Shipments", "Configuration"}),
+        ('coordinator',
+            {"Field Jobs", "Team Calendar", "Emergency Board",
+                "Import Leads", "Payments", "Shipments", "Chargers"},
+            {"Configuration", "OEM Leads"}),
+        ('iot', {"Chargers", "Stations"},
+            {"Payments", "Import Leads", "Team Calendar", "Local Procurements"}),
+        ])
+def test_each_role_sees_its_own_menu(server, login, shown, hidden):
+    "The menus follow the groups: each role sees the tools of its work"
+    names = menu_names(server, login)
+    assert shown <= names, shown - names
+    assert not hidden & names, hidden & names
