@@ -533,18 +533,24 @@ class Connector(ModelSQL, ModelView):
         upsert_latest(cls.__table__(), cls.KEY, latest)
 
 
+# The list's footer shows two sums per column (sao's): say which
+SUM_HELP = ("The chargers %s. Below the list: the sum of the selected rows, "
+    "then of all rows.")
+
+
 class Overview(ModelSQL, ModelView):
     "Live counts of chargers per health bucket, split L2 / L3"
     __name__ = 'ev.charger.overview'
     __string__ = "Charger Overview"
 
     power_class = fields.Selection(POWER_CLASSES, "Power Class")
-    available = fields.Integer("Available")
-    charging = fields.Integer("Charging")
-    weak_signal = fields.Integer("Weak Signal")
-    offline = fields.Integer("Offline")
-    faulted = fields.Integer("Faulted")
-    total = fields.Integer("Total")
+    available = fields.Integer("Available", help=SUM_HELP % "available")
+    charging = fields.Integer("Charging", help=SUM_HELP % "charging")
+    weak_signal = fields.Integer("Weak Signal",
+        help=SUM_HELP % "with a weak signal")
+    offline = fields.Integer("Offline", help=SUM_HELP % "offline")
+    faulted = fields.Integer("Faulted", help=SUM_HELP % "faulted")
+    total = fields.Integer("Total", help=SUM_HELP % "in all")
 
     @classmethod
     def __setup__(cls):
