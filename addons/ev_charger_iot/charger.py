@@ -16,7 +16,7 @@ from trytond.model.exceptions import ValidationError
 from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.tools import reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.modules.ev_station.station import CONNECTOR_TYPES
 
@@ -234,10 +234,11 @@ class Charger(ModelSQL, ModelView):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         result = {c.id: False for c in chargers}
-        cursor.execute(*table.select(table.id,
-                where=reduce_ids(table.id, [c.id for c in chargers])
-                & (table.ocpp_password_hash != Null)))
-        result.update((charger_id, True) for charger_id, in cursor)
+        for sub_ids in grouped_slice([c.id for c in chargers]):
+            cursor.execute(*table.select(table.id,
+                    where=table.id.in_(list(sub_ids))
+                    & (table.ocpp_password_hash != Null)))
+            result.update((charger_id, True) for charger_id, in cursor)
         return result
 
     @classmethod

@@ -23,7 +23,7 @@ from trytond.sql.functions import TSRange
 from trytond.sql.operators import RangeOverlap
 from trytond.transaction import Transaction, without_check_access
 
-from .team import BOOKED_STATES, company_timezone, to_local
+from .team import BOOKED_STATES, company_timezone, to_local, to_utc
 
 KINDS = [
     ('survey', "Survey"),
@@ -95,6 +95,9 @@ class Job(Workflow, ModelSQL, ModelView):
         help="The Central Ops person who follows the job.")
     state = fields.Selection(STATES, "State", readonly=True, required=True,
         sort=False)
+    today = fields.Function(fields.Boolean("Today",
+            help="The slot starts today, in the company's time zone."),
+        'get_today', searcher='search_today')
 
     @classmethod
     def __setup__(cls):
@@ -195,6 +198,30 @@ class Job(Workflow, ModelSQL, ModelView):
     @classmethod
     def default_customer_confirmed(cls):
         return False
+
+    @classmethod
+    def _today_range(cls):
+        "Today from midnight to midnight in the company's time zone, in UTC"
+        tz = company_timezone()
+        start = dt.datetime.combine(
+            dt.datetime.now(tz).date(), dt.time())
+        return to_utc(start, tz), to_utc(start + dt.timedelta(days=1), tz)
+
+    @classmethod
+    def get_today(cls, jobs, name):
+        start, end = cls._today_range()
+        return {j.id: bool(j.slot_start and start <= j.slot_start < end)
+            for j in jobs}
+
+    @classmethod
+    def search_today(cls, name, clause):
+        _, operator, value = clause[:3]
+        start, end = cls._today_range()
+        today = [('slot_start', '>=', start), ('slot_start', '<', end)]
+        if (operator == '=') == bool(value):
+            return today
+        return ['OR', ('slot_start', '=', None),
+            ('slot_start', '<', start), ('slot_start', '>=', end)]
 
     @fields.depends('lead', 'postal_code')
     def on_change_lead(self):

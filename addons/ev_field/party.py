@@ -9,7 +9,7 @@ from sql import Null, Union
 
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 # The Station Record's fields naming a customer-side party
@@ -68,7 +68,7 @@ class Party(metaclass=PoolMeta):
         teams = {}
         for sub_ids in grouped_slice([p.id for p in parties]):
             cursor.execute(*links.select(links.party, links.team,
-                    where=reduce_ids(links.party, sub_ids)))
+                    where=links.party.in_(list(sub_ids))))
             for party, team in cursor:
                 teams.setdefault(party, set())
                 if team is not None:

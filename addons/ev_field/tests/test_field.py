@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 "Field operations from a ready lead to a payable installation"
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 
 from trytond.exceptions import UserError
@@ -526,6 +527,35 @@ class FieldTestCase(FieldFlow, ModuleDBTestCase):
             with self.assertRaises(UserError) as cm:
                 Job.submit_report([survey])
             self.assertIn("Cable Run", cm.exception.message)
+
+    @with_transaction()
+    def test_today_is_the_company_day(self):
+        """The Today tab's jobs start between midnight and midnight in the
+        company's time zone, not in UTC"""
+        Job = Pool().get('ev.field.job')
+        w = setup_world()
+        w.company.timezone = 'Asia/Kolkata'
+        w.company.save()
+        india = zoneinfo.ZoneInfo('Asia/Kolkata')
+        midnight = dt.datetime.combine(dt.datetime.now(india).date(),
+            dt.time(), tzinfo=india).astimezone(dt.timezone.utc).replace(
+            tzinfo=None)
+        with set_company(w.company):
+            jobs = {}
+            for name, hours in [('yesterday', -1), ('early', 1),
+                    ('late', 23), ('tomorrow', 25)]:
+                job = create_job(w, 'survey')
+                start = midnight + dt.timedelta(hours=hours)
+                Job.write([job], {'slot_start': start,
+                        'slot_end': start + dt.timedelta(minutes=30)})
+                jobs[name] = job
+            self.assertEqual(set(Job.search([('today', '=', True)])),
+                {jobs['early'], jobs['late']})
+            self.assertEqual(
+                set(Job.search([('today', '=', False)])) & set(jobs.values()),
+                {jobs['yesterday'], jobs['tomorrow']})
+            self.assertEqual([j.today for j in jobs.values()],
+                [False, True, True, False])
 
     @with_transaction()
     def test_team_found_by_code_or_name(self):
