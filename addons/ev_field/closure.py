@@ -177,9 +177,10 @@ class Job(metaclass=PoolMeta):
             job.record_stage_event('commissioned', gettext(
                     'ev_field.msg_log_commissioned', job=job.rec_name,
                     identity=job.charger_identity),
+                completes=job.work_key('commission'),
                 **job.handover_values(gettext(
                         'ev_field.msg_action_closure_call',
-                        job=job.rec_name)))
+                        job=job.rec_name), 'closure_call'))
 
     @classmethod
     @ModelView.button
@@ -194,7 +195,8 @@ class Job(metaclass=PoolMeta):
         for job in jobs:
             job.record('closure_call', gettext(
                     'ev_field.msg_log_closure_call', job=job.rec_name,
-                    note=job.closure_call_note or '-'))
+                    note=job.closure_call_note or '-'),
+                completes=job.work_key('closure_call'))
 
     @classmethod
     @ModelView.button

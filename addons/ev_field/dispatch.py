@@ -160,7 +160,8 @@ class Job(metaclass=PoolMeta):
             job.record(f'{job.kind}_scheduled', gettext(
                     f'ev_field.msg_log_{job.kind}_scheduled',
                     job=job.rec_name, team=job.team.rec_name,
-                    slot=job.slot_text()))
+                    slot=job.slot_text()),
+                completes=job.work_key('reschedule'))
 
     @classmethod
     def create_lead_stations(cls, jobs):
@@ -224,7 +225,7 @@ class Job(metaclass=PoolMeta):
                     reason=job.unavailable_reason),
                 **job.handover_values(gettext(
                         'ev_field.msg_action_find_backup',
-                        job=job.rec_name)))
+                        job=job.rec_name), 'find_backup'))
             job.record('job_delayed', gettext(
                     'ev_field.msg_log_job_delayed', job=job.rec_name,
                     kind=job.kind_string))
@@ -284,7 +285,8 @@ class Job(metaclass=PoolMeta):
             job.record('emergency_reassigned', gettext(
                     'ev_field.msg_log_emergency_reassigned',
                     job=job.rec_name, team=team.rec_name,
-                    slot=job.slot_text()))
+                    slot=job.slot_text()),
+                completes=job.work_key('find_backup'))
 
     @classmethod
     @Workflow.transition('scheduled')
@@ -306,8 +308,11 @@ class Job(metaclass=PoolMeta):
             job.record('priority_rescheduled', gettext(
                     'ev_field.msg_log_priority_rescheduled',
                     job=job.rec_name, kind=job.kind_string),
+                # No backup: the search for one ends here
+                completes=job.work_key('find_backup'),
                 **job.handover_values(gettext(
-                        'ev_field.msg_action_reschedule', job=job.rec_name)))
+                        'ev_field.msg_action_reschedule', job=job.rec_name),
+                    'reschedule'))
 
     @classmethod
     def next_available(cls, kind=None):

@@ -325,8 +325,9 @@ class Job(Workflow, ModelSQL, ModelView):
                 station.record_event(event_code, text,
                     stage_rule=self._stage_rules.get(event_code), **values)
 
-    def handover_values(self, action):
-        "Values that hand the next step over to the dispatcher"
+    def handover_values(self, action, work):
+        """Values that hand the next step over to the dispatcher; `work` is
+        the step that will do it (see work_key)"""
         pool = Pool()
         Date = pool.get('ir.date')
         if not self.dispatcher or self.dispatcher.id == Transaction().user:
@@ -335,7 +336,14 @@ class Job(Workflow, ModelSQL, ModelView):
             'next_owner': self.dispatcher,
             'next_action': action,
             'follow_up_date': Date.today() + dt.timedelta(days=1),
+            'work': self.work_key(work),
             }
+
+    def work_key(self, work):
+        """The key of a piece of work on this job: the handover that asks
+        for it and the step that does it (record(..., completes=...)) name
+        the same key, and the step completes the handover"""
+        return f'{self}:{work}'
 
     def slot_text(self):
         tz = company_timezone()

@@ -140,7 +140,8 @@ class Job(metaclass=PoolMeta):
         Material.write(pending, {'state': 'allocated'})
         self.record('materials_allocated', gettext(
                 'ev_field.msg_log_materials_allocated', job=self.rec_name,
-                shipment=shipment.rec_name, van=self.team.location.rec_name))
+                shipment=shipment.rec_name, van=self.team.location.rec_name),
+            completes=self.work_key('procure'))
 
     def _request_short_materials(self, short, available, warehouse):
         "A purchase request for what the warehouse is missing"
@@ -174,7 +175,8 @@ class Job(metaclass=PoolMeta):
                 materials=', '.join(
                     f'{m.product.rec_name} × {m.quantity}' for m in short)),
             **self.handover_values(gettext(
-                    'ev_field.msg_action_procure', job=self.rec_name)))
+                    'ev_field.msg_action_procure', job=self.rec_name),
+                'procure'))
 
     def _material_moves(self, material, storage):
         pool = Pool()

@@ -130,14 +130,14 @@ class Job(metaclass=PoolMeta):
                         job=job.rec_name, summary=job.survey_summary()),
                     **job.handover_values(gettext(
                             'ev_field.msg_action_review',
-                            job=job.rec_name)))
+                            job=job.rec_name), 'review'))
             else:
                 job.record_stage_event('installation_completed', gettext(
                         'ev_field.msg_log_installed', job=job.rec_name,
                         serial=job.charger_lot.number),
                     **job.handover_values(gettext(
                             'ev_field.msg_action_commission',
-                            job=job.rec_name)))
+                            job=job.rec_name), 'commission'))
 
     @classmethod
     def installations_reported(cls, jobs):
@@ -225,7 +225,8 @@ class Job(metaclass=PoolMeta):
                 Lead.hand_over(to_hand_over)
         for job in jobs:
             job.record('site_ready', gettext(
-                    'ev_field.msg_log_site_ready', job=job.rec_name))
+                    'ev_field.msg_log_site_ready', job=job.rec_name),
+                completes=job.work_key('review'))
 
     @classmethod
     @ModelView.button
@@ -250,4 +251,5 @@ class Job(metaclass=PoolMeta):
         for job in jobs:
             job.record('site_not_ready', gettext(
                     'ev_field.msg_log_site_not_ready', job=job.rec_name,
-                    work=job.site_work_text()))
+                    work=job.site_work_text()),
+                completes=job.work_key('review'))

@@ -42,6 +42,9 @@ class Handover(Workflow, ModelSQL, ModelView):
         'res.user', "Receiver", required=True, readonly=True,
         ondelete='RESTRICT')
     next_action = fields.Char("Next Action", readonly=True)
+    work = fields.Char("Work", readonly=True,
+        help="The key of the work asked for: the step that does it, naming "
+        "the same key, completes the handover.")
     follow_up_date = fields.Date(
         "Follow-up Date", required=True, readonly=True)
     state = fields.Selection([
@@ -52,6 +55,13 @@ class Handover(Workflow, ModelSQL, ModelView):
             ], "State", readonly=True, required=True, sort=False)
     accepted_at = Timestamp("Accepted At", readonly=True)
     closed_at = Timestamp("Closed At", readonly=True)
+    completed_by = fields.Many2One(
+        'res.user', "Completed By", readonly=True, ondelete='RESTRICT')
+    completed_entry = fields.Many2One(
+        'ev.station.log', "Completed By Step", readonly=True,
+        ondelete='RESTRICT',
+        help="The entry of the step that did the work: the system completed "
+        "the handover on behalf of the user who did it.")
     escalated_at = Timestamp(
         "Escalated At", readonly=True,
         help="When the overdue follow-up was notified.")
@@ -78,6 +88,8 @@ class Handover(Workflow, ModelSQL, ModelView):
                 Index(t, (t.receiver, Index.Equality()),
                     where=t.state.in_(OPEN_STATES)),
                 Index(t, (t.follow_up_date, Index.Range()),
+                    where=t.state.in_(OPEN_STATES)),
+                Index(t, (t.work, Index.Equality()),
                     where=t.state.in_(OPEN_STATES)),
                 })
         cls._order = [('follow_up_date', 'ASC'), ('id', 'ASC')]
@@ -221,9 +233,101 @@ class Handover(Workflow, ModelSQL, ModelView):
     @Workflow.transition('completed')
     def complete(cls, handovers):
         cls.check_receiver(handovers)
-        cls.write(handovers, {'closed_at': datetime.datetime.now()})
+        cls.write(handovers, {
+                'closed_at': datetime.datetime.now(),
+                'completed_by': Transaction().user or None,
+                })
         cls._log_transition(
             handovers, 'handover_completed', 'ev_station.msg_text_completed')
+        cls._release_next_step(handovers)
+
+    @classmethod
+    def open_for_work(cls, station_works):
+        """The open handovers asking for the work of `station_works`, pairs
+        of station id and work key"""
+        station_works = {(int(s), w) for s, w in station_works if w}
+        if not station_works:
+            return []
+        with without_check_access():
+            handovers = cls.search([
+                    ('state', 'in', OPEN_STATES),
+                    ('work', 'in', list({w for _, w in station_works})),
+                    ('station', 'in', list({s for s, _ in station_works})),
+                    ])
+        return [h for h in handovers
+            if (h.station.id, h.work) in station_works]
+
+    @classmethod
+    def complete_work(cls, entries):
+        """The steps of `entries` did the work their `completes` names: the
+        open handovers that asked for it are completed by the system, on
+        behalf of each entry's author (whoever the receiver is), and say so
+        in the log"""
+        by_work = {}
+        for handover in cls.open_for_work(
+                (e.station.id, e.completes) for e in entries):
+            by_work.setdefault(
+                (handover.station.id, handover.work), []).append(handover)
+        completed = []
+        for entry in entries:
+            handovers = by_work.pop((entry.station.id, entry.completes), [])
+            if handovers:
+                cls._completed_by_step(handovers, entry)
+                completed.extend(handovers)
+        cls._release_next_step(completed)
+        return completed
+
+    @classmethod
+    @Workflow.transition('completed')
+    def _completed_by_step(cls, handovers, entry):
+        cls.write(handovers, {
+                'closed_at': datetime.datetime.now(),
+                'completed_by': entry.author.id if entry.author else None,
+                'completed_entry': entry.id,
+                })
+        for handover in handovers:
+            handover.station.record_event('handover_completed',
+                gettext('ev_station.msg_text_completed_by_step',
+                    receiver=handover.receiver.rec_name,
+                    forwarder=handover.forwarder.rec_name,
+                    action=handover.next_action or '',
+                    step=entry.rec_name),
+                visibility='internal')
+
+    @classmethod
+    def _release_next_step(cls, handovers):
+        """A station whose next step was the work of completed handovers
+        moves on to its next open handover, or has no next step"""
+        pool = Pool()
+        Station = pool.get('ev.station')
+        done = {}
+        for handover in handovers:
+            done.setdefault(
+                handover.station.id, set()).add(handover.next_action)
+        args = []
+        for station in Station.browse(list(done)):
+            actions = done[station.id]
+            if not station.next_step or station.next_step not in actions:
+                # A later entry already set another next step
+                continue
+            with without_check_access():
+                # The transition writes the state after its method
+                remaining = cls.search([
+                        ('station', '=', station.id),
+                        ('state', 'in', OPEN_STATES),
+                        ('id', 'not in', [h.id for h in handovers]),
+                        ], limit=1)
+            if remaining:
+                values = {
+                    'next_step': remaining[0].next_action,
+                    'follow_up_date': remaining[0].follow_up_date,
+                    }
+            else:
+                values = {'next_step': None, 'follow_up_date': None}
+            args.extend(([station], values))
+        if args:
+            with without_check_access():
+                Station.write(*args)
 
     @classmethod
     @ModelView.button_action('ev_station.wizard_handover_forward')
@@ -260,6 +364,7 @@ class Handover(Workflow, ModelSQL, ModelView):
                     visibility='internal',
                     next_owner=receiver,
                     next_action=next_action,
+                    work=handover.work,
                     follow_up_date=follow_up_date)
             new.extend(entry.handovers)
         cls._forwarded(handovers)

@@ -58,6 +58,12 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         states=_READONLY_SAVED,
         help="Who takes over: a handover is created that they must accept.")
     next_action = fields.Char("Next Action", states=_READONLY_SAVED)
+    work = fields.Char("Work", states=_READONLY_SAVED,
+        help="The key of the work the handover asks for: the step that does "
+        "it names the same key in Completes.")
+    completes = fields.Char("Completes", states=_READONLY_SAVED,
+        help="The key of the work this step did: the station's open "
+        "handovers that asked for it are completed.")
     eta = fields.Date("ETA", states=_READONLY_SAVED)
     follow_up_date = fields.Date(
         "Follow-up Date",
@@ -103,6 +109,9 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 ], "Email State"), 'get_email_state')
     handovers = fields.One2Many(
         'ev.station.handover', 'entry', "Handovers", readonly=True)
+    completed_handovers = fields.One2Many(
+        'ev.station.handover', 'completed_entry', "Completed Handovers",
+        readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -185,6 +194,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         # The caller writes only the log of stations it may see
         Station.check_log_access(
             Station.browse({v['station'] for v in vlist if v.get('station')}))
+        cls._check_completes(vlist)
 
         # Walk the entries in order, tracking each station's stage, so that
         # several entries of one call are checked against each other.
@@ -219,6 +229,20 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         with without_check_access():
             cls._apply(entries, effects)
         return entries
+
+    @classmethod
+    def _check_completes(cls, vlist):
+        """A user who writes the log completes only the handovers they may
+        complete; a module's step (without access checks) acts as the
+        system on behalf of its user"""
+        pool = Pool()
+        Handover = pool.get('ev.station.handover')
+        transaction = Transaction()
+        if not (transaction.user and transaction.check_access):
+            return
+        Handover.check_receiver(Handover.open_for_work(
+                (v['station'], v['completes']) for v in vlist
+                if v.get('station') and v.get('completes')))
 
     @classmethod
     def _current_stages(cls, station_ids):
@@ -320,6 +344,10 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                 raise EventTypeError(gettext(
                         'ev_station.msg_event_type_unknown',
                         code=entry.event_type.id))
+            if entry.work and not entry.next_owner:
+                raise LogValidationError(gettext(
+                        'ev_station.msg_log_work_without_handover',
+                        entry=entry.rec_name))
             if entry.next_owner and not entry.follow_up_date:
                 raise LogValidationError(gettext(
                         'ev_station.msg_log_follow_up_required',
@@ -370,6 +398,7 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
                         forwarder=entry.author,
                         receiver=entry.next_owner,
                         next_action=entry.next_action,
+                        work=entry.work,
                         follow_up_date=entry.follow_up_date,
                         ))
             if entry.visibility == 'client_email':
@@ -379,6 +408,9 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
             args.extend(([Station(station_id)], values))
         if args:
             Station.write(*args)
+        # The work done before the work asked: an entry never completes the
+        # handover it starts
+        Handover.complete_work([e for e in entries if e.completes])
         if handovers:
             Handover.save(handovers)
         if emails:

@@ -263,7 +263,7 @@ class Station(ChatMixin, ModelSQL, ModelView):
     # What a caller may say of an entry; author, time, stage are the system's
     _event_values = {
         'visibility', 'next_owner', 'next_action', 'eta', 'follow_up_date',
-        'corrects', 'override_by', 'override_reason',
+        'corrects', 'override_by', 'override_reason', 'work', 'completes',
         }
 
     def record_event(self, event_code, text, stage_rule=None, **values):
@@ -271,7 +271,9 @@ class Station(ChatMixin, ModelSQL, ModelView):
 
         The one door through which every module writes the log: `event_code`
         is the code of an ev.station.event_type, `values` what the caller says
-        of the entry (see _event_values), `stage_rule` a declared
+        of the entry (see _event_values: `work` keys the work a handover
+        asks for, `completes` the work this step did, which completes the
+        open handovers asking for it), `stage_rule` a declared
         ev.station.stage_rule (or its XML id) that lets the event skip
         stages."""
         entry, = self.log_event(

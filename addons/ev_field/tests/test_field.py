@@ -57,10 +57,12 @@ class FieldFlow:
         Job.allocate_materials([job])
         return job
 
-    def installation_done(self, w):
+    def installation_done(self, w, **values):
         "An installation reported with the charger serial from the van"
         Job = Pool().get('ev.field.job')
         job = self.installation_ready(w)
+        if values:
+            Job.write([job], values)
         Job.confirm_day([job])
         job.charger_lot, = [m.lot for m in job.allocation.moves if m.lot]
         job.cable_used_m = Decimal(14)
