@@ -72,6 +72,35 @@ class FieldFlow:
         Job.submit_report([job])
         return job
 
+    def move_stock(self, w, product, quantity, from_type, to_type):
+        "Move `quantity` of `product` between the storage and a party"
+        pool = Pool()
+        Move = pool.get('stock.move')
+        Location = pool.get('stock.location')
+
+        def location(type_):
+            if type_ == 'storage':
+                return w.storage
+            return Location.search([('type', '=', type_)], limit=1)[0]
+        move = Move(product=product, quantity=quantity,
+            unit=product.default_uom, from_location=location(from_type),
+            to_location=location(to_type), company=w.company,
+            unit_price=product.cost_price, currency=w.inr)
+        move.save()
+        with Transaction().set_context(_skip_warnings=True):
+            Move.do([move])
+
+    def short_breaker_job(self, w):
+        "An installation whose breakers are all used elsewhere"
+        Job = Pool().get('ev.field.job')
+        self.move_stock(w, w.breaker, 5, 'storage', 'customer')
+        self.survey_done(w)
+        job = create_job(w, 'installation', when=slot(13))
+        Job.schedule([job])
+        Job.plan_materials([job])
+        Job.allocate_materials([job])
+        return job
+
 
 class FieldTestCase(FieldFlow, ModuleDBTestCase):
     module = 'ev_field'
@@ -309,26 +338,6 @@ class FieldTestCase(FieldFlow, ModuleDBTestCase):
                     dt.date.today() - dt.timedelta(days=365)})
             Lead.hold_unready_sites()
             self.assertEqual(Lead(lead.id).state, 'on_hold')
-
-    def short_breaker_job(self, w):
-        "An installation whose breakers are all used elsewhere"
-        pool = Pool()
-        Move = pool.get('stock.move')
-        Location = pool.get('stock.location')
-        Job = pool.get('ev.field.job')
-        customer, = Location.search([('type', '=', 'customer')], limit=1)
-        move = Move(product=w.breaker, quantity=5, unit=w.breaker.default_uom,
-            from_location=w.storage, to_location=customer, company=w.company,
-            unit_price=w.breaker.cost_price, currency=w.inr)
-        move.save()
-        with Transaction().set_context(_skip_warnings=True):
-            Move.do([move])
-        self.survey_done(w)
-        job = create_job(w, 'installation', when=slot(13))
-        Job.schedule([job])
-        Job.plan_materials([job])
-        Job.allocate_materials([job])
-        return job
 
     def procurement(self, w, job, upi, unit_price):
         pool = Pool()

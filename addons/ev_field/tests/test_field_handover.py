@@ -183,3 +183,22 @@ class FieldHandoverTestCase(FieldFlow, ModuleDBTestCase):
             self.assertEqual(handovers(job), {
                     (find, 'completed'), (again, 'completed')})
             self.assertIsNone(station(job).next_step)
+
+    @with_transaction()
+    def test_procurement_answered_by_allocation(self):
+        "The missing materials asked for are there once Check & Allocate "
+        "moves everything to the van"
+        Job = Pool().get('ev.field.job')
+        w = setup_world()
+        with set_company(w.company):
+            job = self.short_breaker_job(w)
+            dispatcher = create_user('ops-dispatch', 'ev_lead.group_central_ops')
+            Job.write([job], {'dispatcher': dispatcher.id})
+            Job.allocate_materials([job])  # still short, now handed over
+            procure = gettext('ev_field.msg_action_procure', job=job.rec_name)
+            self.assertIn((procure, 'pending'), handovers(job))
+            self.move_stock(w, w.breaker, 1, 'supplier', 'storage')
+            Job.allocate_materials([job])
+            self.assertEqual(Job(job.id).allocation.state, 'done')
+            self.assertNotIn((procure, 'pending'), handovers(job))
+            self.assertIn((procure, 'completed'), handovers(job))
