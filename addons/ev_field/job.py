@@ -40,6 +40,8 @@ STATES = [
     ('cancelled', "Cancelled"),
     ]
 
+# The contact mechanisms a crew can call
+PHONE_TYPES = {'mobile', 'phone'}
 IS_SURVEY = Eval('kind') == 'survey'
 IS_INSTALLATION = Eval('kind') == 'installation'
 # The reports are filled on the day, once the customer confirmed the visit
@@ -67,6 +69,13 @@ class Job(Workflow, ModelSQL, ModelView):
     stations = fields.Function(
         fields.Many2Many('ev.station', None, None, "Stations"),
         'get_stations')
+    site_address = fields.Function(
+        fields.Text("Site Address", help="Where the crew goes: the lead's "
+            "address."),
+        'get_site_address')
+    customer_phone = fields.Function(
+        fields.Char("Customer Phone", help="Tap to call the customer."),
+        'get_customer_phone')
     postal_code = fields.Char("Postal Code",
         states={'readonly': ~Eval('state').in_(['draft'])},
         help="Where the job is: decides which teams cover it.")
@@ -235,6 +244,23 @@ class Job(Workflow, ModelSQL, ModelView):
     def get_stations(self, name):
         return [s.id for s in self.lead.stations] if self.lead else []
 
+    def get_site_address(self, name):
+        if self.lead and self.lead.address:
+            return self.lead.address.full_address
+
+    def get_customer_phone(self, name):
+        """A tel: link to the lead's contact if a phone, else to the
+        customer's mobile or phone (read as the user: a crew reads its own
+        jobs' customers only)"""
+        if not self.lead:
+            return
+        mechanism = self.lead.contact
+        if not mechanism or mechanism.type not in PHONE_TYPES:
+            mechanism = self.lead.party.contact_mechanism_get(
+                PHONE_TYPES) if self.lead.party else None
+        if mechanism:
+            return mechanism.url
+
     def get_rec_name(self, name):
         return self.number or str(self.id)
 
@@ -280,6 +306,15 @@ class Job(Workflow, ModelSQL, ModelView):
                 if job.state not in {'draft', 'cancelled'}:
                     raise AccessError(gettext(
                             'ev_field.msg_job_delete', job=job.rec_name))
+        if mode == 'write' and external and 'kind' in values:
+            # The kind is read-only once the job left draft (its numbers,
+            # team and reports follow it); a client must not change it
+            for job in jobs:
+                if job.state != 'draft' and job.kind != values['kind']:
+                    raise AccessError(gettext(
+                            'ev_field.msg_job_kind_readonly',
+                            job=job.rec_name, kind=job.kind_string,
+                            state=job.state_string))
 
     @classmethod
     def copy(cls, jobs, default=None):

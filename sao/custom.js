@@ -1,0 +1,42 @@
+/* This file is part of the EV operations suite.
+ *
+ * Loaded by sao's index.html after tryton-sao.js (`./ev` copies it into the
+ * unpacked package).
+ *
+ * A fix of sao 8.0's selection widget: each redisplay of a form rebuilds
+ * the options of every <select> and puts the record's value back only in a
+ * jQuery promise callback, i.e. in a later task. Until then the select
+ * shows its first option. A redisplay follows each edit (the "change" of
+ * the edited field), and a tap on a phone delivers blur, change and click in
+ * one task: the button then reads every widget back into the record
+ * (Screen.button -> Form.set_value) while the selects show their first
+ * option, and the save sends them. A field crew typing the day-call note
+ * and tapping "Day Call Done" turned the survey into an installation (whose
+ * team domain then failed); any selection of the form (the survey report's
+ * earthing, mounting...) was overwritten the same way. With a mouse the
+ * click comes in a later task, after the value was put back.
+ *
+ * The fix puts the record's value back in the same task as the rebuild.
+ */
+(function() {
+    'use strict';
+    if (!window.Sao || !Sao.View || !Sao.View.Form || !Sao.View.Form.Selection) {
+        return;
+    }
+    var Selection = Sao.View.Form.Selection;
+    var set_selection = Selection.prototype.set_selection;
+    Selection.prototype.set_selection = function(selection, help) {
+        set_selection.call(this, selection, help);
+        var record = this.record, field = this.field;
+        if (!record || !field) {
+            return;
+        }
+        var value = JSON.stringify(field.get(record));
+        var shown = this.select.find('option').filter(function() {
+            return this.value === value;
+        });
+        if (shown.length) {
+            this.select.val(value);
+        }
+    };
+}());
