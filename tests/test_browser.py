@@ -79,10 +79,13 @@ def browser():
 
 
 @contextlib.contextmanager
-def new_page(browser):
-    "A page in a fresh browser context (no cookies, no local storage)"
-    context = browser.new_context(
-        viewport=VIEWPORT, locale='en-US', timezone_id='UTC')
+def new_page(browser, **options):
+    """A page in a fresh browser context (no cookies, no local storage);
+    `options` of the context replace the desktop's (e.g. a phone's viewport,
+    is_mobile and has_touch, its time zone)"""
+    context = browser.new_context(**{
+            'viewport': VIEWPORT, 'locale': 'en-US', 'timezone_id': 'UTC',
+            **options})
     context.set_default_timeout(TIMEOUT)
     page = context.new_page()
     page.js_errors = []
