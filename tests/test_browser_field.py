@@ -188,3 +188,40 @@ def save_phone_screenshot(page, tab):
     tab.locator('.form input[name="number"]').scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=os.path.join(DOCS_DIR, 'field-phone.png'))
+
+
+def test_crew_cannot_add_a_photo_to_another_teams_job(server):
+    """The Add Photo wizard, driven over JSON-RPC on another team's job:
+    refused when it starts, and when a session opened on the crew's own job
+    is pointed at it"""
+    south = session(server, 'lakshmi')
+    theirs, = south('model.ev.field.job.search_read', [
+            ('state', '=', 'confirmed'), ('kind', '=', 'survey')],
+        0, 1, None, ['number', 'stations'])
+    north = server.rpc_session('irfan', PASSWORD)
+    preferences = north('model.res.user.get_preferences', True, {})
+    ours, = north('model.ev.field.job.search_read', [
+            ('state', 'in', ['scheduled', 'confirmed'])], 0, 1, None, ['id'],
+        preferences)
+
+    def on(job):
+        return {**preferences, 'active_model': 'ev.field.job',
+            'active_id': job['id'], 'active_ids': [job['id']]}
+    refused = re.escape(
+        f'You are not allowed to read records "{theirs["id"]}" of '
+        '"Field Job" because of at least one of these rules:\\n'
+        'Field teams see their own jobs')
+    with pytest.raises(RuntimeError, match=refused):
+        north('wizard.ev.field.job.add_photo.create', on(theirs))
+    wizard, start, _ = north(
+        'wizard.ev.field.job.add_photo.create', on(ours))
+    with pytest.raises(RuntimeError, match=refused):
+        north('wizard.ev.field.job.add_photo.execute', wizard, {
+                'start': {'station': theirs['stations'][0],
+                    'name': 'intruder.png', 'kind': 'other',
+                    'image': {'__class__': 'bytes', 'base64':
+                        base64.b64encode(png(4, 4, (0, 0, 0))).decode()}},
+                }, 'add', on(theirs))
+    photos = south('model.ev.station.photo.search_read', [
+            ('name', '=', 'intruder.png')], 0, None, None, ['id'])
+    assert photos == []
