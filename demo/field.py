@@ -338,7 +338,7 @@ def create_jobs(pool, company, world, teams, users):
         Photo = pool.get('ev.station.photo')
         with as_user(crew[team]):
             station = job.lead.stations[0]
-            Photo(station=station, name='installed-charger.png',
+            Photo(station=station, job=job, name='installed-charger.png',
                 image=png(64, 48, (40, 140, 90)), kind='main',
                 taken_by=crew[team].employee.party, taken_on=today).save()
             job.charger_identity = identity
