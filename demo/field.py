@@ -98,6 +98,15 @@ LEADS = [
         "Banashankari", '560070', "7.4 kW AC wallbox"),
     ]
 
+# The leads an OEM sent (its user follows their milestones in OEM Leads):
+# key → OEM, its reference, the vehicle sold
+OEM_LEADS = {
+    'payable': ("Tata Motors", 'TM-24-0311', "Nexon EV"),
+    'commissioned': ("Tata Motors", 'TM-24-0318', "Punch EV"),
+    'to_call': ("Tata Motors", 'TM-24-0325', "Tiago EV"),
+    'allocated': ("MG Motor", 'MG-24-1042', "ZS EV"),
+    }
+
 SURVEY_REPORT = {
     'sanctioned_load_kw': Decimal('10'), 'earthing': 'ok',
     'cable_run_m': Decimal('14'), 'mounting': 'wall',
@@ -407,6 +416,7 @@ def create_leads(pool, user):
     Lead = pool.get('sale.opportunity')
     Call = pool.get('ev.lead.call')
     india, = Country.search([('code', '=', 'IN')])
+    oems = {p.name: p for p in Party.search([('ev_is_oem', '=', True)])}
     leads = {}
     with Transaction().set_user(user.id):
         for i, (key, name, mobile, street, area, postal_code,
@@ -423,6 +433,12 @@ def create_leads(pool, user):
             lead = Lead(party=customer, lead_source='phone',
                 charger_quantity=1, charger_model=model,
                 site_type='business' if 'DC' in model else 'home')
+            oem, reference, vehicle = OEM_LEADS.get(key, (None,) * 3)
+            if oem in oems:
+                lead.lead_source = 'oem'
+                lead.oem = oems[oem]
+                lead.oem_reference = reference
+                lead.vehicle_model = vehicle
             lead.save()
             Call(lead=lead, outcome='reached',
                 note="Explained the survey; documents received on "

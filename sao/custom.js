@@ -40,3 +40,35 @@
         }
     };
 }());
+
+/*
+ * A fix of sao 8.0's calendar: the week and day views should open at the
+ * `calendar_scroll_time` of the action's context (our Team Calendar: 8:00,
+ * before the teams' working hours). FullCalendar computes that scroll when
+ * it first renders, before sao gives it its height, so it computes 0; and
+ * each later redisplay (sao sets the height again, then refetches the
+ * events) puts back the scroll it captured before, i.e. midnight. At each
+ * display of a visible week or day view, apply FullCalendar's initial scroll
+ * now and once more when the events of this display are rendered, as
+ * FullCalendar does itself when the user goes to another week.
+ */
+(function() {
+    'use strict';
+    if (!window.Sao || !Sao.View || !Sao.View.Calendar) {
+        return;
+    }
+    var Calendar = Sao.View.Calendar;
+    var display = Calendar.prototype.display;
+    Calendar.prototype.display = function() {
+        var result = display.apply(this, arguments);
+        var scroller = this.el.find('.fc-time-grid-container.fc-scroller');
+        var view = this.el.fullCalendar('getView');
+        if (view && view.addScroll && scroller.length &&
+                scroller[0].clientHeight) {
+            view.addScroll({isDateInit: true});
+            view.popScroll();
+            view.addScroll({isDateInit: true});
+        }
+        return result;
+    };
+}());

@@ -77,6 +77,20 @@ class IotServer(TrytonServer):
                     } for identity in identities])
 
 
+class DemoServer(IotServer):
+    """trytond on a database loaded with the demo data set of `./ev run`
+    (demo/__main__.py, every module), configured for the IoT services"""
+
+    modules = ('ev_station', 'ev_lead', 'ev_field', 'ev_charger_iot')
+
+    def __init__(self, **kwargs):
+        super().__init__(demo=True, data=False, prefix='ev_demo', **kwargs)
+
+    def start(self, timeout=60):
+        # The demo's own stations and chargers, not IotServer's
+        TrytonServer.start(self, timeout)
+
+
 _shared = {}
 
 
@@ -173,6 +187,21 @@ class Ingest(Service):
     def start(self):
         super().start()
         self.wait_ready("connected to the broker")
+        return self
+
+
+class DemoChargers(Service):
+    "The demo chargers of `./ev run` (demo/chargers.py), every second"
+
+    module = 'demo-chargers'
+
+    def command(self):
+        return [sys.executable, '-m', 'demo.chargers', '-c',
+            self.server.conf, '--period', '1']
+
+    def start(self):
+        super().start()
+        self.wait_ready("demo chargers connected")
         return self
 
 

@@ -188,7 +188,7 @@ def wait_visible(page, locator, what, timeout=TIMEOUT):
         page.wait_for_timeout(200)
 
 
-def login(page, server, user, password):
+def login(page, server, user, password, menu="EV Operations"):
     page.goto(f'{server.url}#{server.database}')
     database = page.locator('.login-dialog input#database')
     expect(database).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
@@ -201,16 +201,43 @@ def login(page, server, user, password):
     password_entry.fill(password)
     page.locator('.ask-dialog .modal-footer .btn-primary').click()
     wait_visible(
-        page, page.locator('#menu .column-char[title="EV Operations"]'),
+        page, page.locator(f'#menu .column-char[title="{menu}"]'),
         "the menu after login", FIRST_LOAD_TIMEOUT)
 
 
-def pick_completion(page, dialog, name, value, attempts=3):
+def open_menu(page, *path, touch=False):
+    """Open the menu entry at `path` (expanding its parents; a name may
+    repeat, as EV Operations › Chargers › Chargers), with taps on a phone;
+    return the tab it opened"""
+    def press(locator):
+        locator.tap() if touch else locator.click()
+
+    def row_after(row, name):
+        rows = (page.locator('#menu tr') if row is None
+            else row.locator('xpath=following-sibling::tr'))
+        return rows.filter(has=page.locator(
+                f'.column-char[title="{name}"]')).first
+    row = row_after(None, path[0])
+    wait_visible(page, row, f"{path[0]} in the menu")
+    for child in path[1:]:
+        shown = row_after(row, child)
+        if not shown.is_visible():
+            press(row.locator('.expander').first)
+        wait_visible(page, shown, f"{child} in the menu")
+        row = shown
+    press(row.locator('.column-char').first)
+    expect(page.locator('#tablist li.active')).to_contain_text(path[-1])
+    return page.locator('#tabcontent > .tab-pane.active')
+
+
+def pick_completion(page, dialog, name, value, attempts=3, shown=None):
     """Type value in the Many2One `name` and pick it from the completion
-    list, as a user does; return the entry"""
+    list (the record named `shown`, else `value`), as a user does; return
+    the entry"""
+    shown = shown or value
     entry = dialog.locator(f'input[name="{name}"]')
     item = dialog.locator('li.completion a', has_text=re.compile(
-            rf'^\s*{re.escape(value)}\s*$'))
+            rf'^\s*{re.escape(shown)}\s*$'))
     for _ in range(attempts):
         settle(page)
         entry.click()
@@ -223,7 +250,7 @@ def pick_completion(page, dialog, name, value, attempts=3):
         item.click()
         # its on_change comes back (e.g. the type's default visibility)
         settle(page)
-        expect(entry).to_have_value(value)
+        expect(entry).to_have_value(shown)
         return entry
     raise AssertionError(
         f"{value!r} never showed in the completion of {name}")

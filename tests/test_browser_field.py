@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 
 from test_browser import (
     DOCS_DIR, SCREENSHOTS, browser, debug_on_failure, login, new_page,
-    pytestmark, settle, wait_visible)
+    open_menu, pytestmark, settle, wait_visible)
 from test_demo_field import server, session
 
 from demo.__main__ import png
@@ -44,22 +44,6 @@ __all__ = ['browser', 'pytestmark', 'server']
 def phone(browser):
     with new_page(browser, **PHONE) as page:
         yield page
-
-
-def open_menu(page, *path):
-    "Tap through the menu as on a phone; return the tab opened"
-    menu = page.locator('#menu')
-    for name in path[:-1]:
-        entry = menu.locator('tr', has=page.locator(
-                f'.column-char[title="{name}"]'))
-        child = menu.locator(
-            f'.column-char[title="{path[path.index(name) + 1]}"]')
-        if not child.is_visible():
-            entry.locator('.expander').first.tap()
-        wait_visible(page, child, f"{path[path.index(name) + 1]} in the menu")
-    menu.locator(f'.column-char[title="{path[-1]}"]').tap()
-    expect(page.locator('#tablist li.active')).to_contain_text(path[-1])
-    return page.locator('#tabcontent > .tab-pane.active')
 
 
 def survey_to_call(call):
@@ -82,7 +66,8 @@ def test_crew_day_call_and_photo_on_phone(server, phone):
     with debug_on_failure(page, server, 'field-phone'):
         login(page, server, CREW, PASSWORD)
         tab = open_menu(
-            page, "EV Operations", "Field Operations", "Field Jobs")
+            page, "EV Operations", "Field Operations", "Field Jobs",
+            touch=True)
         expect(tab.locator('.nav-tabs li.active')).to_contain_text("Today")
         card = tab.locator('.treeview tbody tr', has_text=job['number'])
         wait_visible(page, card, f"job {job['number']} in Today")

@@ -2,11 +2,9 @@
 """The demo chargers of `./ev run` (demo/chargers.py) through a real broker
 and the ingestion service: every health bucket shows in the back office,
 and a command sent from it is answered"""
-import sys
-
 import pytest
 
-from iot_tools import Broker, Ingest, Service, shared_server, wait_for
+from iot_tools import Broker, DemoChargers, Ingest, shared_server, wait_for
 
 pytestmark = pytest.mark.backend_independent
 
@@ -24,20 +22,6 @@ EXPECTED = {
 @pytest.fixture(scope='module')
 def server():
     return shared_server()
-
-
-class DemoChargers(Service):
-
-    module = 'demo-chargers'
-
-    def command(self):
-        return [sys.executable, '-m', 'demo.chargers', '-c',
-            self.server.conf, '--period', '1']
-
-    def start(self):
-        super().start()
-        self.wait_ready("demo chargers connected")
-        return self
 
 
 def test_demo_chargers(server):

@@ -14,21 +14,19 @@ import pytest
 from trytond.protocols.jsonrpc import JSONEncoder
 from trytond.pyson import PYSONDecoder
 
-from server import ADMIN_PASSWORD, ROOT, TrytonServer
+from server import ADMIN_PASSWORD, ROOT
 
 from demo.field import TEAMS
 
 PASSWORD = 'demo-pass'
-MODULES = ('ev_station', 'ev_lead', 'ev_field', 'ev_charger_iot')
 TABS = ['Today', 'Unassigned', 'Emergencies', 'Scheduled', 'To Review',
     'QA Queue', 'Payable']
 
 
 @pytest.fixture(scope='module')
-def server():
-    with TrytonServer(demo=True, data=False, modules=MODULES,
-            prefix='ev_demo') as server:
-        yield server
+def server(demo_server):
+    "The session's demo server (tests/conftest.py), before any browser test"
+    return demo_server
 
 
 def session(server, login, password=PASSWORD):
