@@ -1,0 +1,56 @@
+# This file is part of the EV operations suite.
+from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+from trytond.modules.ev_station.notification import user_in_group
+from trytond.pool import Pool
+from trytond.pyson import Eval, Id
+from trytond.transaction import Transaction
+
+
+def _xml_id(module, xml_id):
+    try:
+        return Pool().get('ir.model.data').get_id(module, xml_id)
+    except KeyError:
+        return None
+
+
+class Configuration(ModelSingleton, ModelSQL, ModelView):
+    __name__ = 'ev.service.configuration'
+    __string__ = "Service Configuration"
+
+    case_sequence = fields.Many2One('ir.sequence', "Case Sequence",
+        required=True,
+        domain=[
+            ('company', 'in', [Eval('context', {}).get('company', -1), None]),
+            ('sequence_type', '=', Id('ev_service', 'sequence_type_case')),
+            ])
+    return_days = fields.Integer("Return Within (Days)", required=True,
+        domain=[('return_days', '>', 0)],
+        help="Days after shipment within which the old part must be back; "
+        "later it is overdue and a hold is placed.")
+    spare_approver = fields.Many2One('res.user', "Spare Approver",
+        help="The person who may approve that a part is retained as a "
+        "spare.")
+    spare_approver_group = fields.Many2One('res.group',
+        "Spare Approver Group",
+        help="The members of this group may approve that a part is "
+        "retained as a spare.")
+
+    @classmethod
+    def default_case_sequence(cls):
+        return _xml_id('ev_service', 'sequence_case')
+
+    @classmethod
+    def default_return_days(cls):
+        return 14
+
+    @classmethod
+    def default_spare_approver_group(cls):
+        return _xml_id('ev_service', 'group_service_manager')
+
+    def may_approve_spare(self):
+        "The user is the configured approver or a member of its group"
+        user_id = Transaction().user
+        if self.spare_approver and self.spare_approver.id == user_id:
+            return True
+        return bool(self.spare_approver_group
+            and user_in_group(self.spare_approver_group))

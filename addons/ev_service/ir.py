@@ -1,0 +1,12 @@
+# This file is part of the EV operations suite.
+from trytond.pool import PoolMeta
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('ev.service.part|mark_overdue', "Mark Overdue Part Returns"))
