@@ -80,7 +80,8 @@ class Hold(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def preprocess_values(cls, mode, values):
-        "A hold is in the company's currency: refused before anything is written"
+        """A hold is in the company's currency: refused before anything is
+        written"""
         Company = Pool().get('company.company')
         values = super().preprocess_values(mode, values)
         if mode == 'create' and values.get('company') and values.get(
@@ -155,4 +156,5 @@ class Hold(Workflow, ModelSQL, ModelView):
             hold.part.case.record('service_hold_released', gettext(
                     'ev_service.msg_log_hold_released',
                     part=hold.part.rec_name,
-                    amount=format_amount(hold.amount, hold.currency), reason=reason))
+                    amount=format_amount(hold.amount, hold.currency),
+                    reason=reason))

@@ -76,7 +76,13 @@ class Part(Workflow, ModelSQL, ModelView):
         states={'readonly': Eval('return_state') != 'to_ship'},
         help="The carrier's return label ID, required before shipping.")
     shipped_at = fields.DateTime("Shipped At", readonly=True)
-    return_due = fields.Date("Return Due", readonly=True)
+    return_due = fields.Date("Return Due",
+        states={
+            'readonly': Eval('return_state') != 'pending',
+            'required': Eval('return_state') != 'to_ship',
+            },
+        help="Set on shipping from the configured days; the coordinator "
+        "may agree another date while the return is pending.")
     return_state = fields.Selection(RETURN_STATES, "Return", readonly=True,
         required=True, sort=False)
     overdue_since = fields.DateTime("Overdue Since", readonly=True)
@@ -188,14 +194,19 @@ class Part(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Product = pool.get('product.product')
         Case = pool.get('ev.service.case')
+        Company = pool.get('company.company')
         values = super().preprocess_values(mode, values)
         if mode == 'create':
             values['quantity'] = 1
-            if values.get('product') and values.get('cost') is None:
-                with without_check_access():
-                    values['cost'] = Product(values['product']).cost_price
             if values.get('case') and not values.get('company'):
                 values['company'] = Case(values['case']).company.id
+            if values.get('product') and values.get('cost') is None:
+                with without_check_access():
+                    cost = Product(values['product']).cost_price
+                    if cost is not None and values.get('company'):
+                        cost = Company(values['company']).currency.round(
+                            cost)
+                    values['cost'] = cost
         return values
 
     @classmethod
@@ -487,8 +498,13 @@ class Part(Workflow, ModelSQL, ModelView):
             ids = [i for i, in cursor]
         if not ids:
             return []
-        # The UPDATE went around the ORM: the records cached before are stale
+        # The UPDATE went around the ORM: forget the cached records, the way
+        # ModelStorage.write does
         transaction.counter += 1
+        for cache in transaction.cache.values():
+            if cls.__name__ in cache:
+                for id_ in ids:
+                    cache[cls.__name__].pop(id_, None)
         parts = cls.browse(sorted(ids))
         with without_check_access():
             for part in parts:

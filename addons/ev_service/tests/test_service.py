@@ -8,7 +8,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_field.tests.tools import (
-    create_employee, create_team, quantity, setup_world)
+    create_job, create_team, quantity, setup_world)
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -393,6 +393,52 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
                 # Nor change its own
                 with self.assertRaises(AccessError):
                     Case.write([Case(ours.id)], {'description': "x"})
+
+
+    @with_transaction()
+    def test_rework_same_team_returns(self):
+        "Rework of an installation: the team of the installation goes back"
+        Case = Pool().get('ev.service.case')
+        w = self.setup()
+        with set_company(w.company):
+            installation = create_job(w, 'installation')
+            case, = Case.create([{
+                        'station': w.station.id,
+                        'company': w.company.id,
+                        'origin': 'rework',
+                        'rework_job': installation.id,
+                        'same_team_returns': True,
+                        'description': "Cable gland leaks",
+                        }])
+            self.assertEqual(case.team, w.alpha)
+            self.assertEqual(case.rework_job, installation)
+
+    @with_transaction()
+    def test_roles(self):
+        "L2 cannot open a case; Finance reads holds, not cases"
+        pool = Pool()
+        Case = pool.get('ev.service.case')
+        Hold = pool.get('ev.service.hold')
+        Part = pool.get('ev.service.part')
+        w = self.setup()
+        with set_company(w.company):
+            finance = create_user(w.company, 'finance',
+                'ev_station.group_finance')
+            _, part = self.shipped_part(w)
+            Part.mark_missing([part])
+            with as_user(w.l2):
+                with self.assertRaises(AccessError):
+                    Case.create([{'station': w.station.id,
+                                'company': w.company.id,
+                                'description': "By L2"}])
+            with as_user(finance):
+                self.assertEqual(len(Hold.search([])), 1)
+                with self.assertRaises(AccessError):
+                    Case.search([])
+                with self.assertRaises(AccessError):
+                    Hold.write(Hold.search([]), {'reason': "x"})
+            with as_user(w.manager):
+                self.assertEqual(len(Case.search([])), 1)
 
 
 del ModuleDBTestCase
