@@ -96,6 +96,9 @@ class Case(Workflow, ModelSQL, ModelView):
         help="Who follows the case after the L2 decision.")
     team = fields.Many2One('ev.field.team', "Service Team",
         ondelete='RESTRICT',
+        # A team that does service, or the installation team sent back
+        domain=[If(Eval('same_team_returns', False),
+                (), ('service', '=', True))],
         states={'readonly': ~Eval('state').in_(
                 ['reported', 'diagnosis', 'decided', 'client_approval'])},
         help="The team that goes on site and carries the parts in its van.")
