@@ -8,27 +8,11 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_field.tests.tools import (
-    create_job, create_team, quantity, setup_world)
+    create_job, create_team, create_user, quantity, setup_world)
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
-
-
-def create_user(company, login, *groups, employee=None):
-    "A user of the company in the groups given by XML id"
-    pool = Pool()
-    User = pool.get('res.user')
-    Group = pool.get('res.group')
-    ModelData = pool.get('ir.model.data')
-    user = User(login=login, name=login.title(),
-        companies=[company], company=company,
-        groups=[Group(ModelData.get_id(*g.split('.'))) for g in groups])
-    if employee:
-        user.employees = [employee]
-        user.employee = employee
-    user.save()
-    return user
 
 
 def events(station):
@@ -58,9 +42,9 @@ class ServiceWorld:
             w.alpha.service = True
             w.alpha.contractor = w.contractor
             w.alpha.save()
-            w.manager = create_user(w.company, 'svc-manager',
+            w.manager = create_user('svc-manager',
                 'ev_service.group_service_manager')
-            w.l2 = create_user(w.company, 'svc-l2',
+            w.l2 = create_user('svc-l2',
                 'ev_service.group_service_l2')
         return w
 
@@ -341,7 +325,7 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
         Hold = pool.get('ev.service.hold')
         w = self.setup()
         with set_company(w.company):
-            crew_user = create_user(w.company, 'crew-alpha',
+            crew_user = create_user('crew-alpha',
                 'ev_field.group_field_team', employee=w.crew)
             _, part = self.shipped_part(w)
             Part.mark_missing([part])
@@ -381,7 +365,7 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
             ours = self.case(w)
             theirs = self.case(w, team=beta)
             theirs_part = self.part(w, theirs, w.lots[1])
-            crew_user = create_user(w.company, 'crew-alpha',
+            crew_user = create_user('crew-alpha',
                 'ev_field.group_field_team', employee=w.crew)
             with as_user(crew_user):
                 self.assertEqual(Case.search([]), [ours])
@@ -422,7 +406,7 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
         Part = pool.get('ev.service.part')
         w = self.setup()
         with set_company(w.company):
-            finance = create_user(w.company, 'finance',
+            finance = create_user('finance',
                 'ev_station.group_finance')
             _, part = self.shipped_part(w)
             Part.mark_missing([part])
