@@ -152,8 +152,10 @@ def test_vans_hold_stock(server):
         ['code', 'location'])
     assert {t['code'] for t in teams} == {code for code, *_ in TEAMS}
     call = server.rpc_session('admin', ADMIN_PASSWORD)
+    # The client's context: the company's day (India), not the server's
+    preferences = call('model.res.user.get_preferences', True, {})
     for team in teams:
-        context = {'locations': [team['location']]}
+        context = {**preferences, 'locations': [team['location']]}
         stocked = call('model.product.product.search_read', [], 0, None,
             None, ['name', 'quantity'], context)
         in_van = {p['name'] for p in stocked if p['quantity'] > 0}

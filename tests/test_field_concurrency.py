@@ -57,6 +57,18 @@ def activate(name):
     from trytond.pool import Pool
     from trytond.tests.test_tryton import create_db, db_exist, drop_db
     from trytond.transaction import Transaction
+    from trytond.tests import test_tryton
+    cache = test_tryton.DB_CACHE or ''
+    if cache.startswith('postgresql://') and test_tryton.restore_db_cache(
+            MODULE):
+        # The module's template database (./ev test), built if missing
+        template = test_tryton._db_cache_file(cache, MODULE)[len(cache) + 1:]
+        with Transaction().start(
+                None, 0, close=True, autocommit=True) as transaction:
+            transaction.database.create(transaction.connection, name, template)
+        backend.Database._extensions.pop(name, None)
+        Pool(name).init()
+        return
     dump = cache_dump()
     if dump and os.path.exists(dump):
         with Transaction().start(
