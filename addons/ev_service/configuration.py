@@ -34,6 +34,16 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         "Spare Approver Group",
         help="The members of this group may approve that a part is "
         "retained as a spare.")
+    claim_alert_spots = fields.Integer("Claim Alert Spots", required=True,
+        domain=[('claim_alert_spots', '>', 0)],
+        help="Warranty claims of one error type on this many charging spots "
+        "within the window raise an alert.")
+    claim_alert_hours = fields.Integer("Claim Alert Window (Hours)",
+        required=True, domain=[('claim_alert_hours', '>', 0)])
+    claim_meter_tolerance = fields.Float("Claim Meter Tolerance (%)",
+        required=True, domain=[('claim_meter_tolerance', '>=', 0)],
+        help="A claimed energy further than this from our meter values "
+        "contradicts the meter.")
 
     @classmethod
     def default_case_sequence(cls):
@@ -54,3 +64,15 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             return True
         return bool(self.spare_approver_group
             and user_in_group(self.spare_approver_group))
+
+    @classmethod
+    def default_claim_alert_spots(cls):
+        return 3
+
+    @classmethod
+    def default_claim_alert_hours(cls):
+        return 24
+
+    @classmethod
+    def default_claim_meter_tolerance(cls):
+        return 5.0

@@ -17,3 +17,7 @@ class PartReturnError(UserError):
 
 class HoldError(ValidationError):
     pass
+
+
+class WarrantyClaimError(UserError):
+    pass

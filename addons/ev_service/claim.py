@@ -1,0 +1,634 @@
+# This file is part of the EV operations suite.
+"""Warranty claims on a charger: the claimed fault checked against our own
+telemetry (connector statuses, meter values, command log) and against the
+warranty terms of the charger's model, routed by severity to the group that
+approves it, and counted per error type to spot a fault that spreads."""
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from sql import Literal
+from sql.aggregate import Count, Max, Min
+
+from trytond.i18n import gettext
+from trytond.model import (
+    Index, ModelSQL, ModelView, Unique, Workflow, fields, sequence_ordered)
+from trytond.modules.ev_station.notification import (
+    group_users, notify, user_in_group)
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction, without_check_access
+
+from .exceptions import ServiceAccessError, WarrantyClaimError
+
+SEVERITIES = [
+    ('low', "Low"),
+    ('medium', "Medium"),
+    ('high', "High"),
+    ]
+# What telemetry tells whether a claim of the error type holds
+EVIDENCE_KINDS = [
+    ('status', "Connector Statuses and Commands"),
+    ('meter', "Meter Values"),
+    ]
+VERDICTS = [
+    (None, ""),
+    ('supported', "Supported"),
+    ('contradicted', "Contradicted"),
+    ('no_data', "No Data"),
+    ]
+STATES = [
+    ('draft', "Draft"),
+    ('submitted', "Submitted"),
+    ('escalated', "Escalated"),
+    ('approved', "Approved"),
+    ('rejected', "Rejected"),
+    ('closed', "Closed"),
+    ]
+# Connector statuses that show the charger could not serve
+FAULT_STATUSES = ('Faulted', 'Unavailable')
+FAILED_COMMANDS = ('rejected', 'failed')
+TIME = '%H:%M'
+
+
+class ErrorType(ModelSQL, ModelView):
+    __name__ = 'ev.service.claim.error_type'
+    __string__ = "Claim Error Type"
+
+    name = fields.Char("Name", required=True, translate=True)
+    code = fields.Char("Code", required=True)
+    evidence = fields.Selection(EVIDENCE_KINDS, "Evidence", required=True,
+        help="The telemetry that confirms or contradicts the claim.")
+    severity = fields.Selection(SEVERITIES, "Default Severity",
+        required=True)
+    active = fields.Boolean("Active")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints = [
+            ('code_unique', Unique(t, t.code),
+                'ev_service.msg_claim_error_type_code_unique'),
+            ]
+
+    @classmethod
+    def default_active(cls):
+        return True
+
+    @classmethod
+    def default_evidence(cls):
+        return 'status'
+
+    @classmethod
+    def default_severity(cls):
+        return 'medium'
+
+
+class WarrantyTerm(ModelSQL, ModelView):
+    __name__ = 'ev.service.warranty_term'
+    __string__ = "Warranty Term"
+    _rec_name = 'charger_model'
+
+    charger_model = fields.Char("Charger Model", required=True, strip=True,
+        help="The model the chargers report (Charger › Model).")
+    months = fields.Integer("Months", required=True,
+        domain=[('months', '>', 0)],
+        help="Months of warranty from the commissioning date.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints = [
+            ('model_unique', Unique(t, t.charger_model),
+                'ev_service.msg_warranty_term_unique'),
+            ]
+
+    @classmethod
+    def months_of(cls, charger_model):
+        "The months of warranty of the model (None: no terms)"
+        terms = cls.search([('charger_model', '=', charger_model)], limit=1)
+        return terms[0].months if terms else None
+
+
+class Route(sequence_ordered(), ModelSQL, ModelView):
+    __name__ = 'ev.service.claim.route'
+    __string__ = "Claim Route"
+
+    error_type = fields.Many2One('ev.service.claim.error_type',
+        "Error Type", ondelete='CASCADE', help="Empty for any error type.")
+    severity = fields.Selection([(None, "")] + SEVERITIES, "Severity",
+        help="Empty for any severity.")
+    approver_group = fields.Many2One('res.group', "Approved By",
+        required=True, ondelete='RESTRICT')
+    escalation_group = fields.Many2One('res.group', "Escalated To",
+        required=True, ondelete='RESTRICT')
+
+    def match(self, claim):
+        return ((not self.error_type or self.error_type == claim.error_type)
+            and (not self.severity or self.severity == claim.severity))
+
+    @classmethod
+    def route(cls, claim):
+        "The first route matching the claim"
+        for route in cls.search([]):
+            if route.match(claim):
+                return route
+        raise WarrantyClaimError(gettext(
+                'ev_service.msg_claim_no_route', claim=claim.rec_name,
+                error_type=claim.error_type.rec_name,
+                severity=claim.severity_string))
+
+
+class Claim(Workflow, ModelSQL, ModelView):
+    __name__ = 'ev.service.claim'
+    __string__ = "Warranty Claim"
+    _history = True
+
+    company = fields.Many2One('company.company', "Company", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    charger = fields.Many2One('ev.charger', "Charger", required=True,
+        ondelete='RESTRICT',
+        states={'readonly': Eval('state') != 'draft'})
+    connector = fields.Integer("Connector",
+        domain=[('connector', '>=', 0)],
+        states={'readonly': Eval('state') != 'draft'},
+        help="The charging spot (OCPP connector id); empty for the whole "
+        "charger.")
+    station = fields.Function(fields.Many2One('ev.station', "Station"),
+        'on_change_with_station')
+    error_type = fields.Many2One('ev.service.claim.error_type',
+        "Error Type", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') != 'draft'})
+    severity = fields.Selection(SEVERITIES, "Severity", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    source = fields.Selection([
+            ('operations', "Operations"),
+            ('customer', "Customer"),
+            ], "Source", required=True,
+        states={'readonly': Eval('state') != 'draft'},
+        help="A customer's claim shows its status in the client log.")
+    affected_user = fields.Many2One('party.party', "Affected User",
+        ondelete='RESTRICT',
+        states={
+            'readonly': Eval('state') != 'draft',
+            'required': Eval('source') == 'customer',
+            })
+    window_start = fields.DateTime("From", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    window_end = fields.DateTime("To", required=True,
+        domain=[('window_end', '>', Eval('window_start', None))],
+        states={'readonly': Eval('state') != 'draft'})
+    claimed_kwh = fields.Float("Claimed Energy (kWh)",
+        domain=['OR', ('claimed_kwh', '=', None), ('claimed_kwh', '>=', 0)],
+        states={'readonly': Eval('state') != 'draft'},
+        help="The energy the claimant says the session delivered or was "
+        "billed; compared with our meter values.")
+    description = fields.Text("Description", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    warranty_until = fields.Date("Warranty Until", readonly=True)
+    evidence = fields.One2Many('ev.service.claim.evidence', 'claim',
+        "Evidence", readonly=True)
+    verdict = fields.Selection(VERDICTS, "Verdict", readonly=True)
+    override_reason = fields.Text("Override Reason",
+        states={
+            'invisible': ~Eval('verdict').in_(['contradicted', 'no_data']),
+            'readonly': ~Eval('state').in_(['submitted', 'escalated']),
+            },
+        help="Why the reviewer decides although the telemetry does not "
+        "support the claim.")
+    approver_group = fields.Many2One('res.group', "Approver Group",
+        readonly=True)
+    decided_by = fields.Many2One('res.user', "Decided By", readonly=True)
+    state = fields.Selection(STATES, "State", readonly=True, required=True,
+        sort=False)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.charger, Index.Range()),
+                    (t.window_start, Index.Range())),
+                Index(t, (t.error_type, Index.Equality()),
+                    (t.window_start, Index.Range())),
+                Index(t, (t.state, Index.Equality(cardinality='low'))),
+                })
+        cls._order = [('window_start', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {
+            ('draft', 'submitted'),
+            ('submitted', 'approved'),
+            ('submitted', 'escalated'),
+            ('submitted', 'rejected'),
+            ('escalated', 'approved'),
+            ('escalated', 'rejected'),
+            ('approved', 'closed'),
+            ('rejected', 'closed'),
+            }
+        reviewing = Eval('state').in_(['submitted', 'escalated'])
+        cls._buttons.update({
+                'submit': {
+                    'invisible': Eval('state') != 'draft',
+                    'depends': ['state'],
+                    },
+                'check_evidence': {
+                    'invisible': ~reviewing,
+                    'depends': ['state'],
+                    },
+                'approve': {
+                    'invisible': ~reviewing,
+                    'readonly': ~Bool(Eval('verdict')),
+                    'depends': ['state', 'verdict'],
+                    },
+                'escalate': {
+                    'invisible': Eval('state') != 'submitted',
+                    'readonly': ~Bool(Eval('verdict')),
+                    'depends': ['state', 'verdict'],
+                    },
+                'reject': {
+                    'invisible': ~reviewing,
+                    'depends': ['state'],
+                    },
+                'close': {
+                    'invisible': ~Eval('state').in_(['approved', 'rejected']),
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'draft'
+
+    @classmethod
+    def default_source(cls):
+        return 'operations'
+
+    @classmethod
+    def default_severity(cls):
+        return 'medium'
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @fields.depends('charger')
+    def on_change_with_station(self, name=None):
+        return self.charger.station if self.charger else None
+
+    @fields.depends('error_type')
+    def on_change_error_type(self):
+        if self.error_type:
+            self.severity = self.error_type.severity
+
+    severity_string = severity.translated('severity')
+    state_string = state.translated('state')
+    verdict_string = verdict.translated('verdict')
+
+    def get_rec_name(self, name):
+        return gettext('ev_service.msg_claim_rec_name', id=self.id,
+            charger=self.charger.rec_name,
+            error_type=self.error_type.rec_name)
+
+    @classmethod
+    def check_modification(cls, mode, claims, values=None, external=False):
+        super().check_modification(
+            mode, claims, values=values, external=external)
+        if mode == 'delete':
+            for claim in claims:
+                if claim.state != 'draft':
+                    raise ServiceAccessError(gettext(
+                            'ev_service.msg_claim_delete',
+                            claim=claim.rec_name))
+
+    # -- logging ----------------------------------------------------------
+
+    def record(self, event_code, message, **values):
+        """The step in the station's event log: in the client's log when
+        the claim came from a customer"""
+        text = gettext(message, claim=self.rec_name, state=self.state_string,
+            **values)
+        visibility = 'client' if self.source == 'customer' else 'internal'
+        with without_check_access():
+            return self.station.record_event(
+                event_code, text, visibility=visibility)
+
+    # -- eligibility ------------------------------------------------------
+
+    def check_eligibility(self):
+        "The warranty end date, or the reason the claim is refused"
+        WarrantyTerm = Pool().get('ev.service.warranty_term')
+        charger = self.charger
+        if not charger.commissioning_date:
+            raise WarrantyClaimError(gettext(
+                    'ev_service.msg_claim_not_commissioned',
+                    charger=charger.rec_name))
+        with without_check_access():
+            months = WarrantyTerm.months_of(charger.model)
+        if months is None:
+            raise WarrantyClaimError(gettext(
+                    'ev_service.msg_claim_no_terms',
+                    charger=charger.rec_name, model=charger.model or '-'))
+        until = charger.commissioning_date + relativedelta(months=months)
+        if self.window_start.date() > until:
+            raise WarrantyClaimError(gettext(
+                    'ev_service.msg_claim_out_of_warranty',
+                    charger=charger.rec_name, model=charger.model,
+                    months=months, commissioned=charger.commissioning_date,
+                    until=until, claimed=self.window_start.date()))
+        return until
+
+    # -- evidence ---------------------------------------------------------
+
+    def _statuses(self):
+        """(connector, status, ts) of the charger from the status in force
+        at the start of the window to the end of the window"""
+        Status = Pool().get('ev.charger.status')
+        s = Status.__table__()
+        where = s.charger == self.charger.id
+        if self.connector is not None:
+            where &= s.connector == self.connector
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*s.select(s.connector, s.status, s.ts,
+                where=where & (s.ts < self.window_start),
+                order_by=[s.ts.desc], limit=1))
+        before = list(cursor)
+        cursor.execute(*s.select(s.connector, s.status, s.ts,
+                where=where & (s.ts >= self.window_start)
+                & (s.ts <= self.window_end),
+                order_by=[s.ts.asc, s.id.asc]))
+        return before + list(cursor)
+
+    def _fault_lines(self):
+        "The periods a connector was faulted during the window"
+        lines, open_faults = [], {}
+        statuses = self._statuses()
+        for connector, status, ts in statuses:
+            started = open_faults.pop(connector, None)
+            if started:
+                lines.append((connector, *started, ts))
+            if status in FAULT_STATUSES:
+                open_faults[connector] = (status, max(ts, self.window_start))
+        for connector, started in open_faults.items():
+            lines.append((connector, *started, self.window_end))
+        return bool(statuses), [('status', gettext(
+                    'ev_service.msg_evidence_fault', connector=c, status=st,
+                    start=a.strftime(TIME), end=b.strftime(TIME)))
+            for c, st, a, b in lines]
+
+    def _command_lines(self):
+        "The commands to the charger that failed during the window"
+        Command = Pool().get('ev.charger.command')
+        with without_check_access():
+            commands = Command.search([
+                    ('charger', '=', self.charger.id),
+                    ('requested_at', '>=', self.window_start),
+                    ('requested_at', '<=', self.window_end),
+                    ('state', 'in', FAILED_COMMANDS),
+                    ], order=[('requested_at', 'ASC')])
+        actions = dict(Command.fields_get(['action'])['action']['selection'])
+        return [('command', gettext('ev_service.msg_evidence_command',
+                    action=actions.get(c.action, c.action), state=c.state,
+                    time=c.requested_at.strftime(TIME)))
+            for c in commands]
+
+    def _meter_evidence(self):
+        "(verdict, lines) from the meter values in the window"
+        pool = Pool()
+        Meter = pool.get('ev.charger.meter')
+        Configuration = pool.get('ev.service.configuration')
+        m = Meter.__table__()
+        where = ((m.charger == self.charger.id)
+            & (m.ts >= self.window_start) & (m.ts <= self.window_end))
+        if self.connector is not None:
+            where &= m.connector == self.connector
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*m.select(Min(m.energy_wh), Max(m.energy_wh),
+                Count(Literal('*')), where=where))
+        first, last, count = cursor.fetchone()
+        if not count or first is None:
+            return 'no_data', []
+        metered = (last - first) / 1000
+        claimed = self.claimed_kwh
+        line = ('meter', gettext('ev_service.msg_evidence_meter',
+                metered=f'{metered:.1f}', count=count,
+                claimed=f'{claimed:.1f}' if claimed is not None else '-'))
+        if claimed is None:
+            return 'no_data', [line]
+        tolerance = Configuration(1).claim_meter_tolerance or 0
+        if abs(metered - claimed) > max(claimed, metered) * tolerance / 100:
+            return 'contradicted', [line]
+        return 'supported', [line]
+
+    def find_evidence(self):
+        "(verdict, [(kind, text)]) of the claim from our telemetry"
+        if self.error_type.evidence == 'meter':
+            return self._meter_evidence()
+        has_data, lines = self._fault_lines()
+        lines += self._command_lines()
+        if lines:
+            return 'supported', lines
+        if has_data:
+            return 'contradicted', [('status', gettext(
+                        'ev_service.msg_evidence_no_fault',
+                        start=self.window_start.strftime(TIME),
+                        end=self.window_end.strftime(TIME)))]
+        return 'no_data', []
+
+    @classmethod
+    @ModelView.button
+    def check_evidence(cls, claims):
+        "Replace the evidence of the claims by what the telemetry says now"
+        Evidence = Pool().get('ev.service.claim.evidence')
+        for claim in claims:
+            if claim.state not in {'submitted', 'escalated'}:
+                raise WarrantyClaimError(gettext(
+                        'ev_service.msg_claim_evidence_state',
+                        claim=claim.rec_name, state=claim.state_string))
+        lines = []
+        for claim in claims:
+            verdict, found = claim.find_evidence()
+            if not found:
+                found = [('none', gettext(
+                            'ev_service.msg_evidence_none'))]
+            lines.extend(Evidence(claim=claim, kind=kind, text=text)
+                for kind, text in found)
+            claim.verdict = verdict
+        with without_check_access():
+            # Earlier checks stay in the evidence history and the log
+            Evidence.delete([e for c in claims for e in c.evidence])
+            Evidence.save(lines)
+        cls.save(claims)
+        for claim in claims:
+            claim.record('warranty_claim_evidence',
+                'ev_service.msg_log_claim_evidence',
+                verdict=claim.verdict_string,
+                evidence='; '.join(
+                    e.text for e in lines if e.claim == claim))
+
+    # -- workflow ---------------------------------------------------------
+
+    def check_evidence_gate(self):
+        "Approval and escalation need telemetry that supports the claim"
+        if not self.verdict:
+            raise WarrantyClaimError(gettext(
+                    'ev_service.msg_claim_evidence_missing',
+                    claim=self.rec_name))
+        if self.verdict != 'supported' and not self.override_reason:
+            raise WarrantyClaimError(gettext(
+                    'ev_service.msg_claim_evidence_not_supported',
+                    claim=self.rec_name, verdict=self.verdict_string))
+
+    def check_approver(self):
+        if Transaction().user and not user_in_group(self.approver_group):
+            raise ServiceAccessError(gettext(
+                    'ev_service.msg_claim_not_approver',
+                    claim=self.rec_name, group=self.approver_group.rec_name))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('submitted')
+    def submit(cls, claims):
+        Route = Pool().get('ev.service.claim.route')
+        for claim in claims:
+            claim.warranty_until = claim.check_eligibility()
+            with without_check_access():
+                claim.approver_group = Route.route(claim).approver_group
+        cls.save(claims)
+        for claim in claims:
+            claim.record('warranty_claim_submitted',
+                'ev_service.msg_log_claim_submitted',
+                error_type=claim.error_type.rec_name,
+                description=claim.description)
+        notify(group_users('ev_service.group_service_manager',
+                'ev_service.group_service_l2'), claims,
+            lambda c: gettext('ev_service.msg_notify_claim_submitted',
+                claim=c.rec_name, station=c.station.rec_name))
+        Pool().get('ev.service.claim.alert').raise_for(
+            {c.error_type for c in claims})
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('approved')
+    def approve(cls, claims):
+        for claim in claims:
+            claim.check_evidence_gate()
+            claim.check_approver()
+        cls.write(claims, {'decided_by': Transaction().user or None})
+        cls.log_state(claims, 'warranty_claim_approved')
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('escalated')
+    def escalate(cls, claims):
+        Route = Pool().get('ev.service.claim.route')
+        for claim in claims:
+            claim.check_evidence_gate()
+            claim.check_approver()
+            with without_check_access():
+                claim.approver_group = Route.route(claim).escalation_group
+        cls.save(claims)
+        cls.log_state(claims, 'warranty_claim_escalated')
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('rejected')
+    def reject(cls, claims):
+        for claim in claims:
+            claim.check_approver()
+        cls.write(claims, {'decided_by': Transaction().user or None})
+        cls.log_state(claims, 'warranty_claim_rejected')
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('closed')
+    def close(cls, claims):
+        cls.log_state(claims, 'warranty_claim_closed')
+
+    @classmethod
+    def log_state(cls, claims, event_code):
+        for claim in claims:
+            claim.record(event_code, 'ev_service.msg_log_claim_state',
+                reason=claim.override_reason or '-')
+
+
+class Evidence(ModelSQL, ModelView):
+    __name__ = 'ev.service.claim.evidence'
+    __string__ = "Claim Evidence"
+    _history = True
+
+    claim = fields.Many2One('ev.service.claim', "Claim", required=True,
+        ondelete='CASCADE', readonly=True)
+    kind = fields.Selection([
+            ('status', "Connector Status"),
+            ('meter', "Meter Values"),
+            ('command', "Command"),
+            ('none', "Nothing Found"),
+            ], "Kind", required=True, readonly=True)
+    text = fields.Char("Found", required=True, readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('claim')
+
+
+class Alert(ModelSQL, ModelView):
+    __name__ = 'ev.service.claim.alert'
+    __string__ = "Claim Frequency Alert"
+
+    error_type = fields.Many2One('ev.service.claim.error_type',
+        "Error Type", required=True, readonly=True, ondelete='RESTRICT')
+    spots = fields.Integer("Charging Spots", readonly=True)
+    window_from = fields.DateTime("From", readonly=True)
+    raised_at = fields.DateTime("Raised At", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('raised_at', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def count_spots(cls, since):
+        """{error type id: distinct charging spots (charger, connector)
+        claimed since `since`}, in one query on the claims' index"""
+        Claim = Pool().get('ev.service.claim')
+        c = Claim.__table__()
+        spots = c.select(c.error_type, c.charger, c.connector,
+            where=(c.window_start >= since) & (c.state != 'draft'),
+            group_by=[c.error_type, c.charger, c.connector])
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*spots.select(spots.error_type, Count(Literal('*')),
+                group_by=[spots.error_type]))
+        return dict(cursor)
+
+    @classmethod
+    def raise_for(cls, error_types):
+        """An alert for each of the error types claimed on the configured
+        number of spots within the window; one per window"""
+        pool = Pool()
+        Configuration = pool.get('ev.service.configuration')
+        config = Configuration(1)
+        now = dt.datetime.now()
+        since = now - dt.timedelta(hours=config.claim_alert_hours)
+        counts = cls.count_spots(since)
+        alerts = []
+        with without_check_access():
+            for error_type in error_types:
+                spots = counts.get(error_type.id, 0)
+                if spots < config.claim_alert_spots:
+                    continue
+                if cls.search([
+                            ('error_type', '=', error_type.id),
+                            ('raised_at', '>=', since),
+                            ], limit=1):
+                    continue
+                alerts.append(cls(error_type=error_type, spots=spots,
+                        window_from=since, raised_at=now))
+            cls.save(alerts)
+        if alerts:
+            notify(group_users('ev_service.group_service_manager',
+                    'ev_service.group_service_l2'), alerts,
+                lambda a: gettext('ev_service.msg_notify_claim_alert',
+                    error_type=a.error_type.rec_name, spots=a.spots,
+                    hours=config.claim_alert_hours))
+        return alerts
