@@ -15,10 +15,11 @@ from trytond.model import (
 from trytond.modules.ev_station.notification import (
     group_users, notify, user_in_group)
 from trytond.pool import Pool
-from trytond.pyson import Bool, Eval
+from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
-from .exceptions import ServiceAccessError, WarrantyClaimError
+from .exceptions import (
+    ServiceAccessError, WarrantyClaimError, WarrantyClaimValidationError)
 
 SEVERITIES = [
     ('low', "Low"),
@@ -151,7 +152,6 @@ class Claim(Workflow, ModelSQL, ModelView):
         ondelete='RESTRICT',
         states={'readonly': Eval('state') != 'draft'})
     connector = fields.Integer("Connector",
-        domain=[('connector', '>=', 0)],
         states={'readonly': Eval('state') != 'draft'},
         help="The charging spot (OCPP connector id); empty for the whole "
         "charger.")
@@ -169,7 +169,7 @@ class Claim(Workflow, ModelSQL, ModelView):
         states={'readonly': Eval('state') != 'draft'},
         help="A customer's claim shows its status in the client log.")
     affected_user = fields.Many2One('party.party', "Affected User",
-        ondelete='RESTRICT',
+        ondelete='RESTRICT', context={'company': Eval('company', -1)},
         states={
             'readonly': Eval('state') != 'draft',
             'required': Eval('source') == 'customer',
@@ -177,10 +177,8 @@ class Claim(Workflow, ModelSQL, ModelView):
     window_start = fields.DateTime("From", required=True,
         states={'readonly': Eval('state') != 'draft'})
     window_end = fields.DateTime("To", required=True,
-        domain=[('window_end', '>', Eval('window_start', None))],
         states={'readonly': Eval('state') != 'draft'})
     claimed_kwh = fields.Float("Claimed Energy (kWh)",
-        domain=['OR', ('claimed_kwh', '=', None), ('claimed_kwh', '>=', 0)],
         states={'readonly': Eval('state') != 'draft'},
         help="The energy the claimant says the session delivered or was "
         "billed; compared with our meter values.")
@@ -235,15 +233,14 @@ class Claim(Workflow, ModelSQL, ModelView):
                     'invisible': ~reviewing,
                     'depends': ['state'],
                     },
+                # Without evidence they say why (check_evidence_gate)
                 'approve': {
                     'invisible': ~reviewing,
-                    'readonly': ~Bool(Eval('verdict')),
-                    'depends': ['state', 'verdict'],
+                    'depends': ['state'],
                     },
                 'escalate': {
                     'invisible': Eval('state') != 'submitted',
-                    'readonly': ~Bool(Eval('verdict')),
-                    'depends': ['state', 'verdict'],
+                    'depends': ['state'],
                     },
                 'reject': {
                     'invisible': ~reviewing,
@@ -290,6 +287,23 @@ class Claim(Workflow, ModelSQL, ModelView):
             error_type=self.error_type.rec_name)
 
     @classmethod
+    def validate_fields(cls, claims, field_names):
+        super().validate_fields(claims, field_names)
+        for claim in claims:
+            if claim.window_end <= claim.window_start:
+                raise WarrantyClaimValidationError(gettext(
+                        'ev_service.msg_claim_window',
+                        start=claim.window_start, end=claim.window_end))
+            if claim.connector is not None and claim.connector < 0:
+                raise WarrantyClaimValidationError(gettext(
+                        'ev_service.msg_claim_connector',
+                        connector=claim.connector))
+            if claim.claimed_kwh is not None and claim.claimed_kwh < 0:
+                raise WarrantyClaimValidationError(gettext(
+                        'ev_service.msg_claim_energy',
+                        energy=claim.claimed_kwh))
+
+    @classmethod
     def check_modification(cls, mode, claims, values=None, external=False):
         super().check_modification(
             mode, claims, values=values, external=external)
@@ -305,8 +319,7 @@ class Claim(Workflow, ModelSQL, ModelView):
     def record(self, event_code, message, **values):
         """The step in the station's event log: in the client's log when
         the claim came from a customer"""
-        text = gettext(message, claim=self.rec_name, state=self.state_string,
-            **values)
+        text = gettext(message, claim=self.rec_name, **values)
         visibility = 'client' if self.source == 'customer' else 'internal'
         with without_check_access():
             return self.station.record_event(
@@ -385,9 +398,11 @@ class Claim(Workflow, ModelSQL, ModelView):
                     ('requested_at', '<=', self.window_end),
                     ('state', 'in', FAILED_COMMANDS),
                     ], order=[('requested_at', 'ASC')])
-        actions = dict(Command.fields_get(['action'])['action']['selection'])
+        labels = Command.fields_get(['action', 'state'])
+        actions = dict(labels['action']['selection'])
+        states = dict(labels['state']['selection'])
         return [('command', gettext('ev_service.msg_evidence_command',
-                    action=actions.get(c.action, c.action), state=c.state,
+                    action=actions[c.action], state=states[c.state],
                     time=c.requested_at.strftime(TIME)))
             for c in commands]
 
@@ -493,6 +508,8 @@ class Claim(Workflow, ModelSQL, ModelView):
             claim.warranty_until = claim.check_eligibility()
             with without_check_access():
                 claim.approver_group = Route.route(claim).approver_group
+            # Submitted before the alert counts the submitted claims
+            claim.state = 'submitted'
         cls.save(claims)
         for claim in claims:
             claim.record('warranty_claim_submitted',
@@ -514,7 +531,7 @@ class Claim(Workflow, ModelSQL, ModelView):
             claim.check_evidence_gate()
             claim.check_approver()
         cls.write(claims, {'decided_by': Transaction().user or None})
-        cls.log_state(claims, 'warranty_claim_approved')
+        cls.log_state(claims, 'approved')
 
     @classmethod
     @ModelView.button
@@ -527,7 +544,7 @@ class Claim(Workflow, ModelSQL, ModelView):
             with without_check_access():
                 claim.approver_group = Route.route(claim).escalation_group
         cls.save(claims)
-        cls.log_state(claims, 'warranty_claim_escalated')
+        cls.log_state(claims, 'escalated')
 
     @classmethod
     @ModelView.button
@@ -536,18 +553,21 @@ class Claim(Workflow, ModelSQL, ModelView):
         for claim in claims:
             claim.check_approver()
         cls.write(claims, {'decided_by': Transaction().user or None})
-        cls.log_state(claims, 'warranty_claim_rejected')
+        cls.log_state(claims, 'rejected')
 
     @classmethod
     @ModelView.button
     @Workflow.transition('closed')
     def close(cls, claims):
-        cls.log_state(claims, 'warranty_claim_closed')
+        cls.log_state(claims, 'closed')
 
     @classmethod
-    def log_state(cls, claims, event_code):
+    def log_state(cls, claims, state):
+        "The claims enter `state` (Workflow writes it after the step)"
+        label = dict(cls.fields_get(['state'])['state']['selection'])[state]
         for claim in claims:
-            claim.record(event_code, 'ev_service.msg_log_claim_state',
+            claim.record(f'warranty_claim_{state}',
+                'ev_service.msg_log_claim_state', state=label,
                 reason=claim.override_reason or '-')
 
 
@@ -570,6 +590,15 @@ class Evidence(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('claim')
+
+    @classmethod
+    def check_modification(cls, mode, lines, values=None, external=False):
+        "Only the evidence check writes what the telemetry says"
+        super().check_modification(
+            mode, lines, values=values, external=external)
+        if external:
+            raise ServiceAccessError(gettext(
+                    'ev_service.msg_claim_evidence_readonly'))
 
 
 class Alert(ModelSQL, ModelView):

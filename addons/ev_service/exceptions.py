@@ -21,3 +21,7 @@ class HoldError(ValidationError):
 
 class WarrantyClaimError(UserError):
     pass
+
+
+class WarrantyClaimValidationError(ValidationError):
+    pass
