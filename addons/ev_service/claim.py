@@ -198,6 +198,9 @@ class Claim(Workflow, ModelSQL, ModelView):
     approver_group = fields.Many2One('res.group', "Approver Group",
         readonly=True)
     decided_by = fields.Many2One('res.user', "Decided By", readonly=True)
+    service_case = fields.Many2One('ev.service.case', "Service Case",
+        readonly=True, ondelete='RESTRICT',
+        help="The case that repairs what the approved claim found.")
     state = fields.Selection(STATES, "State", readonly=True, required=True,
         sort=False)
 
@@ -249,6 +252,11 @@ class Claim(Workflow, ModelSQL, ModelView):
                 'close': {
                     'invisible': ~Eval('state').in_(['approved', 'rejected']),
                     'depends': ['state'],
+                    },
+                'open_case': {
+                    'invisible': ((Eval('state') != 'approved')
+                        | Eval('service_case')),
+                    'depends': ['state', 'service_case'],
                     },
                 })
 
@@ -560,6 +568,30 @@ class Claim(Workflow, ModelSQL, ModelView):
     @Workflow.transition('closed')
     def close(cls, claims):
         cls.log_state(claims, 'closed')
+
+    @classmethod
+    @ModelView.button
+    def open_case(cls, claims):
+        "A service case of origin warranty for each approved claim"
+        Case = Pool().get('ev.service.case')
+        claims = [c for c in claims if not c.service_case]
+        for claim in claims:
+            if claim.state != 'approved':
+                raise WarrantyClaimError(gettext(
+                        'ev_service.msg_claim_case_not_approved',
+                        claim=claim.rec_name, state=claim.state_string))
+        cases = Case.create([{
+                    'company': c.company.id,
+                    'station': c.station.id,
+                    'origin': 'warranty',
+                    'description': gettext(
+                        'ev_service.msg_claim_case_description',
+                        claim=c.rec_name, description=c.description,
+                        evidence='; '.join(e.text for e in c.evidence)),
+                    } for c in claims])
+        for claim, case in zip(claims, cases):
+            claim.service_case = case
+        cls.save(claims)
 
     @classmethod
     def log_state(cls, claims, state):

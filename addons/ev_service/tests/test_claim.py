@@ -179,6 +179,18 @@ class ClaimTestCase(ClaimWorld, ModuleDBTestCase):
                 Claim.approve([Claim(claim.id)])
             self.assertEqual((claim.state, claim.decided_by),
                 ('approved', self.l2))
+            # L2 does not open service cases; the Service Manager does
+            with as_user(self.l2), self.assertRaises(AccessButtonError):
+                Claim.open_case([Claim(claim.id)])
+            with as_user(self.manager):
+                Claim.open_case([Claim(claim.id)])
+            case = claim.service_case
+            self.assertEqual((case.origin, case.station, case.state),
+                ('warranty', self.station, 'reported'))
+            self.assertEqual(case.description,
+                f'Warranty claim {claim.rec_name}: The session did not '
+                'start\nEvidence: connector 1 Faulted 14:02-14:40; Remote '
+                'Start Transaction Rejected at 14:05')
             with as_user(self.manager):
                 Claim.close([Claim(claim.id)])
             # A customer's claim: every step is in the client's log
@@ -280,6 +292,11 @@ class ClaimTestCase(ClaimWorld, ModuleDBTestCase):
             with as_user(self.l2):
                 Claim.reject([Claim(claim.id)])
             self.assertEqual(claim.state, 'rejected')
+            with self.assertRaises(UserError) as cm:
+                Claim.open_case([claim])
+            self.assertEqual(cm.exception.message,
+                f'Claim "{claim.rec_name}" is Rejected: only an approved '
+                'claim opens a service case.')
 
     @with_transaction()
     def test_out_of_warranty_refused(self):
