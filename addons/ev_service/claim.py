@@ -3,34 +3,21 @@
 telemetry (connector statuses, meter values, command log) and against the
 warranty terms of the charger's model, routed by severity to the group that
 approves it, and counted per error type to spot a fault that spreads."""
-import datetime as dt
-
 from dateutil.relativedelta import relativedelta
-from sql import Literal
 from sql.aggregate import Count, Max, Min
 
 from trytond.i18n import gettext
-from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields, sequence_ordered)
+from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.ev_station.notification import (
     group_users, notify, user_in_group)
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
+from .claim_rule import SEVERITIES
 from .exceptions import (
     ServiceAccessError, WarrantyClaimError, WarrantyClaimValidationError)
 
-SEVERITIES = [
-    ('low', "Low"),
-    ('medium', "Medium"),
-    ('high', "High"),
-    ]
-# What telemetry tells whether a claim of the error type holds
-EVIDENCE_KINDS = [
-    ('status', "Connector Statuses and Commands"),
-    ('meter', "Meter Values"),
-    ]
 VERDICTS = [
     (None, ""),
     ('supported', "Supported"),
@@ -49,96 +36,6 @@ STATES = [
 FAULT_STATUSES = ('Faulted', 'Unavailable')
 FAILED_COMMANDS = ('rejected', 'failed')
 TIME = '%H:%M'
-
-
-class ErrorType(ModelSQL, ModelView):
-    __name__ = 'ev.service.claim.error_type'
-    __string__ = "Claim Error Type"
-
-    name = fields.Char("Name", required=True, translate=True)
-    code = fields.Char("Code", required=True)
-    evidence = fields.Selection(EVIDENCE_KINDS, "Evidence", required=True,
-        help="The telemetry that confirms or contradicts the claim.")
-    severity = fields.Selection(SEVERITIES, "Default Severity",
-        required=True)
-    active = fields.Boolean("Active")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_constraints = [
-            ('code_unique', Unique(t, t.code),
-                'ev_service.msg_claim_error_type_code_unique'),
-            ]
-
-    @classmethod
-    def default_active(cls):
-        return True
-
-    @classmethod
-    def default_evidence(cls):
-        return 'status'
-
-    @classmethod
-    def default_severity(cls):
-        return 'medium'
-
-
-class WarrantyTerm(ModelSQL, ModelView):
-    __name__ = 'ev.service.warranty_term'
-    __string__ = "Warranty Term"
-    _rec_name = 'charger_model'
-
-    charger_model = fields.Char("Charger Model", required=True, strip=True,
-        help="The model the chargers report (Charger › Model).")
-    months = fields.Integer("Months", required=True,
-        domain=[('months', '>', 0)],
-        help="Months of warranty from the commissioning date.")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_constraints = [
-            ('model_unique', Unique(t, t.charger_model),
-                'ev_service.msg_warranty_term_unique'),
-            ]
-
-    @classmethod
-    def months_of(cls, charger_model):
-        "The months of warranty of the model (None: no terms)"
-        terms = cls.search([('charger_model', '=', charger_model)], limit=1)
-        return terms[0].months if terms else None
-
-
-class Route(sequence_ordered(), ModelSQL, ModelView):
-    __name__ = 'ev.service.claim.route'
-    __string__ = "Claim Route"
-
-    error_type = fields.Many2One('ev.service.claim.error_type',
-        "Error Type", ondelete='CASCADE', help="Empty for any error type.")
-    severity = fields.Selection([(None, "")] + SEVERITIES, "Severity",
-        help="Empty for any severity.")
-    approver_group = fields.Many2One('res.group', "Approved By",
-        required=True, ondelete='RESTRICT')
-    escalation_group = fields.Many2One('res.group', "Escalated To",
-        required=True, ondelete='RESTRICT')
-
-    def match(self, claim):
-        return ((not self.error_type or self.error_type == claim.error_type)
-            and (not self.severity or self.severity == claim.severity))
-
-    @classmethod
-    def route(cls, claim):
-        "The first route matching the claim"
-        for route in cls.search([]):
-            if route.match(claim):
-                return route
-        raise WarrantyClaimError(gettext(
-                'ev_service.msg_claim_no_route', claim=claim.rec_name,
-                error_type=claim.error_type.rec_name,
-                severity=claim.severity_string))
 
 
 class Claim(Workflow, ModelSQL, ModelView):
@@ -426,7 +323,7 @@ class Claim(Workflow, ModelSQL, ModelView):
             where &= m.connector == self.connector
         cursor = Transaction().connection.cursor()
         cursor.execute(*m.select(Min(m.energy_wh), Max(m.energy_wh),
-                Count(Literal('*')), where=where))
+                Count(m.id), where=where))
         first, last, count = cursor.fetchone()
         if not count or first is None:
             return 'no_data', []
@@ -631,65 +528,3 @@ class Evidence(ModelSQL, ModelView):
         if external:
             raise ServiceAccessError(gettext(
                     'ev_service.msg_claim_evidence_readonly'))
-
-
-class Alert(ModelSQL, ModelView):
-    __name__ = 'ev.service.claim.alert'
-    __string__ = "Claim Frequency Alert"
-
-    error_type = fields.Many2One('ev.service.claim.error_type',
-        "Error Type", required=True, readonly=True, ondelete='RESTRICT')
-    spots = fields.Integer("Charging Spots", readonly=True)
-    window_from = fields.DateTime("From", readonly=True)
-    raised_at = fields.DateTime("Raised At", readonly=True)
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls._order = [('raised_at', 'DESC'), ('id', 'DESC')]
-
-    @classmethod
-    def count_spots(cls, since):
-        """{error type id: distinct charging spots (charger, connector)
-        claimed since `since`}, in one query on the claims' index"""
-        Claim = Pool().get('ev.service.claim')
-        c = Claim.__table__()
-        spots = c.select(c.error_type, c.charger, c.connector,
-            where=(c.window_start >= since) & (c.state != 'draft'),
-            group_by=[c.error_type, c.charger, c.connector])
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*spots.select(spots.error_type, Count(Literal('*')),
-                group_by=[spots.error_type]))
-        return dict(cursor)
-
-    @classmethod
-    def raise_for(cls, error_types):
-        """An alert for each of the error types claimed on the configured
-        number of spots within the window; one per window"""
-        pool = Pool()
-        Configuration = pool.get('ev.service.configuration')
-        config = Configuration(1)
-        now = dt.datetime.now()
-        since = now - dt.timedelta(hours=config.claim_alert_hours)
-        counts = cls.count_spots(since)
-        alerts = []
-        with without_check_access():
-            for error_type in error_types:
-                spots = counts.get(error_type.id, 0)
-                if spots < config.claim_alert_spots:
-                    continue
-                if cls.search([
-                            ('error_type', '=', error_type.id),
-                            ('raised_at', '>=', since),
-                            ], limit=1):
-                    continue
-                alerts.append(cls(error_type=error_type, spots=spots,
-                        window_from=since, raised_at=now))
-            cls.save(alerts)
-        if alerts:
-            notify(group_users('ev_service.group_service_manager',
-                    'ev_service.group_service_l2'), alerts,
-                lambda a: gettext('ev_service.msg_notify_claim_alert',
-                    error_type=a.error_type.rec_name, spots=a.spots,
-                    hours=config.claim_alert_hours))
-        return alerts
