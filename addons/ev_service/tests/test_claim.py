@@ -5,6 +5,8 @@ the role that may not open it"""
 import contextlib
 import datetime as dt
 
+from sql import Column
+
 from trytond.exceptions import UserError
 from trytond.model.exceptions import (
     AccessError, RequiredValidationError, ValidationError)
@@ -201,6 +203,16 @@ class ClaimTestCase(ClaimWorld, ModuleDBTestCase):
                     ('warranty_claim_approved', 'client'),
                     ('warranty_claim_closed', 'client'),
                     ])
+            # Every change is kept in the claim's history, in order
+            history = Claim.__table_history__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*history.select(history.state,
+                    where=history.id == claim.id,
+                    order_by=[Column(history, '__id').asc]))
+            states = [s for s, in cursor]
+            self.assertEqual([s for i, s in enumerate(states)
+                    if not i or s != states[i - 1]],
+                ['draft', 'submitted', 'approved', 'closed'])
             self.assertEqual(log_entries(self.station)[1][2],
                 f'Evidence of warranty claim {claim.rec_name}: Supported '
                 '(connector 1 Faulted 14:02-14:40; Remote Start Transaction '
