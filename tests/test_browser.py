@@ -428,9 +428,16 @@ def test_list_views_use_widgets_sao_shows(sao_server):
         "sao cannot show these list columns: " + "; ".join(unknown))
 
 
+def save_screenshot(page, name):
+    "A README screenshot in docs/screenshots, the pointer out of the way"
+    os.makedirs(DOCS_DIR, exist_ok=True)
+    page.mouse.move(0, page.viewport_size['height'] - 1)
+    page.wait_for_timeout(500)
+    page.screenshot(path=os.path.join(DOCS_DIR, name))
+
+
 def save_readme_screenshots(page, server):
     "The station list and a well filled station form of the demo data"
-    os.makedirs(DOCS_DIR, exist_ok=True)
     # The station with the longest log that is still in progress
     (number,), = server.sql(
         'SELECT s.number FROM ev_station AS s '
@@ -440,12 +447,8 @@ def save_readme_screenshots(page, server):
     tab = open_stations(page)
     rows = tab.locator('.treeview tbody tr')
     wait_visible(page, rows.filter(has_text=number), "the station list")
-    page.mouse.move(0, VIEWPORT['height'] - 1)
-    page.wait_for_timeout(500)
-    page.screenshot(path=os.path.join(DOCS_DIR, 'station-list.png'))
+    save_screenshot(page, 'station-list.png')
 
     events = open_station(page, tab, number)
     wait_visible(page, events.locator('tbody tr'), "the station's log")
-    page.mouse.move(0, VIEWPORT['height'] - 1)
-    page.wait_for_timeout(500)
-    page.screenshot(path=os.path.join(DOCS_DIR, 'station-form.png'))
+    save_screenshot(page, 'station-form.png')

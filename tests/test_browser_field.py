@@ -17,7 +17,6 @@ With EV_SCREENSHOTS=1 the test also saves docs/screenshots/field-phone.png.
 On failure a screenshot, the page's HTML and the logs go to var/test/.
 """
 import base64
-import os
 import re
 import uuid
 
@@ -25,8 +24,8 @@ import pytest
 from playwright.sync_api import expect
 
 from test_browser import (
-    DOCS_DIR, SCREENSHOTS, browser, debug_on_failure, login, new_page,
-    open_menu, pytestmark, settle, wait_visible)
+    SCREENSHOTS, browser, debug_on_failure, login, new_page, open_menu,
+    pytestmark, save_screenshot, settle, wait_visible)
 from test_demo_field import server, session
 
 from demo.__main__ import png
@@ -169,10 +168,8 @@ def test_crew_cannot_turn_a_scheduled_survey_into_an_installation(server):
 
 def save_phone_screenshot(page, tab):
     "The job at the top of the phone's screen, after the day call"
-    os.makedirs(DOCS_DIR, exist_ok=True)
     tab.locator('.form input[name="number"]').scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    page.screenshot(path=os.path.join(DOCS_DIR, 'field-phone.png'))
+    save_screenshot(page, 'field-phone.png')
 
 
 def test_crew_cannot_add_a_photo_to_another_teams_job(server):

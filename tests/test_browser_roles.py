@@ -22,7 +22,6 @@ save the README's screenshots of these views. On failure a screenshot, the
 page's HTML and the logs go to var/test/.
 """
 import datetime as dt
-import os
 import re
 import zoneinfo
 
@@ -31,9 +30,9 @@ from playwright.sync_api import expect
 
 from iot_tools import Broker, DemoChargers, Ingest, wait_for
 from test_browser import (
-    DOCS_DIR, SCREENSHOTS, browser, debug_on_failure, login, new_page,
-    open_menu, pick_completion, pytestmark, settle, wait_visible)
-from test_demo_field import jobs, server, session, tab_domains
+    SCREENSHOTS, browser, debug_on_failure, login, new_page, open_menu,
+    pick_completion, pytestmark, save_screenshot, settle, wait_visible)
+from test_demo_field import jobs, server, session, tab_domains, utc
 
 PASSWORD = 'demo-pass'
 INDIA = zoneinfo.ZoneInfo('Asia/Kolkata')
@@ -52,12 +51,9 @@ def desk(browser):
 
 
 def screenshot(page, name):
-    "A README screenshot (EV_SCREENSHOTS=1), the pointer out of the way"
+    "A README screenshot when EV_SCREENSHOTS=1"
     if SCREENSHOTS:
-        os.makedirs(DOCS_DIR, exist_ok=True)
-        page.mouse.move(0, DESKTOP['viewport']['height'] - 1)
-        page.wait_for_timeout(500)
-        page.screenshot(path=os.path.join(DOCS_DIR, name))
+        save_screenshot(page, name)
 
 
 def open_tab(page, tab, name):
@@ -84,13 +80,6 @@ def list_column(tab, title):
     "The texts of the list's column `title`, row by row"
     return [text.strip() for text in tab.locator(
             f'.treeview tbody tr td[data-title="{title}: "]').all_inner_texts()]
-
-
-def utc(value):
-    "A datetime of JSON-RPC (naive UTC) as an aware datetime"
-    return dt.datetime(value['year'], value['month'], value['day'],
-        value['hour'], value['minute'], value['second'],
-        tzinfo=dt.timezone.utc)
 
 
 def free_slot(call, team, hours=2):

@@ -40,6 +40,13 @@ def session(server, login, password=PASSWORD):
     return as_user
 
 
+def utc(value):
+    "A datetime of JSON-RPC (naive UTC) as an aware datetime"
+    return dt.datetime(value['year'], value['month'], value['day'],
+        value['hour'], value['minute'], value.get('second', 0),
+        tzinfo=dt.timezone.utc)
+
+
 def rpc_domain(domain):
     "A decoded domain the way the client sends it (datetimes as objects)"
     return json.loads(json.dumps(domain, cls=JSONEncoder))
@@ -91,10 +98,7 @@ def test_jobs_are_today_and_this_week_in_india(server):
         ['slot_start', 'state'])
     days = {}
     for job in booked:
-        start = job['slot_start']
-        start = dt.datetime(start['year'], start['month'], start['day'],
-            start['hour'], start['minute'], tzinfo=dt.timezone.utc)
-        local = start.astimezone(india)
+        local = utc(job['slot_start']).astimezone(india)
         assert dt.time(9) <= local.time() < dt.time(18), job
         days.setdefault((local.date() - today).days, set()).add(job['state'])
     assert set(days) == {0, 1, 2}
