@@ -141,6 +141,13 @@ class Case(Workflow, ModelSQL, ModelView):
         states={'readonly': Eval('state').in_(['closed', 'cancelled'])})
     state = fields.Selection(STATES, "State", readonly=True, required=True,
         sort=False)
+    # The steps' timestamps, for the KPIs of the service policy (kpi.py)
+    shipped_at = fields.DateTime("Parts Shipped At", readonly=True)
+    visited_at = fields.DateTime("Visit Started At", readonly=True)
+    replaced_at = fields.DateTime("Replacement Completed At", readonly=True)
+    return_received_at = fields.DateTime("Returns Verified At",
+        readonly=True)
+    closed_at = fields.DateTime("Closed At", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -150,6 +157,11 @@ class Case(Workflow, ModelSQL, ModelView):
                 Index(t, (t.station, Index.Equality())),
                 Index(t, (t.state, Index.Equality(cardinality='low'))),
                 })
+        # The KPIs select the cases whose step ended in a date range
+        cls._sql_indexes.update({
+                Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
+                for ts in [t.decided_at, t.client_approved_at, t.shipped_at,
+                    t.visited_at, t.return_received_at]})
         cls._order = [('reported_at', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
             ('reported', 'diagnosis'),
@@ -319,7 +331,8 @@ class Case(Workflow, ModelSQL, ModelView):
         default = default.copy() if default else {}
         for name in ['number', 'decision', 'decided_by', 'decided_at',
                 'client_approved', 'client_approved_at', 'parts',
-                'reported_by']:
+                'reported_by', 'shipped_at', 'visited_at', 'replaced_at',
+                'return_received_at', 'closed_at']:
             default.setdefault(name)
         default.setdefault('state', 'reported')
         return super().copy(cases, default=default)
@@ -445,6 +458,7 @@ class Case(Workflow, ModelSQL, ModelView):
                         'ev_service.msg_case_no_parts', case=case.rec_name))
             to_ship.extend(parts)
         Part.ship(to_ship)
+        cls.write(cases, {'shipped_at': dt.datetime.now()})
 
     @classmethod
     @ModelView.button
@@ -460,6 +474,7 @@ class Case(Workflow, ModelSQL, ModelView):
                     'ev_service.msg_log_visit', case=case.rec_name,
                     team=case.team.rec_name,
                     date=case.visit_date or '-'))
+        cls.write(cases, {'visited_at': dt.datetime.now()})
 
     @classmethod
     @ModelView.button
@@ -473,6 +488,7 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_replaced', gettext(
                     'ev_service.msg_log_replaced', case=case.rec_name,
                     note=case.visit_note or '-'))
+        cls.write(cases, {'replaced_at': dt.datetime.now()})
 
     @classmethod
     @ModelView.button
@@ -489,6 +505,7 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_returns_verified', gettext(
                     'ev_service.msg_log_returns_verified',
                     case=case.rec_name))
+        cls.write(cases, {'return_received_at': dt.datetime.now()})
 
     @classmethod
     @ModelView.button
@@ -507,6 +524,7 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_case_closed', gettext(
                     'ev_service.msg_log_case_closed', case=case.rec_name,
                     decision=case.decision_string))
+        cls.write(cases, {'closed_at': dt.datetime.now()})
 
     @classmethod
     @ModelView.button
