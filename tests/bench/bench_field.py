@@ -180,6 +180,25 @@ def team_slots(team, n_jobs, rng, tz):
     return slots
 
 
+def bench_company(pool, name, timezone=TIMEZONE):
+    """A company in rupees made the admin's, in the current transaction:
+    returns (admin, company)"""
+    User = pool.get('res.user')
+    Party = pool.get('party.party')
+    Currency = pool.get('currency.currency')
+    Company = pool.get('company.company')
+    admin, = User.search([('login', '=', 'admin')])
+    inr, = Currency.create([{
+                'name': "Indian Rupee", 'code': 'INR', 'symbol': '₹'}])
+    party, = Party.create([{'name': name}])
+    company, = Company.create([{
+                'party': party.id, 'currency': inr.id, 'timezone': timezone}])
+    User.write([admin], {
+            'companies': [('add', [company.id])],
+            'company': company.id})
+    return admin, company
+
+
 def create_data(database, n_teams, n_jobs, seed):
     "Company, leads and teams through the ORM, the jobs in bulk; one commit"
     from trytond.pool import Pool
@@ -189,24 +208,11 @@ def create_data(database, n_teams, n_jobs, seed):
     tz = zoneinfo.ZoneInfo(TIMEZONE)
     started = time.monotonic()
     with Transaction().start(database, 0) as transaction:
-        User = pool.get('res.user')
         Party = pool.get('party.party')
-        Currency = pool.get('currency.currency')
-        Company = pool.get('company.company')
         Lead = pool.get('sale.opportunity')
         Team = pool.get('ev.field.team')
         Job = pool.get('ev.field.job')
-        admin, = User.search([('login', '=', 'admin')])
-
-        inr, = Currency.create([{
-                    'name': "Indian Rupee", 'code': 'INR', 'symbol': '₹'}])
-        party, = Party.create([{'name': "EV Bench Field Operations"}])
-        company, = Company.create([{
-                    'party': party.id, 'currency': inr.id,
-                    'timezone': TIMEZONE}])
-        User.write([admin], {
-                'companies': [('add', [company.id])],
-                'company': company.id})
+        admin, company = bench_company(pool, "EV Bench Field Operations")
         with transaction.set_context(company=company.id):
             customers = Party.create([{'name': f'Bench Customer {i}'}
                     for i in range(1, 11)])

@@ -48,9 +48,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_field import bench_company  # noqa: E402
 from bench_station import (  # noqa: E402
-    bench_environment, module_stamp, note, out, percentile, read_meta,
-    server_uri, write_meta)
+    bench_environment, drop_plain_indexes, module_stamp, note, out,
+    percentile, read_meta, server_uri, write_meta)
 from server import (  # noqa: E402
     admin_all, create_database, database_exists, drop_database, init_pool,
     trytond_admin)
@@ -132,25 +133,14 @@ def orm_setup(database):
     pool = Pool(database)
     with Transaction().start(database, 0) as transaction:
         User = pool.get('res.user')
-        Party = pool.get('party.party')
-        Currency = pool.get('currency.currency')
-        Company = pool.get('company.company')
         Team = pool.get('ev.field.team')
         Template = pool.get('product.template')
         Uom = pool.get('product.uom')
         Group = pool.get('res.group')
         ModelData = pool.get('ir.model.data')
-        admin, = User.search([('login', '=', 'admin')])
-        inr, = Currency.create([{
-                    'name': "Indian Rupee", 'code': 'INR', 'symbol': '₹'}])
-        party, = Party.create([{'name': "EV Bench Service"}])
-        company, = Company.create([{
-                    'party': party.id, 'currency': inr.id,
-                    'timezone': 'Asia/Kolkata'}])
-        manager = Group(ModelData.get_id('ev_service', 'group_service_manager'))
-        User.write([admin], {
-                'companies': [('add', [company.id])],
-                'company': company.id})
+        admin, company = bench_company(pool, "EV Bench Service")
+        manager = Group(ModelData.get_id(
+                'ev_service', 'group_service_manager'))
         coordinators = User.create([{
                     'login': f'bench-coordinator-{i}',
                     'name': f"Bench Coordinator {i}",
@@ -193,14 +183,7 @@ def bulk_load(uri, database, n_cases, n_parts, n_statuses, ids):
         for table in tables[1:]:
             if conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]:
                 raise RuntimeError(f'{table} is not empty: use --rebuild')
-        # Build the plain indexes again after the load (sorted builds)
-        indexes = conn.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-            "WHERE c.conname = i.indexname)", (tables,)).fetchall()
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
+        indexes = drop_plain_indexes(conn, tables)
 
         def base(table):
             return conn.execute(
@@ -298,7 +281,7 @@ def bulk_load(uri, database, n_cases, n_parts, n_statuses, ids):
             '        random() AS r0, random() AS r1, random() AS r2, '
             '        random() AS r3, random() AS r4, random() AS r5 '
             '       FROM (SELECT g, random() AS rp '
-            '         FROM generate_series(1, %(n)s) g) g) a) b) c) d) e) f) h')
+            '        FROM generate_series(1, %(n)s) g) g) a) b) c) d) e) f) h')
 
         # Parts: `per_case` per case (the first cases one more when the
         # division leaves some); returned complete once the returns are

@@ -218,6 +218,21 @@ def orm_setup(database):
 # --------------------------------------------------------------------------
 # Bulk load, set-based
 
+def drop_plain_indexes(conn, tables):
+    """Drop the plain indexes of `tables` (not those of constraints) and
+    return their (name, definition): a bulk load builds them again after
+    the rows are in, as sorted builds are much faster than row by row
+    maintenance. Same names and definitions, in the caller's transaction."""
+    indexes = conn.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+        "WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+        "WHERE c.conname = i.indexname)", (tables,)).fetchall()
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    return indexes
+
+
 def bulk_load(uri, database, n_stations, n_entries, admin_id, user_ids, stamp):
     note(f'loading {n_stations} stations and {n_entries} log entries')
     started = time.monotonic()
@@ -233,16 +248,7 @@ def bulk_load(uri, database, n_stations, n_entries, admin_id, user_ids, stamp):
                 raise RuntimeError(f'{table} is not empty: use --rebuild')
         tables = ['party_party', 'ev_station', 'ev_station_log',
             'ev_station_log_email']
-        # Drop the plain indexes and build them again after the load: sorted
-        # builds are much faster than row by row maintenance. Same names and
-        # definitions, all in the one transaction.
-        indexes = conn.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-            "WHERE c.conname = i.indexname)", (tables,)).fetchall()
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
+        indexes = drop_plain_indexes(conn, tables)
 
         def base(table):
             return conn.execute(
