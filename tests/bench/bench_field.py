@@ -82,8 +82,10 @@ def postal_code(rng, prefix='560'):
 # --------------------------------------------------------------------------
 # Database
 
-def prepare_database(uri, config, database, tmp, rebuild, size):
-    "Create, rebuild or update the database; return its meta data"
+def prepare_database(uri, config, database, tmp, rebuild, size,
+        modules=('ev_field',), table='ev_field_job'):
+    """Create, rebuild or update the database with `modules` activated
+    (`table` shows they are); return its meta data"""
     if rebuild:
         note(f'dropping {database}')
         drop_database(uri, database)
@@ -91,10 +93,10 @@ def prepare_database(uri, config, database, tmp, rebuild, size):
     if database_exists(uri, database):
         meta = read_meta(uri, database)
         with connect(uri, database) as conn:
-            has_jobs = conn.execute(
-                "SELECT to_regclass('ev_field_job') IS NOT NULL").fetchone()[0]
-        if not has_jobs:
-            note(f'{database} has no ev_field: creating it again')
+            activated = conn.execute(
+                'SELECT to_regclass(%s) IS NOT NULL', (table,)).fetchone()[0]
+        if not activated:
+            note(f'{database} has no {table}: creating it again')
             drop_database(uri, database)
             meta = {}
         elif meta.get('loaded') and meta.get('size') != size:
@@ -108,8 +110,8 @@ def prepare_database(uri, config, database, tmp, rebuild, size):
         admin_all(config, database, ADMIN_PASSWORD)
         meta = {}
     if meta.get('stamp') != stamp:
-        note('activating or updating ev_field')
-        trytond_admin(config, database, '-u', 'ev_field',
+        note(f'activating or updating {", ".join(modules)}')
+        trytond_admin(config, database, '-u', *modules,
             '--activate-dependencies')
         with connect(uri, database) as conn:
             write_meta(conn, stamp=stamp)

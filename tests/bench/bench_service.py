@@ -49,20 +49,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_field import bench_company  # noqa: E402
+from bench_field import bench_company, prepare_database  # noqa: E402
 from bench_station import (  # noqa: E402
-    bench_environment, drop_plain_indexes, module_stamp, note, out,
-    percentile, read_meta, server_uri, write_meta)
-from server import (  # noqa: E402
-    admin_all, create_database, database_exists, drop_database, init_pool,
-    trytond_admin)
+    bench_environment, drop_plain_indexes, note, out, percentile, read_meta,
+    server_uri, write_meta)
+from server import init_pool  # noqa: E402
 from server import pg_connect as connect  # noqa: E402
 
 FULL_CASES = 100_000
 FULL_PARTS = 300_000
 FULL_STATUSES = 5_000_000
 TARGET_MS = 100.0
-ADMIN_PASSWORD = 'admin-bench'
 MODULES = ['ev_service', 'ev_charger_iot']
 TEAMS = 40
 COORDINATORS = 10
@@ -90,37 +87,6 @@ KPI_LISTS = {
 # get their measure here when they exist: a name and a function of
 # (database, company id) returning the milliseconds of one request.
 FREQUENCY_ALERTS = {}
-
-
-# --------------------------------------------------------------------------
-# Database
-
-def prepare_database(uri, config, database, rebuild, size):
-    "Create, rebuild or update the database; return its meta data"
-    if rebuild:
-        note(f'dropping {database}')
-        drop_database(uri, database)
-    meta = {}
-    if database_exists(uri, database):
-        meta = read_meta(uri, database)
-        if meta.get('loaded') and meta.get('size') != size:
-            note(f'{database} has other data than asked: rebuilding')
-            drop_database(uri, database)
-            meta = {}
-    stamp = module_stamp()
-    if not database_exists(uri, database):
-        note(f'creating the database {database} (trytond-admin --all)')
-        create_database(uri, database)
-        admin_all(config, database, ADMIN_PASSWORD)
-        meta = {}
-    if meta.get('stamp') != stamp:
-        note(f'activating or updating {", ".join(MODULES)}')
-        trytond_admin(config, database, '-u', *MODULES,
-            '--activate-dependencies')
-        with connect(uri, database) as conn:
-            write_meta(conn, stamp=stamp)
-            conn.commit()
-    return read_meta(uri, database)
 
 
 # --------------------------------------------------------------------------
@@ -462,7 +428,8 @@ def main():
     size = 'x'.join(map(str, sizes))
 
     with bench_environment(uri, prefix='ev-bench-service-') as (_, config):
-        meta = prepare_database(uri, config, database, args.rebuild, size)
+        meta = prepare_database(uri, config, database, None, args.rebuild,
+            size, modules=MODULES, table='ev_service_case')
         init_pool(database)
         load_seconds = None
         if not meta.get('loaded'):
