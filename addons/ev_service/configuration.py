@@ -44,6 +44,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         required=True, domain=[('claim_meter_tolerance', '>=', 0)],
         help="A claimed energy further than this from our meter values "
         "contradicts the meter.")
+    returns_location = fields.Many2One('stock.location', "Returns Location",
+        required=True, domain=[('type', '=', 'storage')],
+        help="Where the warehouse receives the old parts and inspects "
+        "them: kept apart from the storage the parts are shipped from.")
 
     @classmethod
     def default_case_sequence(cls):
@@ -52,6 +56,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_return_days(cls):
         return 14
+
+    @classmethod
+    def default_returns_location(cls):
+        return _xml_id('ev_service', 'location_returns')
 
     @classmethod
     def default_spare_approver_group(cls):

@@ -96,6 +96,12 @@ class Part(Workflow, ModelSQL, ModelView):
     retained_reason = fields.Text("Reason to Retain",
         states={'readonly': ~Eval('return_state').in_(EXPECTED_STATES)})
     retained_by = fields.Many2One('res.user', "Retained By", readonly=True)
+    returned_serial = fields.Char("Returned Serial",
+        states={'readonly': ~Eval('return_state').in_(
+                ['pending', 'missing'])},
+        help="The serial on the old part that came back.")
+    return_move = fields.Many2One('stock.move', "Return Move", readonly=True,
+        help="The old part into the returns location, for inspection.")
     holds = fields.One2Many('ev.service.hold', 'part', "Holds",
         readonly=True)
 
@@ -224,7 +230,8 @@ class Part(Workflow, ModelSQL, ModelView):
         default = default.copy() if default else {}
         for name in ['shipment', 'outgoing_move', 'install_move',
                 'shipped_at', 'return_due', 'overdue_since', 'received_at',
-                'retained_by', 'holds', 'return_box', 'return_label']:
+                'retained_by', 'holds', 'return_box', 'return_label',
+                'returned_serial', 'return_move']:
             default.setdefault(name)
         default.setdefault('return_state', 'to_ship')
         return super().copy(parts, default=default)
@@ -293,8 +300,8 @@ class Part(Workflow, ModelSQL, ModelView):
             from_location=from_location, to_location=to_location,
             company=part.company, origin=part, effective_date=today,
             planned_date=today)
-        if to_location.type == 'customer':
-            # The part leaves the company at its cost
+        if 'customer' in {from_location.type, to_location.type}:
+            # The part leaves (or comes back to) the company at its cost
             move.unit_price = part.cost or 0
             move.currency = part.company.currency
         return move
@@ -383,6 +390,7 @@ class Part(Workflow, ModelSQL, ModelView):
     def receive(cls, parts):
         "The old part is back, complete: its holds are released"
         cls.check_expected(parts)
+        cls.check_returned_serial(parts)
         cls._receive_complete(parts)
 
     @classmethod
@@ -390,6 +398,7 @@ class Part(Workflow, ModelSQL, ModelView):
     def _receive_complete(cls, parts):
         Hold = Pool().get('ev.service.hold')
         cls.write(parts, {'received_at': dt.datetime.now()})
+        cls._return_to_stock(parts)
         for part in parts:
             part.case.record('service_return_received', gettext(
                     'ev_service.msg_log_return_received', part=part.rec_name,
@@ -408,16 +417,72 @@ class Part(Workflow, ModelSQL, ModelView):
                 raise PartReturnError(gettext(
                         'ev_service.msg_part_condition_required',
                         part=part.rec_name))
+        cls.check_returned_serial(parts)
         cls._receive_incomplete(parts)
 
     @classmethod
     @Workflow.transition('incomplete')
     def _receive_incomplete(cls, parts):
         cls.write(parts, {'received_at': dt.datetime.now()})
+        cls._return_to_stock(parts)
         for part in parts:
             part.case.record('service_return_incomplete', gettext(
                     'ev_service.msg_log_return_incomplete',
                     part=part.rec_name, condition=part.condition))
+
+    @classmethod
+    def _return_locations(cls):
+        "The old part comes out of the station into the returns location"
+        pool = Pool()
+        Configuration = pool.get('ev.service.configuration')
+        Location = pool.get('stock.location')
+        ModelData = pool.get('ir.model.data')
+        with without_check_access():
+            return (Location(ModelData.get_id('stock', 'location_customer')),
+                Configuration(1).returns_location)
+
+    @classmethod
+    def check_returned_serial(cls, parts):
+        "A serialised product comes back with the serial read on it"
+        customer, returns = cls._return_locations()
+        for part in parts:
+            if (not part.return_move and not part.returned_serial
+                    and part.product.lot_is_required(customer, returns)):
+                raise PartReturnError(gettext(
+                        'ev_service.msg_part_returned_serial_required',
+                        part=part.rec_name))
+
+    @classmethod
+    def _return_to_stock(cls, parts):
+        """The old part lands in the returns location with its serial, once:
+        what comes later to complete an incomplete return adds no stock"""
+        pool = Pool()
+        Move = pool.get('stock.move')
+        Lot = pool.get('stock.lot')
+        Date = pool.get('ir.date')
+        parts = [p for p in parts if not p.return_move]
+        if not parts:
+            return
+        customer, returns = cls._return_locations()
+        today = Date.today()
+        moves = []
+        with without_check_access():
+            for part in parts:
+                move = cls._move(part, customer, returns, today)
+                move.lot = None
+                if part.returned_serial:
+                    move.lot, = Lot.search([
+                            ('product', '=', part.product.id),
+                            ('number', '=', part.returned_serial),
+                            ], limit=1) or [Lot(product=part.product,
+                            number=part.returned_serial)]
+                    move.lot.save()
+                moves.append(move)
+            Move.save(moves)
+            Move.do(moves)
+            for part, move in zip(parts, moves):
+                part.return_move = move
+            cls.save(parts)
 
     @classmethod
     @ModelView.button

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
+from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_field.tests.tools import (
     create_job, create_team, create_user, quantity, setup_world)
@@ -142,6 +143,7 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
                 f'The returns of case "{case.number}" are not verified: '
                 f'still expected {part.rec_name}.')
             part.condition = "Complete, burnt relay"
+            part.returned_serial = 'OLD-1'
             part.save()
             Part.receive([part])
             self.assertEqual(part.return_state, 'complete')
@@ -289,6 +291,7 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
             self.assertEqual(Part.mark_overdue(), [])
             self.assertEqual(len(Hold.search([])), 1)
 
+            Part.write([part], {'returned_serial': 'OLD-1'})
             Part.receive([part])
             hold = Hold(hold.id)
             self.assertEqual(hold.state, 'released')
@@ -423,6 +426,168 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
                     Hold.write(Hold.search([]), {'reason': "x"})
             with as_user(w.manager):
                 self.assertEqual(len(Case.search([])), 1)
+
+
+class ServiceReturnTestCase(ServiceWorld, ModuleDBTestCase):
+    "The old parts land in the returns location; the warehouse receives"
+    module = 'ev_service'
+
+    def returns(self):
+        Configuration = Pool().get('ev.service.configuration')
+        return Configuration(1).returns_location
+
+    def customer_location(self):
+        pool = Pool()
+        Location = pool.get('stock.location')
+        ModelData = pool.get('ir.model.data')
+        return Location(ModelData.get_id('stock', 'location_customer'))
+
+    def old_lot(self, w, number='OLD-1'):
+        Lot = Pool().get('stock.lot')
+        lot, = Lot.search([('number', '=', number)])
+        return lot
+
+    @with_transaction()
+    def test_return_lands_in_returns_location(self):
+        "Out to the van, into the station, the old one back for inspection"
+        pool = Pool()
+        Case = pool.get('ev.service.case')
+        Part = pool.get('ev.service.part')
+        w = self.setup()
+        with set_company(w.company):
+            returns, customer = self.returns(), self.customer_location()
+            self.assertEqual((returns.code, returns.parent), ('RET', w.warehouse))
+            case, part = self.shipped_part(w)
+            van = w.alpha.location
+            self.assertEqual(
+                (quantity(w.charger, w.storage), quantity(w.charger, van),
+                    quantity(w.charger, customer),
+                    quantity(w.charger, returns)),
+                (2, 1, 0, 0))
+            Case.start_visit([case])
+            Case.complete_replacement([case])
+            self.assertEqual(
+                (quantity(w.charger, van), quantity(w.charger, customer)),
+                (0, 1))
+
+            part.condition = "Complete, relay burnt"
+            part.save()
+            with self.assertRaises(UserError) as cm:
+                Part.receive([part])
+            self.assertEqual(cm.exception.message,
+                f'Enter the serial read on the old part of "{part.rec_name}" '
+                'before receiving it.')
+            part = Part(part.id)
+            self.assertEqual(
+                (part.return_state, part.received_at, part.return_move),
+                ('pending', None, None))
+            self.assertEqual(quantity(w.charger, returns), 0)
+
+            part.returned_serial = 'OLD-1'
+            part.save()
+            Part.receive([part])
+            old = self.old_lot(w)
+            self.assertEqual(part.return_move.state, 'done')
+            self.assertEqual(
+                (part.return_move.from_location, part.return_move.to_location,
+                    part.return_move.lot, part.return_move.origin),
+                (customer, returns, old, part))
+            self.assertEqual(quantity(w.charger, returns, old), 1)
+            self.assertEqual(quantity(w.charger, w.storage), 2)
+            # The new charger stays in the station
+            self.assertEqual(quantity(w.charger, customer, w.lots[0]), 1)
+
+    @with_transaction()
+    def test_incomplete_return_keeps_the_rest_open(self):
+        "The part lands once; the missing cable later adds no stock"
+        Part = Pool().get('ev.service.part')
+        w = self.setup()
+        with set_company(w.company):
+            returns = self.returns()
+            _, part = self.shipped_part(w)
+            Part.write([part], {'returned_serial': 'OLD-1',
+                    'condition': "Charger back, cable missing"})
+            Part.receive_incomplete([part])
+            self.assertEqual(part.return_state, 'incomplete')
+            self.assertIn(part, Part.search(
+                    [('return_state', 'in', ['pending', 'missing',
+                                'incomplete'])]))
+            move = part.return_move
+            self.assertEqual(quantity(w.charger, returns), 1)
+            Part.write([part], {'condition': "Cable came in a second box"})
+            Part.receive([part])
+            self.assertEqual(
+                (part.return_state, part.return_move), ('complete', move))
+            self.assertEqual(quantity(w.charger, returns), 1)
+
+    @with_transaction()
+    def test_retained_spare_moves_nothing_back(self):
+        Part = Pool().get('ev.service.part')
+        w = self.setup()
+        with set_company(w.company):
+            returns = self.returns()
+            _, part = self.shipped_part(w)
+            Part.mark_missing([part])
+            Part.write([part], {'retained_reason': "Kept as van spare"})
+            with as_user(w.manager):
+                Part.retain([Part(part.id)])
+            part = Part(part.id)
+            self.assertEqual(
+                (part.return_state, part.return_move), ('retained', None))
+            self.assertEqual([h.state for h in part.holds], ['released'])
+            self.assertEqual(quantity(w.charger, returns), 0)
+
+    @with_transaction()
+    def test_warehouse_receives_only(self):
+        """The warehouse receives and inspects; it neither decides nor
+        approves a spare, and a field team cannot receive"""
+        pool = Pool()
+        Case = pool.get('ev.service.case')
+        Part = pool.get('ev.service.part')
+        w = self.setup()
+        with set_company(w.company):
+            warehouse = create_user('svc-warehouse',
+                'ev_station.group_warehouse')
+            crew = create_user('svc-crew',
+                'ev_field.group_field_team', employee=w.crew)
+            _, part = self.shipped_part(w)
+            _, kept = self.shipped_part(w, lot=w.lots[1])
+            Part.write([kept], {'retained_reason': "Van spare"})
+            open_case = Case(station=w.station, company=w.company,
+                description="Screen flickers", decision='remote_fix')
+            open_case.save()
+            Case.diagnose([open_case])
+
+            with as_user(crew):
+                with self.assertRaises(AccessButtonError) as cm:
+                    Part.receive([Part(part.id)])
+                self.assertEqual(cm.exception.message,
+                    'Calling button "receive on "Service Part" is not '
+                    'allowed.')
+            self.assertEqual(Part(part.id).return_state, 'pending')
+
+            with as_user(warehouse):
+                with self.assertRaises(AccessButtonError) as cm:
+                    Case.decide([Case(open_case.id)])
+                self.assertEqual(cm.exception.message,
+                    'Calling button "decide on "Service Case" is not '
+                    'allowed.')
+                with self.assertRaises(AccessError) as cm:
+                    Part.retain([Part(kept.id)])
+                self.assertEqual(cm.exception.message,
+                    'Only the configured spare approver may retain a part '
+                    'as an approved spare.')
+                with self.assertRaises(AccessError):
+                    Case.write([Case(open_case.id)], {'description': "x"})
+                Part.write([Part(part.id)], {
+                        'condition': "Complete", 'returned_serial': 'OLD-7'})
+                Part.receive([Part(part.id)])
+            self.assertEqual(Case(open_case.id).state, 'diagnosis')
+            self.assertEqual(Part(kept.id).return_state, 'pending')
+            part = Part(part.id)
+            self.assertEqual(
+                (part.return_state, part.return_move.lot.number),
+                ('complete', 'OLD-7'))
 
 
 del ModuleDBTestCase
