@@ -589,7 +589,11 @@ class Part(Workflow, ModelSQL, ModelView):
         """The coordinator of the case gets the part back: a handover in
         the chain of control, completed when the return is received"""
         coordinator = self.case.coordinator
-        if not coordinator or coordinator.id == Transaction().user:
+        # The daily cron runs as the system (user 0), which cannot stay
+        # responsible for a handover (ev_station's forwarder is the entry's
+        # author): the Service Managers are notified instead
+        if (not coordinator or not Transaction().user
+                or coordinator.id == Transaction().user):
             return {}
         return {
             'next_owner': coordinator,

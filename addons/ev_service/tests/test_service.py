@@ -538,6 +538,28 @@ class ServiceReturnTestCase(ServiceWorld, ModuleDBTestCase):
             self.assertEqual(quantity(w.charger, returns), 0)
 
     @with_transaction()
+    def test_overdue_control_as_the_cron(self):
+        "The cron runs as the system: no handover, the hold is placed"
+        pool = Pool()
+        Part = pool.get('ev.service.part')
+        Hold = pool.get('ev.service.hold')
+        Handover = pool.get('ev.station.handover')
+        w = self.setup()
+        with set_company(w.company):
+            _, part = self.shipped_part(w)
+            Part.write([part], {
+                    'return_due': dt.date.today() - dt.timedelta(days=1)})
+            with Transaction().set_user(0):
+                self.assertEqual(Part.mark_overdue(), [part])
+            self.assertEqual(
+                [(h.part, h.state) for h in Hold.search([])],
+                [(part, 'active')])
+            self.assertEqual(
+                Handover.search([('work', '=', f'{part}:return')]), [])
+            self.assertEqual(service_events(w.station)[-2:],
+                ['service_return_overdue', 'service_hold_placed'])
+
+    @with_transaction()
     def test_warehouse_receives_only(self):
         """The warehouse receives and inspects; it neither decides nor
         approves a spare, and a field team cannot receive"""
