@@ -460,6 +460,9 @@ def main():
     from demo.field import load_field
     if load_field(options.database):
         logger.info("demo field operations loaded into %s", options.database)
+    from demo.service import load_service
+    if load_service(options.database):
+        logger.info("demo service cases loaded into %s", options.database)
     close_configuration_wizard(options.database)
 
 

@@ -10,7 +10,8 @@ from server import TrytonServer
 # The files on the demo data set, in the order they run: the checks of the
 # data as loaded first, then the browser tests that change it (a survey
 # called, another scheduled, a procurement approved, a charger reset)
-DEMO_FILES = ['test_demo_field.py', 'test_browser_field.py',
+DEMO_FILES = ['test_demo_field.py', 'test_demo_service.py',
+    'test_browser_field.py',
     'test_browser_roles.py']
 
 

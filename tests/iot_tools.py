@@ -81,7 +81,8 @@ class DemoServer(IotServer):
     """trytond on a database loaded with the demo data set of `./ev run`
     (demo/__main__.py, every module), configured for the IoT services"""
 
-    modules = ('ev_station', 'ev_lead', 'ev_field', 'ev_charger_iot')
+    modules = ('ev_station', 'ev_lead', 'ev_field', 'ev_charger_iot',
+        'ev_service')
 
     def __init__(self, **kwargs):
         super().__init__(demo=True, data=False, prefix='ev_demo', **kwargs)
