@@ -11,7 +11,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.ev_station.notification import user_in_group
 from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Bool, Eval, If
+from trytond.pyson import Bool, Eval, Id, If
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import ServiceAccessError, ServiceCaseError
@@ -91,6 +91,10 @@ class Case(Workflow, ModelSQL, ModelView):
     reported_by = fields.Many2One('res.user', "Reported By", readonly=True)
     reported_at = fields.DateTime("Reported At", required=True,
         states={'readonly': Eval('state') != 'reported'})
+    l2_engineer = fields.Many2One('res.user', "L2 Engineer",
+        domain=[('groups', '=', Id('ev_service', 'group_service_l2'))],
+        states={'readonly': ~Eval('state').in_(['reported', 'diagnosis'])},
+        help="Who diagnoses and decides: the case is handed over to them.")
     coordinator = fields.Many2One('res.user', "Service Coordinator",
         states={'readonly': Eval('state').in_(['closed', 'cancelled'])},
         help="Who follows the case after the L2 decision.")
@@ -355,7 +359,9 @@ class Case(Workflow, ModelSQL, ModelView):
                 case.record('service_case_opened', gettext(
                         'ev_service.msg_log_case_opened',
                         case=case.rec_name, origin=case.origin_string,
-                        description=case.description))
+                        description=case.description),
+                    **case.step_values('ev_service.msg_action_case_decide',
+                        owner=case.l2_engineer))
 
     # -- logging ----------------------------------------------------------
 
@@ -367,6 +373,41 @@ class Case(Workflow, ModelSQL, ModelView):
     def work_key(self, work):
         "The key that ties a handover to the step that completes it"
         return f'{self}:{work}'
+
+    def step_values(self, action=None, owner=None):
+        """The log values of a step in the chain of control: the step
+        completes the case's open step, and hands the next one (`action`, an
+        ir.message id) over to its owner, the coordinator unless told; the
+        forwarder (the user of the step) stays responsible until the owner
+        accepts"""
+        Date = Pool().get('ir.date')
+        values = {'completes': self.work_key('step')}
+        owner = owner or self.coordinator
+        if action and owner and owner.id != Transaction().user:
+            values.update({
+                    'next_owner': owner,
+                    'next_action': gettext(action, case=self.rec_name),
+                    'follow_up_date': Date.today() + dt.timedelta(days=1),
+                    'work': self.work_key('step'),
+                    })
+        return values
+
+    def next_work_action(self, state):
+        "The message of the work that follows `state` in this case"
+        if state in {'decided', 'client_approval'} and (
+                self.chargeable and not self.client_approved):
+            return 'ev_service.msg_action_case_approval'
+        if state in {'decided', 'client_approval'} and (
+                self.decision in PARTS_DECISIONS):
+            return 'ev_service.msg_action_case_ship'
+        if state in {'decided', 'client_approval', 'parts_shipped'} and (
+                self.decision not in REMOTE_DECISIONS):
+            return 'ev_service.msg_action_case_visit'
+        if state == 'visit' and self.decision in PARTS_DECISIONS:
+            return 'ev_service.msg_action_case_replacement'
+        if state == 'replaced':
+            return 'ev_service.msg_action_case_returns'
+        return 'ev_service.msg_action_case_close'
 
     # -- workflow ---------------------------------------------------------
 
@@ -403,7 +444,8 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_decision', gettext(
                     'ev_service.msg_log_decision', case=case.rec_name,
                     decision=case.decision_string,
-                    note=case.decision_note or '-'))
+                    note=case.decision_note or '-'),
+                **case.step_values(case.next_work_action('decided')))
 
     @classmethod
     @ModelView.button
@@ -416,7 +458,9 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_approval_requested', gettext(
                     'ev_service.msg_log_approval_requested',
                     case=case.rec_name,
-                    amount=format_amount(case.quoted_amount, case.currency)))
+                    amount=format_amount(case.quoted_amount, case.currency)),
+                **case.step_values(
+                    case.next_work_action('client_approval')))
 
     @classmethod
     @ModelView.button
@@ -431,7 +475,9 @@ class Case(Workflow, ModelSQL, ModelView):
         for case in cases:
             case.record('service_client_approved', gettext(
                     'ev_service.msg_log_client_approved',
-                    case=case.rec_name))
+                    case=case.rec_name),
+                **case.step_values(
+                    case.next_work_action('client_approval')))
 
     def check_approved(self):
         if self.chargeable and not self.client_approved:
@@ -473,7 +519,8 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_visit', gettext(
                     'ev_service.msg_log_visit', case=case.rec_name,
                     team=case.team.rec_name,
-                    date=case.visit_date or '-'))
+                    date=case.visit_date or '-'),
+                **case.step_values(case.next_work_action('visit')))
         cls.write(cases, {'visited_at': dt.datetime.now()})
 
     @classmethod
@@ -487,7 +534,8 @@ class Case(Workflow, ModelSQL, ModelView):
         for case in cases:
             case.record('service_replaced', gettext(
                     'ev_service.msg_log_replaced', case=case.rec_name,
-                    note=case.visit_note or '-'))
+                    note=case.visit_note or '-'),
+                **case.step_values(case.next_work_action('replaced')))
         cls.write(cases, {'replaced_at': dt.datetime.now()})
 
     @classmethod
@@ -504,7 +552,8 @@ class Case(Workflow, ModelSQL, ModelView):
                         parts=', '.join(p.rec_name for p in waiting)))
             case.record('service_returns_verified', gettext(
                     'ev_service.msg_log_returns_verified',
-                    case=case.rec_name))
+                    case=case.rec_name),
+                **case.step_values(case.next_work_action('return_received')))
         cls.write(cases, {'return_received_at': dt.datetime.now()})
 
     @classmethod
@@ -523,7 +572,8 @@ class Case(Workflow, ModelSQL, ModelView):
                         case=case.rec_name, decision=case.decision_string))
             case.record('service_case_closed', gettext(
                     'ev_service.msg_log_case_closed', case=case.rec_name,
-                    decision=case.decision_string))
+                    decision=case.decision_string),
+                **case.step_values())
         cls.write(cases, {'closed_at': dt.datetime.now()})
 
     @classmethod
@@ -532,7 +582,8 @@ class Case(Workflow, ModelSQL, ModelView):
     def cancel(cls, cases):
         for case in cases:
             case.record('service_case_cancelled', gettext(
-                    'ev_service.msg_log_case_cancelled', case=case.rec_name))
+                    'ev_service.msg_log_case_cancelled', case=case.rec_name),
+                **case.step_values())
 
 
 class Station(metaclass=PoolMeta):

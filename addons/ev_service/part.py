@@ -286,11 +286,17 @@ class Part(Workflow, ModelSQL, ModelView):
                 if to_customer:
                     cls._ship_to_customer(case, to_customer, storage, today)
         cls.write(parts, {'shipped_at': now, 'return_due': due})
+        # The last part of a case out is the case's step in the chain
+        last = {p.case: p for p in parts}
         for part in parts:
+            step = {}
+            if last[part.case] == part:
+                step = part.case.step_values(
+                    part.case.next_work_action('parts_shipped'))
             part.case.record('service_part_shipped', gettext(
                     'ev_service.msg_log_part_shipped', part=part.rec_name,
                     box=part.return_box.rec_name, label=part.return_label,
-                    due=due))
+                    due=due), **step)
 
     @classmethod
     def _move(cls, part, from_location, to_location, today):
@@ -589,11 +595,10 @@ class Part(Workflow, ModelSQL, ModelView):
         """The coordinator of the case gets the part back: a handover in
         the chain of control, completed when the return is received"""
         coordinator = self.case.coordinator
-        # The daily cron runs as the system (user 0), which cannot stay
-        # responsible for a handover (ev_station's forwarder is the entry's
-        # author): the Service Managers are notified instead
-        if (not coordinator or not Transaction().user
-                or coordinator.id == Transaction().user):
+        # The daily cron runs as the system (user 0): ev_station makes the
+        # single point of access the forwarder (none configured: the entry
+        # names the coordinator, and the Service Managers are notified)
+        if not coordinator or coordinator.id == Transaction().user:
             return {}
         return {
             'next_owner': coordinator,

@@ -382,7 +382,13 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
         Station = pool.get('ev.station')
         Handover = pool.get('ev.station.handover')
         LogEmail = pool.get('ev.station.log.email')
+        Configuration = pool.get('ev.station.configuration')
         context = Transaction().context
+        # An entry of the system (a cron, user 0) hands over on behalf of
+        # the single point of access, who stays responsible for it
+        system_forwarder = None
+        if not Transaction().user and any(e.next_owner for e in entries):
+            system_forwarder = Configuration(1).escalation_user
 
         to_write = {}
         handovers, emails = [], []
@@ -390,12 +396,13 @@ class Log(ImmutableMixin, ModelSQL, ModelView):
             if station_values:
                 to_write.setdefault(
                     entry.station.id, {}).update(station_values)
-            if entry.next_owner:
+            forwarder = entry.author or system_forwarder
+            if entry.next_owner and forwarder:
                 handovers.append(Handover(
                         station=entry.station,
                         entry=entry,
                         parent=context.get('ev_handover_parent'),
-                        forwarder=entry.author,
+                        forwarder=forwarder,
                         receiver=entry.next_owner,
                         next_action=entry.next_action,
                         work=entry.work,

@@ -33,7 +33,8 @@ class Clock:
             @classmethod
             def now(cls, tz=None):
                 return clock.now
-        self.module = types.SimpleNamespace(datetime=datetime)
+        self.module = types.SimpleNamespace(datetime=datetime, date=dt.date,
+            timedelta=dt.timedelta)
 
     @contextmanager
     def at(self, when):
@@ -77,6 +78,7 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
         for button, after in steps:
             when += hours(after)
             if button == 'receive':
+                Part.write(list(case.parts), {'returned_serial': 'OLD-1'})
                 Part.receive(list(case.parts))
                 continue
             with clock.at(when):
@@ -158,13 +160,24 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
         pool = Pool()
         Part = pool.get('ev.service.part')
         Handover = pool.get('ev.station.handover')
+        Case = pool.get('ev.service.case')
         Overdue = pool.get('ev.service.kpi.overdue')
         Unaccepted = pool.get('ev.service.kpi.unaccepted')
         w = self.setup()
         with set_company(w.company):
             _, second, part = self.march_cases(w)
+            # Each step handed its open case over to the coordinator
+            open_cases = Case.search(
+                [('state', 'not in', ['closed', 'cancelled'])])
             with kpi_context(from_date=None, to_date=None):
                 self.assertEqual(Overdue.search([]), [])
+                row, = Unaccepted.search([])
+                self.assertEqual((row.coordinator, row.cases),
+                    (w.manager, len(open_cases)))
+            pending = Handover.search([('state', '=', 'pending')])
+            with as_user(w.manager):
+                Handover.accept(Handover.browse(pending))
+            with kpi_context(from_date=None, to_date=None):
                 self.assertEqual(Unaccepted.search([]), [])
             Part.write([part], {
                     'return_due': dt.date.today() - dt.timedelta(days=1)})
@@ -184,6 +197,8 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
                 self.assertEqual(Unaccepted.search([]), [])
                 # Still not back
                 self.assertEqual([r.parts for r in Overdue.search([])], [1])
+            part.returned_serial = 'OLD-2'
+            part.save()
             Part.receive([part])
             with kpi_context(from_date=None, to_date=None):
                 self.assertEqual(Overdue.search([]), [])

@@ -161,6 +161,60 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
                     ])
 
     @with_transaction()
+    def test_every_step_is_handed_over(self):
+        """Each step completes the case's open handover and hands the next
+        one over: the decision to the L2 engineer, the rest to the
+        coordinator; the close leaves nothing open"""
+        pool = Pool()
+        Case = pool.get('ev.service.case')
+        Part = pool.get('ev.service.part')
+        Handover = pool.get('ev.station.handover')
+        w = self.setup()
+
+        def handovers(case):
+            return [(h.receiver.login, h.next_action, h.state)
+                for h in Handover.search(
+                    [('work', '=', f'{case}:step')], order=[('id', 'ASC')])]
+
+        with set_company(w.company):
+            case = self.case(w, chargeable=True, l2_engineer=w.l2)
+            number = case.number
+            case.quoted_amount = Decimal(4500)
+            case.save()
+            Case.request_approval([case])
+            Case.approve([case])
+            part = self.part(w, case, w.lots[0])
+            Case.ship_parts([case])
+            Case.start_visit([case])
+            Case.complete_replacement([case])
+            part.returned_serial = 'OLD-1'
+            part.save()
+            Part.receive([part])
+            Case.confirm_returns([case])
+            self.assertEqual(handovers(case)[-1], ('svc-manager',
+                    f'Close case {number}.', 'pending'))
+            Case.close([case])
+
+            self.assertEqual(handovers(case), [
+                    ('svc-l2', f'Diagnose case {number} and make the L2 '
+                        'decision.', 'completed'),
+                    ('svc-manager', "Get the client's approval of the quote "
+                        f'of case {number}.', 'completed'),
+                    ('svc-manager', "Get the client's approval of the quote "
+                        f'of case {number}.', 'completed'),
+                    ('svc-manager', f'Ship the parts of case {number} with '
+                        'their return boxes and labels.', 'completed'),
+                    ('svc-manager', 'Send the service team to case '
+                        f'{number}.', 'completed'),
+                    ('svc-manager', 'See the replacement of case '
+                        f'{number} completed and tested.', 'completed'),
+                    ('svc-manager', 'Get the old parts of case '
+                        f'{number} back and verify the returns.',
+                        'completed'),
+                    ('svc-manager', f'Close case {number}.', 'completed'),
+                    ])
+
+    @with_transaction()
     def test_remote_fix_closes_after_decision(self):
         "A remote fix needs no parts and no visit"
         Case = Pool().get('ev.service.case')
@@ -539,25 +593,40 @@ class ServiceReturnTestCase(ServiceWorld, ModuleDBTestCase):
 
     @with_transaction()
     def test_overdue_control_as_the_cron(self):
-        "The cron runs as the system: no handover, the hold is placed"
+        """The cron runs as the system: the hold is placed, and the part is
+        handed over to the coordinator by the single point of access, once
+        one is configured"""
         pool = Pool()
         Part = pool.get('ev.service.part')
         Hold = pool.get('ev.service.hold')
         Handover = pool.get('ev.station.handover')
+        Configuration = pool.get('ev.station.configuration')
         w = self.setup()
         with set_company(w.company):
+            spoc = create_user('svc-spoc', 'ev_station.group_installation')
             _, part = self.shipped_part(w)
-            Part.write([part], {
-                    'return_due': dt.date.today() - dt.timedelta(days=1)})
+            _, later = self.shipped_part(w, lot=w.lots[1])
+            yesterday = dt.date.today() - dt.timedelta(days=1)
+            Part.write([part], {'return_due': yesterday})
             with Transaction().set_user(0):
                 self.assertEqual(Part.mark_overdue(), [part])
             self.assertEqual(
                 [(h.part, h.state) for h in Hold.search([])],
                 [(part, 'active')])
+            # Nobody to stay responsible: no handover, the log says it
             self.assertEqual(
                 Handover.search([('work', '=', f'{part}:return')]), [])
             self.assertEqual(service_events(w.station)[-2:],
                 ['service_return_overdue', 'service_hold_placed'])
+
+            Configuration.write([Configuration(1)], {'escalation_user': spoc})
+            Part.write([later], {'return_due': yesterday})
+            with Transaction().set_user(0):
+                self.assertEqual(Part.mark_overdue(), [later])
+            handover, = Handover.search([('work', '=', f'{later}:return')])
+            self.assertEqual(
+                (handover.forwarder, handover.receiver, handover.state),
+                (spoc, later.case.coordinator, 'pending'))
 
     @with_transaction()
     def test_warehouse_receives_only(self):
