@@ -138,7 +138,7 @@ class Job(metaclass=PoolMeta):
                         'ev_field.msg_survey_lead_not_ready',
                         lead=self.lead.rec_name,
                         stage=self.lead.state_string))
-        else:
+        elif self.kind == 'installation':
             if (self.lead.state != 'won'
                     or not self.survey or self.survey.review != 'ready'):
                 raise FieldJobError(gettext(
@@ -157,11 +157,14 @@ class Job(metaclass=PoolMeta):
         cls.create_lead_stations(jobs)
         cls.write(jobs, {'priority': False, 'priority_since': None})
         for job in jobs:
-            job.record(f'{job.kind}_scheduled', gettext(
-                    f'ev_field.msg_log_{job.kind}_scheduled',
-                    job=job.rec_name, team=job.team.rec_name,
-                    slot=job.slot_text()),
+            job.record(f'{job.kind}_scheduled', job.scheduled_text(),
                 completes=job.work_key('reschedule'))
+
+    def scheduled_text(self):
+        "The log text of the booking (a module adding a kind adds its text)"
+        return gettext(f'ev_field.msg_log_{self.kind}_scheduled',
+            job=self.rec_name, team=self.team.rec_name,
+            slot=self.slot_text())
 
     @classmethod
     def create_lead_stations(cls, jobs):

@@ -131,7 +131,7 @@ class Job(metaclass=PoolMeta):
                     **job.handover_values(gettext(
                             'ev_field.msg_action_review',
                             job=job.rec_name), 'review'))
-            else:
+            elif job.kind == 'installation':
                 job.record_stage_event('installation_completed', gettext(
                         'ev_field.msg_log_installed', job=job.rec_name,
                         serial=job.charger_lot.number),

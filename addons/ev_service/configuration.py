@@ -48,10 +48,21 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         required=True, domain=[('type', '=', 'storage')],
         help="Where the warehouse receives the old parts and inspects "
         "them: kept apart from the storage the parts are shipped from.")
+    visit_job_sequence = fields.Many2One('ir.sequence', "Visit Job Sequence",
+        required=True,
+        domain=[
+            ('company', 'in', [Eval('context', {}).get('company', -1), None]),
+            ('sequence_type', '=', Id('ev_field', 'sequence_type_job')),
+            ],
+        help="The numbering of the field jobs of kind service.")
 
     @classmethod
     def default_case_sequence(cls):
         return _xml_id('ev_service', 'sequence_case')
+
+    @classmethod
+    def default_visit_job_sequence(cls):
+        return _xml_id('ev_service', 'sequence_visit_job')
 
     @classmethod
     def default_return_days(cls):
