@@ -2,7 +2,7 @@
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.modules.ev_station.notification import user_in_group
 from trytond.pool import Pool
-from trytond.pyson import Eval, Id
+from trytond.pyson import Eval, Id, If
 from trytond.transaction import Transaction
 
 
@@ -55,6 +55,15 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             ('sequence_type', '=', Id('ev_field', 'sequence_type_job')),
             ],
         help="The numbering of the field jobs of kind service.")
+    alert_fault_opens_case = fields.Boolean("Connector Fault Opens a Case",
+        help="A connector fault alert opens a service case (one per "
+        "episode).")
+    alert_offline_minutes = fields.Integer("Offline Opens a Case After",
+        domain=[If(Eval('alert_offline_minutes', None) != None,  # noqa: E711
+                ('alert_offline_minutes', '>=', 0), ())],
+        help="In minutes since the last heartbeat: an offline episode "
+        "that lasts longer opens a service case (one per episode). "
+        "Empty: offline alerts open none.")
 
     @classmethod
     def default_case_sequence(cls):

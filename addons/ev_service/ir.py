@@ -10,3 +10,6 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('ev.service.part|mark_overdue', "Mark Overdue Part Returns"))
+        cls.method.selection.append(
+            ('ev.service.case|open_from_alerts',
+                "Open Service Cases from Charger Alerts"))
