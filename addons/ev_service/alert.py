@@ -85,11 +85,17 @@ class Case(metaclass=PoolMeta):
     @classmethod
     def open_from_alerts(cls, now=None):
         "Cron: a case for each alert episode that calls for one"
-        Alert = Pool().get('ev.charger.alert')
+        pool = Pool()
+        Alert = pool.get('ev.charger.alert')
+        Company = pool.get('company.company')
         company = Transaction().context.get('company')
         if not company:
-            # A case belongs to a company: the cron runs for its companies
-            return []
+            # A cron listing no company (created before the company was):
+            # the cases go to the first company, as the suite serves one
+            companies = Company.search([], order=[('id', 'ASC')], limit=1)
+            if not companies:
+                return []
+            company = companies[0].id
         alerts = Alert.browse(cls.alerts_to_open(now=now))
         return cls.create([{
                     'company': company,

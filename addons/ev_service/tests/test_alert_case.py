@@ -104,7 +104,7 @@ class AlertCaseTestCase(ModuleDBTestCase):
 
     @with_transaction()
     def test_kinds_not_configured_open_nothing(self):
-        "By default no alert opens a case; nor without a company"
+        "By default no alert opens a case; without a company, the first's"
         Case = Pool().get('ev.service.case')
         company = create_company()
         with set_company(company):
@@ -114,11 +114,17 @@ class AlertCaseTestCase(ModuleDBTestCase):
             evaluate(NOW + minutes(600))
             self.assertEqual(
                 Case.open_from_alerts(now=NOW + minutes(600)), [])
+            self.assertEqual(alert_cases(), [])
             configure(alert_fault_opens_case=True, alert_offline_minutes=0)
+        # A cron that lists no company: the first company's cases
         with Transaction().set_context(company=None):
-            self.assertEqual(
-                Case.open_from_alerts(now=NOW + minutes(600)), [])
-        self.assertEqual(alert_cases(), [])
+            cases = Case.open_from_alerts(now=NOW + minutes(600))
+        # CP-FAULT is also silent since NOW: offline too
+        self.assertEqual(
+            sorted((c.alert.charger.identity, c.alert.kind) for c in cases),
+            [('CP-FAULT', 'fault'), ('CP-FAULT', 'offline'),
+                ('CP-SILENT', 'offline')])
+        self.assertEqual({c.company for c in cases}, {company})
 
     @with_transaction()
     def test_a_client_cannot_claim_an_alert(self):
