@@ -35,9 +35,9 @@ def station_events(station):
 class AlertCaseTestCase(ModuleDBTestCase):
     module = 'ev_service'
 
-    def faulted(self):
+    def faulted(self, identity='CP-FAULT'):
         "A charger whose connector 1 faulted at NOW, its alert raised"
-        charger = create_charger('CP-FAULT')
+        charger = create_charger(identity)
         heartbeat(charger, NOW)
         connector_status(charger, 1, 'Faulted', NOW, fault_since=NOW)
         evaluate(NOW + seconds(120))
@@ -158,10 +158,7 @@ class AlertCaseTestCase(ModuleDBTestCase):
             self.assertEqual(opened.alert, alert)
             # Nor can a client create a case on an alert (refused once
             # created: the RPC call's transaction is rolled back)
-            other = create_charger('CP-OTHER')
-            heartbeat(other, NOW)
-            connector_status(other, 1, 'Faulted', NOW, fault_since=NOW)
-            evaluate(NOW + seconds(120))
+            other = self.faulted('CP-OTHER')
             other_alert, = Alert.search([('charger', '=', other.id)])
             with as_user(manager):
                 with self.assertRaises(AccessError) as cm:
