@@ -35,6 +35,8 @@ STATES = [
 PAST_DECISION = ['pre_service_call']
 TO_CLOSE = ['pre_service_call', 'final']
 _DRAFT = {'readonly': Eval('state') != 'draft'}
+# Blank text is no summary: checked before anything is written
+REQUIRED_TEXTS = ['participants', 'decisions', 'next_steps']
 
 
 class Category(DeactivableMixin, ModelSQL, ModelView):
@@ -103,6 +105,19 @@ class Summary(Workflow, ModelSQL, ModelView):
 
     def get_rec_name(self, name):
         return f'{self.case.rec_name} {self.kind_string} {self.held_at}'
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        "A summary says who took part, what was decided and what comes next"
+        values = super().preprocess_values(mode, values)
+        names = [n for n in REQUIRED_TEXTS
+            if (mode == 'create' or n in values)
+            and not (values.get(n) or '').strip()]
+        if names:
+            raise ServiceCaseError(gettext(
+                    'ev_service.msg_summary_incomplete',
+                    fields=', '.join(cls._fields[n].string for n in names)))
+        return values
 
     @classmethod
     def copy(cls, summaries, default=None):

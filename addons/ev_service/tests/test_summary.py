@@ -4,7 +4,7 @@ reviewed by a person, then evidence; tried by who may and who may not"""
 import datetime as dt
 
 from trytond.exceptions import UserError
-from trytond.model.exceptions import AccessError, RequiredValidationError
+from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_field.tests.tools import (
     create_employee, create_team, create_user)
@@ -152,13 +152,21 @@ class SummaryTestCase(ServiceWorld, ModuleDBTestCase):
         with set_company(w.company):
             case = self.complex_case(w)
             with as_user(w.manager):
-                with self.assertRaises(RequiredValidationError) as cm:
-                    Summary.create([summary_values(case, participants=None)])
-            # (the RPC call's transaction is rolled back: nothing kept)
-            self.assertEqual(cm.exception.message,
-                'A value is required for field "Participants" in record '
-                f'"{case.number} Pre-service Call 2026-12-01 10:30:00" of '
-                '"Service Case Summary".')
+                with self.assertRaises(UserError) as cm:
+                    Summary.create([summary_values(case, participants=None,
+                                next_steps="  ")])
+                self.assertEqual(cm.exception.message,
+                    'A summary needs the participants, the decisions and '
+                    'the next steps: Participants, Next Steps missing.')
+                self.assertEqual(Summary.search([], count=True), 0)
+                draft, = Summary.create([summary_values(case)])
+                with self.assertRaises(UserError) as cm:
+                    Summary.write([draft], {'decisions': ""})
+                self.assertEqual(cm.exception.message,
+                    'A summary needs the participants, the decisions and '
+                    'the next steps: Decisions missing.')
+            self.assertEqual(Summary(draft.id).decisions,
+                "Replace the power board")
             summary, = Summary.create([summary_values(
                         case, drafted_by_tool=True)])
             with Transaction().set_user(0):
