@@ -460,9 +460,11 @@ def main():
     from demo.field import load_field
     if load_field(options.database):
         logger.info("demo field operations loaded into %s", options.database)
-    from demo.service import load_service
+    from demo.service import load_claims, load_service
     if load_service(options.database):
         logger.info("demo service cases loaded into %s", options.database)
+    if load_claims(options.database):
+        logger.info("demo warranty claims loaded into %s", options.database)
     close_configuration_wizard(options.database)
 
 

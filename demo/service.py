@@ -10,8 +10,9 @@ reason, and an installation rework the same team goes back for.
 Every step is a button of the module pressed by the user who would press it:
 `service` (the Service Manager) opens and runs the cases, `l2` decides,
 `warehouse` receives the returns. Loaded once: a database with service
-cases is left alone."""
+cases is left alone (and one with claims, for the claims)."""
 import datetime as dt
+import json
 import logging
 from decimal import Decimal
 
@@ -252,3 +253,142 @@ class Cases:
         with self.as_user('service'):
             case.visit_date = today + dt.timedelta(days=1)
             case.save()
+
+
+# The warranty of each demo charger model (demo/__main__.py CHARGERS), in
+# months from the commissioning
+WARRANTY_TERMS = [
+    ("Spin Air 7.4", 24),
+    ("AC Max 22", 24),
+    ("RTM 60", 36),
+    ("Terra 54", 36),
+    ("DC Wallbox 25", 24),
+    ]
+
+
+def load_claims(database):
+    """The warranty claims once the service users and the demo chargers
+    are there; on their own: a database loaded before has none"""
+    def step(pool):
+        from trytond.transaction import Transaction
+        if 'ev.service.claim' not in dict(pool.iterobject()):
+            return False
+        Claim = pool.get('ev.service.claim')
+        Charger = pool.get('ev.charger')
+        User = pool.get('res.user')
+        users = {u.login: u for u in User.search([
+                    ('login', 'in', ['admin', 'service', 'l2'])])}
+        chargers = {c.identity: c for c in Charger.search([
+                    ('identity', 'like', 'CP-DEMO-%')])}
+        if (Claim.search([], limit=1) or len(users) < 3
+                or not users['service'].company
+                or not {'CP-DEMO-02', 'CP-DEMO-03', 'CP-DEMO-04',
+                    'CP-DEMO-06'} <= set(chargers)):
+            return False
+        company = users['service'].company
+        with Transaction().set_context(company=company.id):
+            Claims(pool, company, users, chargers).create()
+        return True
+    return in_transaction(database, step)
+
+
+class Claims:
+    "The demo's warranty claims, each walked by its users' buttons"
+
+    def __init__(self, pool, company, users, chargers):
+        self.pool, self.company = pool, company
+        self.users, self.chargers = users, chargers
+        self.Claim = pool.get('ev.service.claim')
+        self.ErrorType = pool.get('ev.service.claim.error_type')
+        # Telemetry and claims of the last hours, to the minute (UTC)
+        self.now = dt.datetime.now().replace(second=0, microsecond=0)
+
+    as_user = Cases.as_user
+
+    def warranty_terms(self):
+        "The administrator's terms of the demo models"
+        WarrantyTerm = self.pool.get('ev.service.warranty_term')
+        known = {t.charger_model for t in WarrantyTerm.search([])}
+        with self.as_user('admin'):
+            WarrantyTerm.save([WarrantyTerm(charger_model=model,
+                        months=months)
+                    for model, months in WARRANTY_TERMS
+                    if model not in known])
+
+    def telemetry(self, kind, identity, rows):
+        """`rows` of the charger stored by the ingestion's own Store, as
+        MQTT messages received a second after the charger's timestamp"""
+        from trytond.modules.ev_charger_iot.writer import Store
+        messages = [(f'ev/{identity}/{kind}',
+                json.dumps({**row, 'ts': row['ts'].isoformat() + 'Z'}
+                    ).encode(), row['ts'] + dt.timedelta(seconds=1))
+            for row in rows]
+        stored, dead = Store(self.pool).store(messages, now=self.now)
+        if dead:
+            raise ValueError(f"demo telemetry refused: {messages}")
+
+    def claim(self, identity, connector, code, start, minutes, description,
+            **values):
+        "The Service Manager records a claim of the customer of the station"
+        charger = self.chargers[identity]
+        error_type, = self.ErrorType.search([('code', '=', code)])
+        with self.as_user('service'):
+            claim = self.Claim(company=self.company, charger=charger,
+                connector=connector, error_type=error_type,
+                severity=error_type.severity, source='customer',
+                affected_user=charger.station.customer,
+                window_start=start,
+                window_end=start + dt.timedelta(minutes=minutes),
+                description=description, **values)
+            claim.save()
+        return claim
+
+    def press(self, login, button, claim):
+        with self.as_user(login):
+            getattr(self.Claim, button)([claim])
+
+    def create(self):
+        minutes = dt.timedelta(minutes=1)
+        self.warranty_terms()
+
+        # A customer's session did not start on CP-DEMO-03's connector 2,
+        # which the charger reported Faulted (ground failure) meanwhile:
+        # the evidence supports the claim, L2 (high severity) approves it
+        start = self.now - dt.timedelta(hours=5)
+        self.telemetry('status', 'CP-DEMO-03', [
+                {'connector': 2, 'status': s, 'error_code': e,
+                    'ts': start + m * minutes}
+                for s, e, m in [('Available', 'NoError', -30),
+                    ('Faulted', 'GroundFailure', 7),
+                    ('Available', 'NoError', 45)]])
+        supported = self.claim('CP-DEMO-03', 2, 'failed_start', start, 60,
+            "Session did not start, the app showed \"charger error\"")
+        self.press('service', 'submit', supported)
+        self.press('l2', 'check_evidence', supported)
+        self.press('l2', 'approve', supported)
+
+        # Billed 18 kWh for a session the meter of CP-DEMO-02 counts at
+        # 6.4 kWh: contradicted, the Service Manager reviews it
+        start = self.now - dt.timedelta(hours=20)
+        self.telemetry('meter', 'CP-DEMO-02', [
+                {'connector': 1, 'energy_wh': 1_180_000.0 + 800 * i,
+                    'power_w': 4800.0, 'ts': start + 10 * i * minutes}
+                for i in range(9)])
+        contradicted = self.claim('CP-DEMO-02', 1, 'billing', start, 90,
+            "Billed 18 kWh for a session of an hour and a half",
+            claimed_kwh=18.0)
+        self.press('service', 'submit', contradicted)
+        self.press('service', 'check_evidence', contradicted)
+
+        # A reservation the app lost, recorded but not submitted yet
+        self.claim('CP-DEMO-06', 1, 'failed_reservation',
+            self.now - dt.timedelta(hours=2), 30,
+            "Reserved in the app for 18:00, another car was charging")
+
+        # The same failed start on both spots of CP-DEMO-04 within the day:
+        # three spots in 24 hours raise the frequency alert
+        for connector, hours in [(1, 4), (2, 3)]:
+            claim = self.claim('CP-DEMO-04', connector, 'failed_start',
+                self.now - dt.timedelta(hours=hours), 30,
+                "Session did not start after plugging in")
+            self.press('service', 'submit', claim)

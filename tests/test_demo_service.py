@@ -3,12 +3,17 @@
 them over JSON-RPC: open cases in several states, an overdue part holding
 the contractor's payout, a part returned into the returns location, a spare
 retained with the approver's reason and a rework of an installation; the
-warehouse receives but does not decide, a crew sees its own team's cases."""
+warehouse receives but does not decide, a crew sees its own team's cases.
+The warranty claims judged by the demo chargers' telemetry; a crew sees
+none."""
+import datetime as dt
+import re
+
 import pytest
 
 from server import ADMIN_PASSWORD
 
-from test_demo_field import session
+from test_demo_field import session, utc
 
 
 @pytest.fixture(scope='module')
@@ -103,3 +108,65 @@ def test_warehouse_does_not_decide_and_crew_sees_its_own(server):
     assert seen and {c['team.']['code'] for c in seen} == {'BLR-N'}
     service = session(server, 'service')
     assert len(seen) < len(cases(service))
+
+
+def claims(call, domain=(), fields=()):
+    "{(charger, connector): claim}"
+    return {(c['charger.']['identity'], c['connector']): c
+        for c in call('model.ev.service.claim.search_read', list(domain),
+            0, None, None, ['charger.identity', 'connector', 'state',
+                'verdict', 'error_type.code', *fields])}
+
+
+def evidence(call, claim):
+    return [(e['kind'], e['text']) for e in call(
+            'model.ev.service.claim.evidence.search_read',
+            [('claim', '=', claim['id'])], 0, None, None, ['kind', 'text'])]
+
+
+def test_warranty_claims_judged_by_telemetry(server):
+    service = session(server, 'service')
+    found = claims(service, fields=['approver_group.name',
+            'decided_by.login', 'window_start', 'claimed_kwh'])
+    assert {k: (c['state'], c['verdict'], c['error_type.']['code'])
+        for k, c in found.items()} == {
+        ('CP-DEMO-03', 2): ('approved', 'supported', 'failed_start'),
+        ('CP-DEMO-02', 1): ('submitted', 'contradicted', 'billing'),
+        ('CP-DEMO-06', 1): ('draft', None, 'failed_reservation'),
+        ('CP-DEMO-04', 1): ('submitted', None, 'failed_start'),
+        ('CP-DEMO-04', 2): ('submitted', None, 'failed_start'),
+        }
+    # High severity: routed to L2, whose demo user approved it after the
+    # evidence check found the Faulted episode the charger reported
+    supported = found[('CP-DEMO-03', 2)]
+    assert (supported['approver_group.']['name'],
+        supported['decided_by.']['login']) == ("EV Service L2", 'l2')
+    start = utc(supported['window_start'])
+    fault = (start + dt.timedelta(minutes=7), start + dt.timedelta(minutes=45))
+    l2 = session(server, 'l2')
+    assert evidence(l2, supported) == [('status',
+            f'connector 2 Faulted {fault[0]:%H:%M}-{fault[1]:%H:%M}')]
+    # The meter counted 6.4 kWh of the 18 billed: the Service Manager's
+    # review, nobody decided yet
+    contradicted = found[('CP-DEMO-02', 1)]
+    assert (contradicted['approver_group.']['name'],
+        contradicted['decided_by.'], contradicted['claimed_kwh']) == (
+        "EV Service Manager", None, 18.0)
+    assert evidence(service, contradicted) == [('meter',
+            'meter readings 6.4 kWh vs 18.0 kWh claimed (9 values)')]
+    assert evidence(service, found[('CP-DEMO-06', 1)]) == []
+    # Three spots with a failed start within 24 hours: one alert
+    alerts = service('model.ev.service.claim.alert.search_read', [], 0,
+        None, None, ['error_type.code', 'spots'])
+    assert [(a['error_type.']['code'], a['spots']) for a in alerts] == [
+        ('failed_start', 3)]
+
+
+def test_crew_cannot_read_claims(server):
+    crew = session(server, 'manjunath')
+    for model, name in [('ev.service.claim', "Warranty Claim"),
+            ('ev.service.claim.evidence', "Claim Evidence"),
+            ('ev.service.claim.alert', "Claim Frequency Alert")]:
+        with pytest.raises(RuntimeError, match=re.escape(
+                    f'You are not allowed to access "{name}".')):
+            crew(f'model.{model}.search_read', [], 0, None, None, ['id'])
