@@ -7,6 +7,7 @@ warehouse receives but does not decide, a crew sees its own team's cases.
 The warranty claims judged by the demo chargers' telemetry; a crew sees
 none."""
 import datetime as dt
+import zoneinfo
 import re
 
 import pytest
@@ -141,7 +142,9 @@ def test_warranty_claims_judged_by_telemetry(server):
     supported = found[('CP-DEMO-03', 2)]
     assert (supported['approver_group.']['name'],
         supported['decided_by.']['login']) == ("EV Service L2", 'l2')
-    start = utc(supported['window_start'])
+    # In the company's time zone (India), as its users read the clocks
+    start = utc(supported['window_start']).astimezone(
+        zoneinfo.ZoneInfo('Asia/Kolkata'))
     fault = (start + dt.timedelta(minutes=7), start + dt.timedelta(minutes=45))
     l2 = session(server, 'l2')
     assert evidence(l2, supported) == [('status',

@@ -3,11 +3,15 @@
 telemetry (connector statuses, meter values, command log) and against the
 warranty terms of the charger's model, routed by severity to the group that
 approves it, and counted per error type to spot a fault that spreads."""
+import datetime as dt
+import zoneinfo
+
 from dateutil.relativedelta import relativedelta
 from sql.aggregate import Count, Max, Min
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.modules.ev_field.team import to_local
 from trytond.modules.ev_station.notification import (
     group_users, notify, user_in_group)
 from trytond.pool import Pool
@@ -290,7 +294,7 @@ class Claim(Workflow, ModelSQL, ModelView):
             lines.append((connector, *started, self.window_end))
         return bool(statuses), [('status', gettext(
                     'ev_service.msg_evidence_fault', connector=c, status=st,
-                    start=a.strftime(TIME), end=b.strftime(TIME)))
+                    start=self.clock(a), end=self.clock(b)))
             for c, st, a, b in lines]
 
     def _command_lines(self):
@@ -308,7 +312,7 @@ class Claim(Workflow, ModelSQL, ModelView):
         states = dict(labels['state']['selection'])
         return [('command', gettext('ev_service.msg_evidence_command',
                     action=actions[c.action], state=states[c.state],
-                    time=c.requested_at.strftime(TIME)))
+                    time=self.clock(c.requested_at)))
             for c in commands]
 
     def _meter_evidence(self):
@@ -339,6 +343,13 @@ class Claim(Workflow, ModelSQL, ModelView):
             return 'contradicted', [line]
         return 'supported', [line]
 
+    def clock(self, value):
+        "A stored (UTC) time as the company's clocks show it"
+        tz = dt.timezone.utc
+        if self.company.timezone:
+            tz = zoneinfo.ZoneInfo(self.company.timezone)
+        return to_local(value, tz).strftime(TIME)
+
     def find_evidence(self):
         "(verdict, [(kind, text)]) of the claim from our telemetry"
         if self.error_type.evidence == 'meter':
@@ -350,8 +361,8 @@ class Claim(Workflow, ModelSQL, ModelView):
         if has_data:
             return 'contradicted', [('status', gettext(
                         'ev_service.msg_evidence_no_fault',
-                        start=self.window_start.strftime(TIME),
-                        end=self.window_end.strftime(TIME)))]
+                        start=self.clock(self.window_start),
+                        end=self.clock(self.window_end)))]
         return 'no_data', []
 
     @classmethod

@@ -140,6 +140,23 @@ class ClaimTestCase(ClaimWorld, ModuleDBTestCase):
     module = 'ev_service'
 
     @with_transaction()
+    def test_evidence_in_company_time(self):
+        "The evidence reads the times on the company's clocks (India)"
+        pool = Pool()
+        Claim = pool.get('ev.service.claim')
+        self.setup()
+        self.company.timezone = 'Asia/Kolkata'
+        self.company.save()
+        with set_company(self.company):
+            status(self.charger, 1, 'Faulted', at(14, 2))
+            status(self.charger, 1, 'Available', at(14, 40))
+            claim = self.submitted()
+            with as_user(self.l2):
+                Claim.check_evidence([Claim(claim.id)])
+            self.assertEqual([e.text for e in claim.evidence],
+                ['connector 1 Faulted 19:32-20:10'])
+
+    @with_transaction()
     def test_fault_in_window_supports_claim(self):
         "A fault in the window and a rejected start support the claim"
         pool = Pool()
