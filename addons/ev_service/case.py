@@ -166,6 +166,10 @@ class Case(Workflow, ModelSQL, ModelView):
                 Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
                 for ts in [t.decided_at, t.client_approved_at, t.shipped_at,
                     t.visited_at, t.return_received_at]})
+        # The step time rollups find the cases written since their last run
+        cls._sql_indexes.update({
+                Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
+                for ts in [t.write_date, t.create_date]})
         cls._order = [('reported_at', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
             ('reported', 'diagnosis'),

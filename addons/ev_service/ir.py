@@ -13,3 +13,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('ev.service.case|open_from_alerts',
                 "Open Service Cases from Charger Alerts"))
+        cls.method.selection.append(
+            ('ev.service.kpi.step.month|roll_up',
+                "Roll Up the Service Step Times"))

@@ -13,17 +13,17 @@ The cases without a final summary after the call wait for the case
 summaries (not in this module yet)."""
 import datetime as dt
 
-from sql import Literal, Null, Union, Window
+from sql import Cast, Literal, Null, Union, Window
 from sql.aggregate import Avg, Count, Max, Min
 from sql.conditionals import Case as SqlCase
 from sql.conditionals import Coalesce
-from sql.functions import DateTrunc, Extract, RowNumber
-from sql.operators import Concat, Exists
+from sql.functions import (
+    CurrentTimestamp, DateTrunc, Extract, Position, RowNumber, Substring)
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from .case import OPEN_STATES
 from .part import EXPECTED_STATES
@@ -112,10 +112,10 @@ class StepMixin:
     _group_names = []
 
     @classmethod
-    def _intervals(cls):
-        "One row per case and step that ended in the context's range"
+    def _intervals(cls, company, in_range):
+        """One row per case and step whose end `in_range` (a function of
+        the end column giving the condition)"""
         Case = Pool().get('ev.service.case')
-        company = Transaction().context.get('company')
         queries = []
         for index, (step, _, start, end) in enumerate(STEPS):
             case = Case.__table__()
@@ -136,12 +136,12 @@ class StepMixin:
                     hours.as_('hours'),
                     where=(case.company == company)
                     & (ended != Null) & (started != Null)
-                    & _date_range(ended)))
+                    & in_range(ended)))
         return Union(*queries, all_=True)
 
     @classmethod
-    def table_query(cls):
-        intervals = cls._intervals()
+    def _aggregate(cls, intervals):
+        "The rows of the KPI from the intervals: one per month, step, ..."
         groups = ['company', 'month', 'step', *cls._group_names]
         window = Window([getattr(intervals, g) for g in groups],
             order_by=[intervals.hours.asc, intervals.id.asc])
@@ -163,6 +163,56 @@ class StepMixin:
             Max(ranked.hours).as_('max_hours'),
             group_by=[getattr(ranked, g) for g in groups])
 
+    @classmethod
+    def table_query(cls):
+        """The complete months rolled up by the daily cron, and the others
+        (the current month, those not rolled up yet and those the context's
+        dates cut) computed live: a step's hours never change once it ended,
+        so a month's figures are read instead of sorting every interval of
+        the range again (see StepMonth)"""
+        StepMonth = Pool().get('ev.service.kpi.step.month')
+        context = Transaction().context
+        company = context.get('company')
+        from_date, to_date = context.get('from_date'), context.get('to_date')
+        first, end = StepMonth.stored_months(company, from_date, to_date)
+        stored = StepMonth.__table__()
+        in_store = Literal(False)
+        if end:
+            in_store = (stored.month < end)
+            if first:
+                in_store &= (stored.month >= first)
+
+        def live(ended):
+            if not end:
+                return _date_range(ended)
+            # The dates outside the stored months, as ranges of the ends'
+            # indexes: after the last one, and before the first one when
+            # the range starts within a month
+            where = ended >= _midnight(end)
+            if to_date:
+                where &= ended < _midnight(to_date + dt.timedelta(days=1))
+            if first and from_date < first:
+                where |= ((ended >= _midnight(from_date))
+                    & (ended < _midnight(first)))
+            return where
+        computed = cls._aggregate(cls._intervals(company, live))
+        per_team = bool(cls._group_names)
+        # Even ids for the stored rows, odd for the live ones
+        return Union(
+            stored.select((stored.id * 2).as_('id'),
+                stored.company, stored.month, stored.step,
+                *(getattr(stored, g) for g in cls._group_names),
+                stored.cases, stored.average_hours, stored.median_hours,
+                stored.max_hours,
+                where=(stored.company == company)
+                & (stored.per_team == per_team) & in_store),
+            computed.select((computed.id * 2 + 1).as_('id'),
+                computed.company, computed.month, computed.step,
+                *(getattr(computed, g) for g in cls._group_names),
+                computed.cases, computed.average_hours,
+                computed.median_hours, computed.max_hours),
+            all_=True)
+
 
 class Step(StepMixin, ModelSQL, ModelView):
     __name__ = 'ev.service.kpi.step'
@@ -175,6 +225,141 @@ class StepTeam(StepMixin, ModelSQL, ModelView):
 
     team = fields.Many2One('ev.field.team', "Team", readonly=True)
     _group_names = ['team']
+
+
+def _next_month(date):
+    return (date.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _midnight(date):
+    return dt.datetime.combine(date, dt.time())
+
+
+class StepMonth(ModelSQL):
+    """The step times of a complete month, company-wide and per team,
+    rolled up by the daily cron: a step's start and end are stamped at the
+    case's transitions and never change after, so a month once over keeps
+    its figures; the step time KPIs read them instead of sorting the hours
+    of every step of the range again on each search"""
+    __name__ = 'ev.service.kpi.step.month'
+    __string__ = "Service Step Times of a Month"
+
+    company = fields.Many2One('company.company', "Company", required=True,
+        readonly=True)
+    month = fields.Date("Month", required=True, readonly=True)
+    step = fields.Selection([(s, n) for s, n, _, _ in STEPS], "Step",
+        required=True, readonly=True)
+    per_team = fields.Boolean("Per Team", readonly=True)
+    team = fields.Many2One('ev.field.team', "Team", readonly=True)
+    cases = fields.Integer("Cases", readonly=True)
+    average_hours = fields.Float("Average (Hours)", readonly=True)
+    median_hours = fields.Float("Median (Hours)", readonly=True)
+    max_hours = fields.Float("Longest (Hours)", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t,
+                (t.company, Index.Equality()),
+                (t.per_team, Index.Equality(cardinality='low')),
+                (t.month, Index.Range())))
+        cls._order = [('month', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def stored_months(cls, company, from_date, to_date):
+        """The first month and the end (exclusive) of the months the KPIs
+        read from the rollups: the rolled-up months wholly in the dates"""
+        # The KPIs' readers see the rollups through the KPIs only
+        with without_check_access():
+            last = cls.search([('company', '=', company)],
+                order=[('month', 'DESC')], limit=1)
+        if not last:
+            return None, None
+        first = None
+        if from_date:
+            first = (from_date if from_date.day == 1
+                else _next_month(from_date))
+        end = _next_month(last[0].month)
+        if to_date:
+            end = min(end, (to_date + dt.timedelta(days=1)).replace(day=1))
+        if first and first >= end:
+            return None, None
+        return first, end
+
+    @classmethod
+    def roll_up(cls, date=None):
+        """Roll up the complete months before `date` not rolled up yet, and
+        again those with a step of a case written since the last run (a step
+        recorded late, or corrected)"""
+        pool = Pool()
+        Company = pool.get('company.company')
+        Date = pool.get('ir.date')
+        if date is None:
+            date = Date.today()
+        current = date.replace(day=1)
+        for company in Company.search([]):
+            for month in sorted(cls._months_to_roll_up(company.id, current)):
+                cls._roll_up_month(company.id, month)
+
+    @classmethod
+    def _months_to_roll_up(cls, company, current):
+        Case = Pool().get('ev.service.case')
+        cursor = Transaction().connection.cursor()
+        last = cls.search([('company', '=', company)],
+            order=[('month', 'DESC')], limit=1)
+        last_run = cls.search([('company', '=', company)],
+            order=[('create_date', 'DESC')], limit=1)
+        months = set()
+        for _, _, _, end in STEPS:
+            case = Case.__table__()
+            ended = getattr(case, end)
+            where = Literal(True)
+            if last:
+                where = ended >= _midnight(_next_month(last[0].month))
+            if last_run:
+                # A day's margin for the transactions still running then
+                since = last_run[0].create_date - dt.timedelta(days=1)
+                where |= ((case.write_date >= since)
+                    | (case.create_date >= since))
+            month = cls.month.sql_cast(DateTrunc('month', ended))
+            cursor.execute(*case.select(month,
+                    where=(case.company == company) & (ended != Null)
+                    & (ended < _midnight(current)) & where,
+                    distinct=True))
+            for value, in cursor:
+                if isinstance(value, str):  # SQLite
+                    value = dt.date.fromisoformat(value[:10])
+                months.add(value)
+        return months
+
+    @classmethod
+    def _roll_up_month(cls, company, month):
+        pool = Pool()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        cursor.execute(*table.delete(
+                where=(table.company == company) & (table.month == month)))
+        start, end = _midnight(month), _midnight(_next_month(month))
+
+        def in_month(ended):
+            return (ended >= start) & (ended < end)
+        for name in ['ev.service.kpi.step', 'ev.service.kpi.step.team']:
+            Model = pool.get(name)
+            rows = Model._aggregate(Model._intervals(company, in_month))
+            per_team = bool(Model._group_names)
+            cursor.execute(*table.insert(
+                    [table.company, table.month, table.step, table.per_team,
+                        *(getattr(table, g) for g in Model._group_names),
+                        table.cases, table.average_hours, table.median_hours,
+                        table.max_hours, table.create_uid, table.create_date],
+                    rows.select(rows.company, rows.month, rows.step,
+                        Literal(per_team),
+                        *(getattr(rows, g) for g in Model._group_names),
+                        rows.cases, rows.average_hours, rows.median_hours,
+                        rows.max_hours, Literal(transaction.user),
+                        CurrentTimestamp())))
 
 
 class Overdue(ModelSQL, ModelView):
@@ -243,19 +428,27 @@ class Unaccepted(ModelSQL, ModelView):
         handover = Handover.__table__()
         company = Transaction().context.get('company')
         # A case's handovers name its work (case.py and part.py work_key):
-        # "ev.service.case,<id>:<work>" or "ev.service.part,<id>:<work>"
-        of_case = handover.work.like(
-            Concat(Concat(Case.__name__ + ',', case.id), ':%'))
-        of_part = Exists(part.select(part.id,
-                where=(part.case == case.id)
-                & handover.work.like(
-                    Concat(Concat(Part.__name__ + ',', part.id), ':%'))))
-        unaccepted = case.join(handover,
-            condition=(handover.station == case.station)
-            & (handover.state == 'pending') & (of_case | of_part)
+        # "ev.service.case,<id>:<work>" or "ev.service.part,<id>:<work>";
+        # the pending ones (an index of ev_station) give the record's id
+        comma = Position(',', handover.work)
+        record = Cast(Substring(handover.work, comma + 1,
+                Position(':', handover.work) - comma - 1), 'INTEGER')
+        pending = (handover.state == 'pending')
+        # The part's case looked up by its id for each pending handover
+        # (the planner would rather hash every part)
+        part_case = part.select(part.case, where=part.id == record)
+        of_case = handover.work.like(Case.__name__ + ',%')
+        handovers = handover.select(handover.station,
+            handover.follow_up_date,
+            SqlCase((of_case, record), else_=part_case).as_('case'),
+            where=pending
+            & (of_case | handover.work.like(Part.__name__ + ',%')))
+        unaccepted = case.join(handovers,
+            condition=(handovers.case == case.id)
+            & (handovers.station == case.station)
             ).select(
                 case.id, case.company, case.coordinator,
-                Min(handover.follow_up_date).as_('follow_up'),
+                Min(handovers.follow_up_date).as_('follow_up'),
                 where=(case.company == company)
                 & case.state.in_(OPEN_STATES)
                 & _date_range(case.reported_at),

@@ -115,6 +115,19 @@ class Part(Workflow, ModelSQL, ModelView):
                 Index(t,
                     (t.return_state, Index.Equality(cardinality='low')),
                     (t.return_due, Index.Range())),
+                # The Overdue tab: its domain (search_overdue) and order
+                Index(t,
+                    (t.return_due, Index.Range(order='ASC NULLS LAST')),
+                    (t.id, Index.Range()),
+                    where=(t.overdue_since != Null)
+                    & t.return_state.in_(['pending', 'missing'])),
+                # The non-returns KPI (kpi.py) reads them by shipment date
+                Index(t,
+                    (t.company, Index.Equality()),
+                    (t.shipped_at, Index.Range()),
+                    include=[t.case, t.return_due],
+                    where=(t.overdue_since != Null)
+                    & t.return_state.in_(['pending', 'missing'])),
                 })
         cls._order = [('return_due', 'ASC NULLS LAST'), ('id', 'ASC')]
         cls._transitions |= {

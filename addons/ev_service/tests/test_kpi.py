@@ -141,6 +141,67 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
                     [('decision', 3)])
 
     @with_transaction()
+    def test_step_hours_rolled_up(self):
+        "The cron stores complete months; the KPIs read them unchanged, " \
+            "compute the others live and follow a step recorded late"
+        pool = Pool()
+        Case = pool.get('ev.service.case')
+        Step = pool.get('ev.service.kpi.step')
+        StepTeam = pool.get('ev.service.kpi.step.team')
+        StepMonth = pool.get('ev.service.kpi.step.month')
+        fields_names = ['month', 'step', 'cases', 'average_hours',
+            'median_hours', 'max_hours']
+
+        def rows(Model=Step, **dates):
+            with kpi_context(**dates):
+                return [(r['month'], r['step'], r['cases'],
+                        round(r['average_hours'], 6),
+                        round(r['median_hours'], 6),
+                        round(r['max_hours'], 6), r['id'] % 2)
+                    for r in Model.search_read([], order=[
+                            ('month', 'ASC'), ('step', 'ASC')],
+                        fields_names=fields_names)]
+        w = self.setup()
+        with set_company(w.company):
+            self.march_cases(w)
+            live = rows()
+            # April is the current month: only March is stored
+            StepMonth.roll_up(dt.date(2026, 4, 15))
+            self.assertEqual(
+                sorted({(m.month, m.per_team) for m in StepMonth.search([])}),
+                [(dt.date(2026, 3, 1), False), (dt.date(2026, 3, 1), True)])
+            march = [(m, s, c, a, md, mx, 0) for m, s, c, a, md, mx, _ in live
+                if m == dt.date(2026, 3, 1)]
+            april = [r for r in live if r[0] == dt.date(2026, 4, 1)]
+            # Even ids: read from the store; odd: computed live
+            self.assertEqual(rows(), march + april)
+            self.assertEqual([r[:-1] for r in rows()], [r[:-1] for r in live])
+            team, = [r for r in rows(StepTeam) if r[1] == 'decision'
+                and r[0] == dt.date(2026, 3, 1)]
+            self.assertEqual(team, (dt.date(2026, 3, 1), 'decision', 3,
+                    5, 4, 10, 0))
+            # A range starting within March computes March live
+            self.assertEqual(
+                [r for r in rows(from_date=dt.date(2026, 3, 3))
+                    if r[1] == 'decision'],
+                [(dt.date(2026, 3, 1), 'decision', 1, 1, 1, 1, 1),
+                    (dt.date(2026, 4, 1), 'decision', 1, 6, 6, 6, 1)])
+            # A decision of March recorded 3 hours later after the rollup
+            third, = Case.search([('reported_at', '=', dt.datetime(
+                            2026, 3, 4))])
+            Case.write([third], {
+                    'decided_at': dt.datetime(2026, 3, 4, 4)})
+            StepMonth.roll_up(dt.date(2026, 5, 10))
+            self.assertEqual(
+                [r for r in rows() if r[1] == 'decision'],
+                [(dt.date(2026, 3, 1), 'decision', 3, 6, 4, 10, 0),
+                    (dt.date(2026, 4, 1), 'decision', 1, 6, 6, 6, 0)])
+            # Each month once: the second run replaced March's rows
+            self.assertEqual(len(StepMonth.search([
+                            ('month', '=', dt.date(2026, 3, 1)),
+                            ('per_team', '=', False)])), 5)
+
+    @with_transaction()
     def test_step_hours_per_team(self):
         StepTeam = Pool().get('ev.service.kpi.step.team')
         w = self.setup()
@@ -224,6 +285,15 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
                         f'You are not allowed to access "{Model.__string__}".')
                 with kpi_context(), as_user(finance):
                     Model.search_read([], fields_names=['id'])
+            # The rollups are read through the KPIs only
+            StepMonth = pool.get('ev.service.kpi.step.month')
+            StepMonth.roll_up(dt.date(2026, 5, 1))
+            for user in [crew_user, finance]:
+                with as_user(user), self.assertRaises(AccessError) as cm:
+                    StepMonth.search_read([], fields_names=['id'])
+                self.assertEqual(cm.exception.message,
+                    'You are not allowed to access '
+                    '"Service Step Times of a Month".')
             with kpi_context(), as_user(finance):
                 self.assertEqual(len(pool.get('ev.service.kpi.step').search(
                             [])), 6)
