@@ -31,7 +31,12 @@ access checks on, timed from its start to its end):
                               opens with (the company, the last 12 months)
   service_kpi_<model>_all_*   the same over all the data (no dates)
   *_vs_target                 median / 100 ms: below 1 is within the target
-  (the frequency alerts of the chargers come later: FREQUENCY_ALERTS below)
+  service_kpi_rollup_time     the daily cron rolling up the step times'
+                              complete months (all of them after a load)
+  service_frequency_alert_claims_*  the claims' frequency alert as a
+                              submission evaluates it, over 100,000 claims
+                              (loaded on the first run that finds none;
+                              target 1 s)
 
 It prints lines `bench: <name> <value> <unit>` and never fails on time: the
 exit code is non-zero only on a real error.
@@ -60,6 +65,7 @@ FULL_CASES = 100_000
 FULL_PARTS = 300_000
 FULL_STATUSES = 5_000_000
 TARGET_MS = 100.0
+ALERT_TARGET_MS = 1000.0
 MODULES = ['ev_service', 'ev_charger_iot']
 TEAMS = 40
 COORDINATORS = 10
@@ -83,10 +89,21 @@ KPI_LISTS = {
     'ev.service.kpi.unaccepted': ['coordinator', 'coordinator.rec_name',
         'cases', 'oldest_follow_up'],
     }
-# The frequency alerts of the chargers (the statuses repeating a fault)
-# get their measure here when they exist: a name and a function of
-# (database, company id) returning the milliseconds of one request.
-FREQUENCY_ALERTS = {}
+FULL_CLAIMS = 100_000
+
+
+def claim_alert(pool):
+    """The claims' frequency alert as a submission evaluates it: the
+    distinct spots per error type in the window, for every error type
+    (rolled back by timed: the alerts it raises are not kept)"""
+    ErrorType = pool.get('ev.service.claim.error_type')
+    Alert = pool.get('ev.service.claim.alert')
+    return len(Alert.raise_for(ErrorType.search([])))
+
+
+# The frequency alerts: a name and a request of the pool, measured in a
+# writable transaction that is rolled back
+FREQUENCY_ALERTS = {'claims': claim_alert}
 
 
 # --------------------------------------------------------------------------
@@ -316,6 +333,39 @@ def bulk_load(uri, database, n_cases, n_parts, n_statuses, ids):
     return time.monotonic() - started
 
 
+def load_claims(uri, database, n_claims):
+    """Warranty claims over the chargers, reported over the last two years
+    (about 140 a day at the full size), most of them decided; loaded once
+    into a database loaded before the claims existed"""
+    started = time.monotonic()
+    with connect(uri, database) as conn:
+        if conn.execute('SELECT count(*) FROM ev_service_claim').fetchone()[0]:
+            return None
+        company = read_meta(uri, database)['company']
+        conn.execute('SELECT setseed(0.2027)')
+        conn.execute(
+            'INSERT INTO ev_service_claim (id, company, charger, connector, '
+            'error_type, severity, source, description, window_start, '
+            'window_end, state, create_date, create_uid) '
+            'SELECT g, %(company)s, 1 + (random() * (n - 1))::int, 1, '
+            '  (SELECT min(id) FROM ev_service_claim_error_type) '
+            '  + g %% (SELECT count(*) FROM ev_service_claim_error_type), '
+            "  'medium', 'operator', 'Bench claim ' || g, ws, "
+            "  ws + interval '1 hour', "
+            "  (ARRAY['submitted', 'approved', 'rejected', 'closed', "
+            "    'closed', 'draft'])[1 + g %% 6], ws, 0 "
+            'FROM (SELECT g, n, now()::timestamp '
+            "  - interval '1 day' * (730 * g::float / %(claims)s) AS ws "
+            '  FROM generate_series(1, %(claims)s) g, '
+            '  (SELECT count(*) AS n FROM ev_charger) c) x',
+            {'company': int(company), 'claims': n_claims})
+        conn.execute("SELECT setval(pg_get_serial_sequence("
+            "'ev_service_claim', 'id'), (SELECT max(id) FROM "
+            'ev_service_claim))')
+        conn.commit()
+    return time.monotonic() - started
+
+
 def create_data(uri, database, n_cases, n_parts, n_statuses):
     started = time.monotonic()
     ids = orm_setup(database)
@@ -324,11 +374,24 @@ def create_data(uri, database, n_cases, n_parts, n_statuses):
     return time.monotonic() - started
 
 
+def roll_up(database):
+    """The daily cron's rollup of the step times' complete months, as it
+    stands after the load (all months at once) or on a rerun (none new)"""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    started = time.monotonic()
+    with Transaction().start(database, 0) as transaction:
+        Pool(database).get('ev.service.kpi.step.month').roll_up()
+        transaction.commit()
+    return time.monotonic() - started
+
+
 # --------------------------------------------------------------------------
 # Measures
 
-def timed(database, company_id, request, context=None):
-    "Milliseconds of one request in a transaction of its own, as admin"
+def timed(database, company_id, request, context=None, readonly=True):
+    """Milliseconds of one request in a transaction of its own, as admin
+    (a writable one is rolled back)"""
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     pool = Pool(database)
@@ -338,11 +401,14 @@ def timed(database, company_id, request, context=None):
         admin_id = admin.id
     context = dict(context or {}, company=company_id,
         companies=[company_id], _check_access=True)
-    with Transaction().start(database, admin_id, readonly=True,
-            context=context):
+    with Transaction().start(database, admin_id, readonly=readonly,
+            context=context) as transaction:
         started = time.perf_counter()
         result = request(pool)
-        return (time.perf_counter() - started) * 1000, result
+        ms = (time.perf_counter() - started) * 1000
+        if not readonly:
+            transaction.rollback()
+        return ms, result
 
 
 def overdue_returns(pool):
@@ -361,11 +427,11 @@ def kpi_request(name):
     return request
 
 
-def report(name, timings):
+def report(name, timings, target=TARGET_MS):
     median = statistics.median(timings)
     out(f'{name}_median', median, 'ms')
     out(f'{name}_p95', percentile(timings, 0.95), 'ms')
-    out(f'{name}_vs_target', median / TARGET_MS, 'ratio')
+    out(f'{name}_vs_target', median / target, 'ratio')
     return median
 
 
@@ -378,14 +444,16 @@ def measure(database, company_id, repeat):
         last_year = {'from_date': Context.default_from_date(),
             'to_date': Context.default_to_date()}
 
-    def series(name, request, context=None):
+    def series(name, request, context=None, readonly=True,
+            target=TARGET_MS):
         for _ in range(3):  # warm the caches of the pool and the server
-            timed(database, company_id, request, context)
+            timed(database, company_id, request, context, readonly)
         timings, result = [], None
         for _ in range(repeat):
-            ms, result = timed(database, company_id, request, context)
+            ms, result = timed(database, company_id, request, context,
+                readonly)
             timings.append(ms)
-        report(name, timings)
+        report(name, timings, target)
         return result
 
     rows, count = series('service_overdue_returns', overdue_returns)
@@ -399,7 +467,9 @@ def measure(database, company_id, repeat):
         series(f'service_kpi_{short}_all', kpi_request(name),
             {'from_date': None, 'to_date': None})
     for name, request in FREQUENCY_ALERTS.items():
-        series(f'service_frequency_alert_{name}', request)
+        alerts = series(f'service_frequency_alert_{name}', request,
+            readonly=False, target=ALERT_TARGET_MS)
+        out(f'service_frequency_alert_{name}_raised', alerts, 'alerts')
     out('machine_load_1min_end', os.getloadavg()[0], 'load')
 
 
@@ -410,6 +480,7 @@ def main():
     parser.add_argument('--cases', type=int, default=FULL_CASES)
     parser.add_argument('--parts', type=int, default=FULL_PARTS)
     parser.add_argument('--statuses', type=int, default=FULL_STATUSES)
+    parser.add_argument('--claims', type=int, default=FULL_CLAIMS)
     parser.add_argument('--database', help="default: ev_bench_service at "
         "the full size, ev_bench_service_<cases>_<parts>_<statuses> "
         "otherwise")
@@ -439,13 +510,18 @@ def main():
             meta = read_meta(uri, database)
         else:
             note(f'reusing {database} (--rebuild to load it again)')
+        claims_seconds = load_claims(uri, database, args.claims)
+        if claims_seconds is not None:
+            out('service_claims_load_time', claims_seconds, 's')
         with connect(uri, database, autocommit=True) as conn:
             conn.execute('ANALYZE')
+        out('service_kpi_rollup_time', roll_up(database), 's')
 
         with connect(uri, database) as conn:
             for table, label in [('ev_service_case', 'cases'),
                     ('ev_service_part', 'parts'),
                     ('ev_charger_status', 'statuses'),
+                    ('ev_service_claim', 'claims'),
                     ('ev_station_handover', 'handovers')]:
                 count, = conn.execute(
                     f'SELECT count(*) FROM "{table}"').fetchone()
