@@ -13,12 +13,12 @@ The cases without a final summary after the call wait for the case
 summaries (not in this module yet)."""
 import datetime as dt
 
-from sql import Cast, Literal, Null, Union, Window
+from sql import Literal, Null, Union, Window
 from sql.aggregate import Avg, Count, Max, Min
 from sql.conditionals import Case as SqlCase
 from sql.conditionals import Coalesce
 from sql.functions import (
-    CurrentTimestamp, DateTrunc, Extract, Position, RowNumber, Substring)
+    CurrentTimestamp, DateTrunc, Extract, RowNumber)
 
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
@@ -421,35 +421,21 @@ class Unaccepted(ModelSQL, ModelView):
     def table_query(cls):
         pool = Pool()
         Case = pool.get('ev.service.case')
-        Part = pool.get('ev.service.part')
         Handover = pool.get('ev.station.handover')
         case = Case.__table__()
-        part = Part.__table__()
         handover = Handover.__table__()
         company = Transaction().context.get('company')
-        # A case's handovers name its work (case.py and part.py work_key):
-        # "ev.service.case,<id>:<work>" or "ev.service.part,<id>:<work>";
-        # the pending ones (an index of ev_station) give the record's id
-        comma = Position(',', handover.work)
-        record = Cast(Substring(handover.work, comma + 1,
-                Position(':', handover.work) - comma - 1), 'INTEGER')
-        pending = (handover.state == 'pending')
-        # The part's case looked up by its id for each pending handover
-        # (the planner would rather hash every part)
-        part_case = part.select(part.case, where=part.id == record)
-        of_case = handover.work.like(Case.__name__ + ',%')
-        handovers = handover.select(handover.station,
-            handover.follow_up_date,
-            SqlCase((of_case, record), else_=part_case).as_('case'),
-            where=pending
-            & (of_case | handover.work.like(Part.__name__ + ',%')))
-        unaccepted = case.join(handovers,
-            condition=(handovers.case == case.id)
-            & (handovers.station == case.station)
+        # The pending handovers of a case (the work of the case or of its
+        # parts) name it in service_case, stored at their creation (see
+        # handover.py) and indexed while pending
+        unaccepted = case.join(handover,
+            condition=(handover.service_case == case.id)
+            & (handover.station == case.station)
             ).select(
                 case.id, case.company, case.coordinator,
-                Min(handovers.follow_up_date).as_('follow_up'),
-                where=(case.company == company)
+                Min(handover.follow_up_date).as_('follow_up'),
+                where=(handover.state == 'pending')
+                & (case.company == company)
                 & case.state.in_(OPEN_STATES)
                 & _date_range(case.reported_at),
                 group_by=[case.id, case.company, case.coordinator])

@@ -294,14 +294,14 @@ def bulk_load(uri, database, n_cases, n_parts, n_statuses, ids):
         step('handovers',
             'INSERT INTO ev_station_handover (id, station, forwarder, '
             'receiver, next_action, work, follow_up_date, state, '
-            'accepted_at, create_date, create_uid) '
+            'accepted_at, service_case, create_date, create_uid) '
             'SELECT row_number() OVER (ORDER BY p.id), c.station, '
             "%(admin)s, c.coordinator, 'Get the part back', "
             "'ev.service.part,' || p.id || ':return', "
             "(p.overdue_since + interval '1 day')::date, "
             "CASE WHEN p.id %% 4 = 0 THEN 'accepted' ELSE 'pending' END, "
             'CASE WHEN p.id %% 4 = 0 THEN p.overdue_since END, '
-            'p.overdue_since, %(admin)s '
+            'c.id, p.overdue_since, %(admin)s '
             'FROM ev_service_part p JOIN ev_service_case c '
             '  ON c.id = p."case" '
             'WHERE p.overdue_since IS NOT NULL')

@@ -236,6 +236,10 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
                 self.assertEqual((row.coordinator, row.cases),
                     (w.manager, len(open_cases)))
             pending = Handover.search([('state', '=', 'pending')])
+            # Each handover of a case's step names its case
+            self.assertEqual(
+                sorted(h.service_case.id for h in pending),
+                sorted(c.id for c in open_cases))
             with as_user(w.manager):
                 Handover.accept(Handover.browse(pending))
             with kpi_context(from_date=None, to_date=None):
@@ -252,6 +256,8 @@ class KPITestCase(ServiceWorld, ModuleDBTestCase):
                     (row.coordinator, row.cases, row.oldest_follow_up),
                     (w.manager, 1, dt.date.today() + dt.timedelta(days=1)))
             handover, = Handover.search([('work', '=', f'{part}:return')])
+            # The handover of the part's work names the part's case
+            self.assertEqual(handover.service_case, part.case)
             with as_user(w.manager):
                 Handover.accept([Handover(handover.id)])
             with kpi_context(from_date=None, to_date=None):
