@@ -21,6 +21,7 @@ from sql.functions import (
     CurrentTimestamp, DateTrunc, Extract, RowNumber)
 
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.model.modelstorage import local_cache
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
@@ -110,6 +111,23 @@ class StepMixin:
 
     # The columns that split the rows beyond company, month and step
     _group_names = []
+
+    @classmethod
+    def browse(cls, ids):
+        """The records of `ids`, sharing the list for their reads as
+        ModelStorage.browse does, without its check of the whole list by
+        each record (an assert, quadratic: about 1 s for the 5,000 rows of
+        the teams' months over two years)"""
+        transaction = Transaction()
+        ids = list(map(int, ids))
+        _local_cache = local_cache(cls, transaction)
+        transaction_cache = transaction.get_cache()
+        records = [cls(x, _local_cache=_local_cache,
+                _transaction_cache=transaction_cache,
+                _transaction=transaction) for x in ids]
+        for record in records:
+            record._ids = ids
+        return records
 
     @classmethod
     def _intervals(cls, company, in_range):
