@@ -30,6 +30,9 @@ access checks on, timed from its start to its end):
                               its list view, in the context the KPI form
                               opens with (the company, the last 12 months)
   service_kpi_<model>_all_*   the same over all the data (no dates)
+  service_kpi_step_team_page_*, _all_page_*  the teams' step times as sao
+                              opens the list: search of the first 1,000
+                              ids, the count, the read of the first 100
   *_vs_target                 median / 100 ms: below 1 is within the target
   service_kpi_rollup_time     the daily cron rolling up the step times'
                               complete months (all of them after a load)
@@ -72,6 +75,7 @@ COORDINATORS = 10
 # One station (and its charger) per this many cases
 CASES_PER_STATION = 5
 PAGE = 80  # the first page of a list, as bench_station reads it
+SAO_LIMIT = 1000  # Sao.config.limit: the ids a list view searches at once
 
 # What sao reads beside the list view's fields
 _SAO_EXTRA = ['rec_name', '_timestamp', '_write', '_delete']
@@ -427,6 +431,23 @@ def kpi_request(name):
     return request
 
 
+def kpi_page_request(name):
+    """A KPI's list as sao opens it: the search of its first page
+    (Sao.config.limit), the count when the page is full, the read of the
+    first rows it displays (a batch of Sao.config.limit / the number of
+    fields read, at most 10)"""
+    def request(pool):
+        Model = pool.get(name)
+        ids = [r.id for r in Model.search([], limit=SAO_LIMIT)]
+        count = len(ids)
+        if count == SAO_LIMIT:
+            count = Model.search_count([])
+        fields_names = KPI_LISTS[name] + _SAO_EXTRA
+        batch = SAO_LIMIT // min(len(fields_names), 10)
+        return len(Model.read(ids[:batch], fields_names)), count
+    return request
+
+
 def report(name, timings, target=TARGET_MS):
     median = statistics.median(timings)
     out(f'{name}_median', median, 'ms')
@@ -466,6 +487,14 @@ def measure(database, company_id, repeat):
         out(f'service_kpi_{short}_rows', rows, 'rows')
         series(f'service_kpi_{short}_all', kpi_request(name),
             {'from_date': None, 'to_date': None})
+        if name == 'ev.service.kpi.step.team':
+            # The thousands of rows per team: what the client reads
+            for suffix, context in [('page', last_year),
+                    ('all_page', {'from_date': None, 'to_date': None})]:
+                rows, count = series(f'service_kpi_{short}_{suffix}',
+                    kpi_page_request(name), context)
+                out(f'service_kpi_{short}_{suffix}_rows_read', rows, 'rows')
+                out(f'service_kpi_{short}_{suffix}_count', count, 'rows')
     for name, request in FREQUENCY_ALERTS.items():
         alerts = series(f'service_frequency_alert_{name}', request,
             readonly=False, target=ALERT_TARGET_MS)
