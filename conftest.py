@@ -104,6 +104,10 @@ def build_module_databases_on_each_other():
             default=None)
 
     def restore_db_cache(name):
+        # Tryton's restore drops DB_NAME without closing this process's
+        # connections to it (a pool loaded by a previous restore): close
+        # them first, or PostgreSQL refuses the DROP
+        test_tryton.drop_db()
         if restore(name):
             known.add(name)
             return True

@@ -66,6 +66,8 @@ def activate(name):
         with Transaction().start(
                 None, 0, close=True, autocommit=True) as transaction:
             transaction.database.create(transaction.connection, name, template)
+        # The template was restored into DB_NAME to be sure it is there
+        test_tryton.drop_db()
         backend.Database._extensions.pop(name, None)
         Pool(name).init()
         return
