@@ -350,10 +350,18 @@ class Case(Workflow, ModelSQL, ModelView):
         super().check_modification(
             mode, cases, values=values, external=external)
         if mode == 'delete':
+            Handover = Pool().get('ev.station.handover')
             for case in cases:
                 if case.state != 'cancelled':
                     raise ServiceAccessError(gettext(
                             'ev_service.msg_case_delete', case=case.rec_name))
+            with without_check_access():
+                handed = Handover.search(
+                    [('service_case', 'in', [c.id for c in cases])], limit=1)
+            if handed:
+                raise ServiceAccessError(gettext(
+                        'ev_service.msg_case_delete_handed_over',
+                        case=handed[0].service_case.rec_name))
 
     @classmethod
     def on_modification(cls, mode, cases, field_names=None):

@@ -215,6 +215,30 @@ class ServiceTestCase(ServiceWorld, ModuleDBTestCase):
                     ])
 
     @with_transaction()
+    def test_delete_only_cancelled_and_never_handed_over(self):
+        "A case leaves only cancelled, and only if nobody was handed it"
+        Case = Pool().get('ev.service.case')
+        w = self.setup()
+        with set_company(w.company):
+            handed = self.case(w)  # its steps were handed to w.manager
+            alone = Case(station=w.station, company=w.company,
+                description="Reported twice")
+            alone.save()
+            with self.assertRaises(UserError) as cm:
+                Case.delete([alone])
+            self.assertEqual(cm.exception.message,
+                f'Service case "{alone.number}" can only be deleted once '
+                'cancelled; its steps are in the station log.')
+            Case.cancel([handed, alone])
+            with self.assertRaises(UserError) as cm:
+                Case.delete([handed])
+            self.assertEqual(cm.exception.message,
+                f'Service case "{handed.number}" was handed over in the '
+                'chain of control: it stays, cancelled, with its handovers.')
+            Case.delete([alone])
+            self.assertEqual(Case.search([]), [handed])
+
+    @with_transaction()
     def test_remote_fix_closes_after_decision(self):
         "A remote fix needs no parts and no visit"
         Case = Pool().get('ev.service.case')
