@@ -98,7 +98,10 @@ class Claim(Workflow, ModelSQL, ModelView):
         "support the claim.")
     approver_group = fields.Many2One('res.group', "Approver Group",
         readonly=True)
+    submitted_at = fields.DateTime("Submitted At", readonly=True)
     decided_by = fields.Many2One('res.user', "Decided By", readonly=True)
+    decided_at = fields.DateTime("Decided At", readonly=True)
+    closed_at = fields.DateTime("Closed At", readonly=True)
     service_case = fields.Many2One('ev.service.case', "Service Case",
         readonly=True, ondelete='RESTRICT',
         help="The case that repairs what the approved claim found.")
@@ -115,6 +118,9 @@ class Claim(Workflow, ModelSQL, ModelView):
                 Index(t, (t.error_type, Index.Equality()),
                     (t.window_start, Index.Range())),
                 Index(t, (t.state, Index.Equality(cardinality='low'))),
+                # The claim KPIs (kpi_claim.py) by month of submission
+                Index(t, (t.company, Index.Equality()),
+                    (t.submitted_at, Index.Range())),
                 })
         cls._order = [('window_start', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
@@ -426,6 +432,7 @@ class Claim(Workflow, ModelSQL, ModelView):
                 claim.approver_group = Route.route(claim).approver_group
             # Submitted before the alert counts the submitted claims
             claim.state = 'submitted'
+            claim.submitted_at = dt.datetime.now()
         cls.save(claims)
         for claim in claims:
             claim.record('warranty_claim_submitted',
@@ -446,7 +453,8 @@ class Claim(Workflow, ModelSQL, ModelView):
         for claim in claims:
             claim.check_evidence_gate()
             claim.check_approver()
-        cls.write(claims, {'decided_by': Transaction().user or None})
+        cls.write(claims, {'decided_by': Transaction().user or None,
+                'decided_at': dt.datetime.now()})
         cls.log_state(claims, 'approved')
 
     @classmethod
@@ -468,13 +476,15 @@ class Claim(Workflow, ModelSQL, ModelView):
     def reject(cls, claims):
         for claim in claims:
             claim.check_approver()
-        cls.write(claims, {'decided_by': Transaction().user or None})
+        cls.write(claims, {'decided_by': Transaction().user or None,
+                'decided_at': dt.datetime.now()})
         cls.log_state(claims, 'rejected')
 
     @classmethod
     @ModelView.button
     @Workflow.transition('closed')
     def close(cls, claims):
+        cls.write(claims, {'closed_at': dt.datetime.now()})
         cls.log_state(claims, 'closed')
 
     @classmethod

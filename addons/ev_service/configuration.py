@@ -44,6 +44,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         required=True, domain=[('claim_meter_tolerance', '>=', 0)],
         help="A claimed energy further than this from our meter values "
         "contradicts the meter.")
+    claim_sla_hours = fields.Integer("Claim SLA (Hours)", required=True,
+        domain=[('claim_sla_hours', '>', 0)],
+        help="A warranty claim should be approved or rejected within this "
+        "many hours of its submission (the claim KPIs count the share "
+        "decided in time).")
     returns_location = fields.Many2One('stock.location', "Returns Location",
         required=True, domain=[('type', '=', 'storage')],
         help="Where the warehouse receives the old parts and inspects "
@@ -104,3 +109,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_claim_meter_tolerance(cls):
         return 5.0
+
+    @classmethod
+    def default_claim_sla_hours(cls):
+        return 72

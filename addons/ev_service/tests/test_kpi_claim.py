@@ -1,0 +1,191 @@
+# This file is part of the EV operations suite.
+"""The warranty claim KPIs from claims decided on a controlled clock: exact
+hours, shares and counts; the cases without a final summary; field teams
+cannot read them"""
+import datetime as dt
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from trytond.model.exceptions import AccessError
+from trytond.modules.company.tests import set_company
+from trytond.modules.ev_field.tests.tools import create_user
+from trytond.modules.ev_service import claim as claim_module
+from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.pool import Pool
+from trytond.tests.test_tryton import with_transaction
+from trytond.transaction import Transaction
+
+from .test_claim import ClaimWorld, at
+from .test_kpi import Clock, hours
+from .test_service import ServiceWorld
+from . import test_summary
+from .test_summary import summary_values
+
+MARCH = dt.datetime(2026, 3, 2, 8, 0)
+KPIS = ['ev.service.kpi.claim', 'ev.service.kpi.claim.hour',
+    'ev.service.kpi.no_summary']
+
+
+@contextmanager
+def claim_clock(when):
+    "The claim's transitions stamp `when`"
+    clock = Clock()
+    clock.now = when
+    with patch.object(claim_module, 'dt', clock.module):
+        yield
+
+
+@contextmanager
+def kpi_context(from_date=dt.date(2026, 3, 1), to_date=dt.date(2026, 4, 30)):
+    with Transaction().set_context(from_date=from_date, to_date=to_date):
+        yield
+
+
+class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
+    module = 'ev_service'
+
+    def walked(self, submitted_at, decided_after=None, start=None,
+            closed_after=None):
+        """A claim submitted at `submitted_at` and rejected by the manager
+        `decided_after` hours later, closed `closed_after` hours after"""
+        Claim = Pool().get('ev.service.claim')
+        end = start + hours(1) if start else None
+        claim = self.claim('other', start=start, end=end)
+        with claim_clock(submitted_at), as_user(self.manager):
+            Claim.submit([Claim(claim.id)])
+        if decided_after is not None:
+            decided_at = submitted_at + hours(decided_after)
+            with claim_clock(decided_at), as_user(self.manager):
+                Claim.reject([Claim(claim.id)])
+            if closed_after is not None:
+                with claim_clock(decided_at + hours(closed_after)), \
+                        as_user(self.manager):
+                    Claim.close([Claim(claim.id)])
+        return Claim(claim.id)
+
+    @with_transaction()
+    def test_transitions_stamp_times(self):
+        "Submission, decision and closing are stamped at the transitions"
+        self.setup()
+        with set_company(self.company):
+            claim = self.walked(MARCH, decided_after=10, closed_after=5)
+            self.assertEqual(
+                (claim.state, claim.submitted_at, claim.decided_at,
+                    claim.closed_at, claim.decided_by),
+                ('closed', MARCH, MARCH + hours(10), MARCH + hours(15),
+                    self.manager))
+
+    @with_transaction()
+    def test_claims_per_month(self):
+        "Decided, hours to decision, share within the SLA, undecided"
+        pool = Pool()
+        Claim = pool.get('ev.service.kpi.claim')
+        Configuration = pool.get('ev.service.configuration')
+        self.setup()
+        with set_company(self.company):
+            self.assertEqual(Configuration(1).claim_sla_hours, 72)
+            self.walked(MARCH, decided_after=10, closed_after=20)
+            # Beyond the SLA
+            self.walked(dt.datetime(2026, 3, 3), decided_after=100)
+            # At the SLA exactly, but decided in April
+            self.walked(dt.datetime(2026, 3, 30, 12), decided_after=72)
+            self.walked(dt.datetime(2026, 3, 31))
+            self.walked(dt.datetime(2026, 4, 5))
+            # Outside the dates
+            self.walked(dt.datetime(2026, 5, 1), decided_after=1)
+            with kpi_context():
+                rows = Claim.search_read([], fields_names=['month',
+                        'submitted', 'decided', 'average_hours',
+                        'within_sla', 'undecided'])
+            self.assertEqual(
+                [(r['month'], r['submitted'], r['decided'],
+                        r['average_hours'] and round(r['average_hours'], 2),
+                        r['within_sla'] and round(r['within_sla'], 2),
+                        r['undecided']) for r in rows],
+                [(dt.date(2026, 4, 1), 1, 0, None, None, 1),
+                    (dt.date(2026, 3, 1), 4, 3, 60.67, 66.67, 2)])
+
+            # A shorter SLA leaves only the 10 hours' claim in time
+            config = Configuration(1)
+            config.claim_sla_hours = 24
+            config.save()
+            with kpi_context(to_date=dt.date(2026, 3, 31)):
+                row, = Claim.search_read([], fields_names=['within_sla'])
+            self.assertEqual(round(row['within_sla'], 2), 33.33)
+
+    @with_transaction()
+    def test_claims_per_hour_on_company_clock(self):
+        "The window's start read on the company's clock (UTC+05:30)"
+        ClaimHour = Pool().get('ev.service.kpi.claim.hour')
+        self.setup()
+        self.company.timezone = 'Asia/Kolkata'
+        self.company.save()
+        with set_company(self.company):
+            for start in [at(2, 40), at(14), at(14, 20), at(20)]:
+                self.walked(MARCH, start=start)
+            with kpi_context():
+                rows = ClaimHour.search_read([],
+                    fields_names=['hour', 'claims'])
+        # 08:10, 19:30, 19:50 and 01:30 the next day
+        self.assertEqual([(r['hour'], r['claims']) for r in rows],
+            [(1, 1), (8, 1), (19, 2)])
+
+    @with_transaction()
+    def test_field_team_cannot_read_claim_kpis(self):
+        "A crew reads none of these KPIs; Finance reads them"
+        pool = Pool()
+        self.setup()
+        with set_company(self.company):
+            self.walked(MARCH, decided_after=10)
+            finance = create_user('w-finance', 'ev_station.group_finance')
+            for name in KPIS:
+                Model = pool.get(name)
+                with kpi_context(), as_user(self.field):
+                    with self.assertRaises(AccessError) as cm:
+                        Model.search_read([], fields_names=['id'])
+                    self.assertEqual(cm.exception.message,
+                        f'You are not allowed to access "{Model.__string__}".')
+                with kpi_context(), as_user(finance):
+                    Model.search_read([], fields_names=['id'])
+            with kpi_context(), as_user(finance):
+                self.assertEqual(
+                    len(pool.get('ev.service.kpi.claim').search([])), 1)
+
+
+class NoSummaryTestCase(ServiceWorld, ModuleDBTestCase):
+    module = 'ev_service'
+    complex_case = test_summary.SummaryTestCase.complex_case
+
+    @with_transaction()
+    def test_cases_without_final_summary(self):
+        "Complex cases without a reviewed final summary, per coordinator"
+        pool = Pool()
+        Summary = pool.get('ev.service.case.summary')
+        NoSummary = pool.get('ev.service.kpi.no_summary')
+        w = self.setup()
+        today = dt.date.today()
+        with set_company(w.company):
+            # Simple: no summary asked
+            self.case(w)
+            self.complex_case(w)
+            drafted = self.complex_case(w)
+            done = self.complex_case(w)
+            with as_user(w.manager):
+                Summary.create([summary_values(drafted, kind='final')])
+                final, = Summary.create([summary_values(done, kind='final')])
+                Summary.review([final])
+            other = create_user('svc-manager-2',
+                'ev_service.group_service_manager')
+            other_case = self.complex_case(w)
+            other_case.coordinator = other
+            other_case.save()
+            with kpi_context(today, today):
+                rows = NoSummary.search_read([], fields_names=[
+                        'coordinator', 'open_cases', 'closed_cases'])
+            self.assertEqual(
+                sorted((r['coordinator'], r['open_cases'], r['closed_cases'])
+                    for r in rows),
+                [(w.manager.id, 2, 0), (other.id, 1, 0)])
+            # Reported before the dates: not counted
+            with kpi_context(today + dt.timedelta(days=1), None):
+                self.assertEqual(NoSummary.search([]), [])
