@@ -7,6 +7,8 @@ reporting models beside those of kpi.py (same context, same access):
   configuration, and those still undecided at the end of their month;
 - the claims by hour of day of the claimed window's start, in the
   company's time zone;
+- the claims by team zone: the postal code of the station's customer
+  matched to the zones of the field teams;
 - the cases of a complex category without a reviewed final summary, per
   coordinator."""
 import datetime as dt
@@ -15,7 +17,8 @@ import zoneinfo
 from sql import Cast, Literal, Null
 from sql.aggregate import Avg, Count, Min, Sum
 from sql.conditionals import Case as SqlCase
-from sql.functions import DateTrunc, Extract
+from sql.conditionals import Coalesce
+from sql.functions import DateTrunc, Extract, Upper
 
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.pool import Pool
@@ -144,6 +147,61 @@ class ClaimHour(ModelSQL, ModelView):
             & (claim.submitted_at != Null)
             & _date_range(claim.submitted_at),
             group_by=[claim.company, hour])
+
+
+class ClaimZone(ModelSQL, ModelView):
+    "The warranty claims by the team zone of the station"
+    __name__ = 'ev.service.kpi.claim.zone'
+    __string__ = "Warranty Claims by Zone"
+
+    company = fields.Many2One('company.company', "Company", readonly=True)
+    team = fields.Many2One('ev.field.team', "Team", readonly=True,
+        help="The team whose zones cover the postal code of the station's "
+        "customer (its first address); a code in the zones of two teams "
+        "counts for both; empty: no zone covers it.")
+    claims = fields.Integer("Claims", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('claims', 'DESC'), ('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Claim = pool.get('ev.service.claim')
+        Charger = pool.get('ev.charger')
+        Station = pool.get('ev.station')
+        Address = pool.get('party.address')
+        Zone = pool.get('ev.field.team.zone')
+        claim = Claim.__table__()
+        charger = Charger.__table__()
+        station = Station.__table__()
+        address = Address.__table__()
+        first = Address.__table__()
+        zone = Zone.__table__()
+        company = Transaction().context.get('company')
+        first_address = first.select(Min(first.id),
+            where=(first.party == station.customer) & first.active)
+        # The zones keep their patterns as LIKE patterns (ev_field)
+        query = (claim
+            .join(charger, condition=claim.charger == charger.id)
+            .join(station, condition=charger.station == station.id)
+            .join(address, 'LEFT',
+                condition=address.id == first_address)
+            .join(zone, 'LEFT',
+                condition=Upper(address.postal_code).like(
+                    zone.like_pattern)))
+        return query.select(
+            # One row per team (company is fixed): the team's id
+            (Coalesce(zone.team, 0) + 1).as_('id'),
+            claim.company.as_('company'),
+            zone.team.as_('team'),
+            Count(claim.id, distinct=True).as_('claims'),
+            where=(claim.company == company)
+            & (claim.submitted_at != Null)
+            & _date_range(claim.submitted_at),
+            group_by=[claim.company, zone.team])
 
 
 class NoSummary(ModelSQL, ModelView):

@@ -8,9 +8,11 @@ from unittest.mock import patch
 
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
-from trytond.modules.ev_field.tests.tools import create_user
+from trytond.modules.ev_charger_iot.tests.test_health import create_charger
+from trytond.modules.ev_field.tests.tools import create_team, create_user
 from trytond.modules.ev_service import claim as claim_module
-from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.modules.ev_station.tests.tools import (
+    ModuleDBTestCase, as_user, create_station)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -23,7 +25,7 @@ from .test_summary import summary_values
 
 MARCH = dt.datetime(2026, 3, 2, 8, 0)
 KPIS = ['ev.service.kpi.claim', 'ev.service.kpi.claim.hour',
-    'ev.service.kpi.no_summary']
+    'ev.service.kpi.claim.zone', 'ev.service.kpi.no_summary']
 
 
 @contextmanager
@@ -45,12 +47,12 @@ class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
     module = 'ev_service'
 
     def walked(self, submitted_at, decided_after=None, start=None,
-            closed_after=None):
+            closed_after=None, charger=None):
         """A claim submitted at `submitted_at` and rejected by the manager
         `decided_after` hours later, closed `closed_after` hours after"""
         Claim = Pool().get('ev.service.claim')
         end = start + hours(1) if start else None
-        claim = self.claim('other', start=start, end=end)
+        claim = self.claim('other', start=start, end=end, charger=charger)
         with claim_clock(submitted_at), as_user(self.manager):
             Claim.submit([Claim(claim.id)])
         if decided_after is not None:
@@ -129,6 +131,40 @@ class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
         # 08:10, 19:30, 19:50 and 01:30 the next day
         self.assertEqual([(r['hour'], r['claims']) for r in rows],
             [(1, 1), (8, 1), (19, 2)])
+
+    def charger_at(self, identity, postal_code):
+        "A charger in warranty at a station of a customer at `postal_code`"
+        Address = Pool().get('party.address')
+        station = create_station()
+        if postal_code:
+            Address.create([{'party': station.customer.id,
+                        'postal_code': postal_code}])
+        charger = create_charger(identity, station=station, connectors=2)
+        charger.model = self.charger.model
+        charger.commissioning_date = self.charger.commissioning_date
+        charger.save()
+        return charger
+
+    @with_transaction()
+    def test_claims_per_zone(self):
+        "The station's postal code in the zones of the teams"
+        ClaimZone = Pool().get('ev.service.kpi.claim.zone')
+        self.setup()
+        with set_company(self.company):
+            north = create_team(self.company, 'N', ['5600*'])
+            south = create_team(self.company, 'S', ['5601*', '560002'])
+            for identity, postal_code, claims in [
+                    ('CP-Z-1', '560011', 2), ('CP-Z-2', '560105', 1),
+                    # In the zones of both teams
+                    ('CP-Z-3', '560002', 1), ('CP-Z-4', None, 1)]:
+                charger = self.charger_at(identity, postal_code)
+                for _ in range(claims):
+                    self.walked(MARCH, charger=charger)
+            with kpi_context():
+                rows = ClaimZone.search_read([],
+                    fields_names=['team', 'claims'])
+        self.assertEqual([(r['team'], r['claims']) for r in rows],
+            [(north.id, 3), (south.id, 2), (None, 1)])
 
     @with_transaction()
     def test_field_team_cannot_read_claim_kpis(self):
