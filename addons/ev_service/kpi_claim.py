@@ -12,7 +12,6 @@ reporting models beside those of kpi.py (same context, same access):
 - the cases of a complex category without a reviewed final summary, per
   coordinator."""
 import datetime as dt
-import zoneinfo
 
 from sql import Cast, Literal, Null
 from sql.aggregate import Avg, Count, Min, Sum
@@ -21,6 +20,7 @@ from sql.conditionals import Coalesce
 from sql.functions import DateTrunc, Extract, Upper
 
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.ev_field.team import company_timezone
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
@@ -79,22 +79,28 @@ class Claim(ModelSQL, ModelView):
             (~decided | (DateTrunc('month', claim.decided_at) != month),
                 Literal(1)),
             else_=Literal(0))
-        return claim.select(
-            Min(claim.id).as_('id'),
-            claim.company.as_('company'),
+        # Grouped outside: PostgreSQL does not match the parameters of an
+        # expression in the grouping to those of the selected one
+        claims = claim.select(claim.id, claim.company,
             cls.month.sql_cast(month).as_('month'),
-            Count(Literal(1)).as_('submitted'),
-            Count(claim.decided_at).as_('decided'),
-            Avg(hours).as_('average_hours'),
-            (Sum(in_sla) * 100.0
-                / SqlCase((Count(claim.decided_at) > 0,
-                        Count(claim.decided_at)), else_=Null)
-                ).as_('within_sla'),
-            Sum(undecided_at_end).as_('undecided'),
+            claim.decided_at, hours.as_('hours'), in_sla.as_('in_sla'),
+            undecided_at_end.as_('undecided'),
             where=(claim.company == company)
             & (claim.submitted_at != Null)
-            & _date_range(claim.submitted_at),
-            group_by=[claim.company, month])
+            & _date_range(claim.submitted_at))
+        decided_count = Count(claims.decided_at)
+        return claims.select(
+            Min(claims.id).as_('id'),
+            claims.company.as_('company'),
+            claims.month.as_('month'),
+            Count(Literal(1)).as_('submitted'),
+            decided_count.as_('decided'),
+            Avg(claims.hours).as_('average_hours'),
+            (Sum(claims.in_sla) * 100.0
+                / SqlCase((decided_count > 0, decided_count), else_=Null)
+                ).as_('within_sla'),
+            Sum(claims.undecided).as_('undecided'),
+            group_by=[claims.company, claims.month])
 
 
 class ClaimHour(ModelSQL, ModelView):
@@ -115,15 +121,9 @@ class ClaimHour(ModelSQL, ModelView):
         cls._order = [('hour', 'ASC'), ('id', 'ASC')]
 
     @classmethod
-    def _offset_minutes(cls, company):
-        "The company's offset from UTC now, in minutes"
-        Company = Pool().get('company.company')
-        if not company or company < 0:
-            return 0
-        timezone = Company(company).timezone
-        if not timezone:
-            return 0
-        offset = dt.datetime.now(zoneinfo.ZoneInfo(timezone)).utcoffset()
+    def _offset_minutes(cls):
+        "The offset from UTC of the context company's clock now, in minutes"
+        offset = dt.datetime.now(company_timezone()).utcoffset()
         return int(offset.total_seconds() // 60)
 
     @classmethod
@@ -136,17 +136,18 @@ class ClaimHour(ModelSQL, ModelView):
         # integer arithmetic reads the same on SQLite and PostgreSQL
         minutes = (Cast(Extract('HOUR', start), 'INTEGER') * 60
             + Cast(Extract('MINUTE', start), 'INTEGER')
-            + (cls._offset_minutes(company) + 24 * 60))
+            + (cls._offset_minutes() + 24 * 60))
         hour = (minutes / 60) % 24
-        return claim.select(
-            Min(claim.id).as_('id'),
-            claim.company.as_('company'),
-            hour.as_('hour'),
-            Count(Literal(1)).as_('claims'),
+        claims = claim.select(claim.id, claim.company, hour.as_('hour'),
             where=(claim.company == company)
             & (claim.submitted_at != Null)
-            & _date_range(claim.submitted_at),
-            group_by=[claim.company, hour])
+            & _date_range(claim.submitted_at))
+        return claims.select(
+            Min(claims.id).as_('id'),
+            claims.company.as_('company'),
+            claims.hour.as_('hour'),
+            Count(Literal(1)).as_('claims'),
+            group_by=[claims.company, claims.hour])
 
 
 class ClaimZone(ModelSQL, ModelView):

@@ -15,10 +15,9 @@ from trytond.modules.ev_station.tests.tools import (
     ModuleDBTestCase, as_user, create_station)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
-from trytond.transaction import Transaction
 
 from .test_claim import ClaimWorld, at
-from .test_kpi import Clock, hours
+from .test_kpi import Clock, hours, kpi_context
 from .test_service import ServiceWorld
 from . import test_summary
 from .test_summary import summary_values
@@ -34,12 +33,6 @@ def claim_clock(when):
     clock = Clock()
     clock.now = when
     with patch.object(claim_module, 'dt', clock.module):
-        yield
-
-
-@contextmanager
-def kpi_context(from_date=dt.date(2026, 3, 1), to_date=dt.date(2026, 4, 30)):
-    with Transaction().set_context(from_date=from_date, to_date=to_date):
         yield
 
 
