@@ -31,7 +31,8 @@ from playwright.sync_api import expect
 from iot_tools import Broker, DemoChargers, Ingest, wait_for
 from test_browser import (
     SCREENSHOTS, browser, debug_on_failure, login, new_page, open_menu,
-    pick_completion, pytestmark, save_screenshot, settle, wait_visible)
+    pick_completion, pytestmark, save_screenshot, settle,
+    unknown_list_columns, wait_visible)
 from test_demo_field import jobs, server, session, tab_domains, utc
 
 PASSWORD = 'demo-pass'
@@ -294,6 +295,56 @@ def test_oem_follows_its_leads(server, desk):
             ).to_have_value('TM-24-0311')
         expect(tab.locator('.form input[name="milestone_installed"]')
             ).to_have_value(re.compile(re.escape(shown_date)))
+        assert not page.js_errors, page.js_errors
+
+
+def test_every_list_view_shows_in_sao(server):
+    "Every list view of every module of the demo shows in sao"
+    unknown = unknown_list_columns(server)
+    assert not unknown, (
+        "sao cannot show these list columns: " + "; ".join(unknown))
+
+
+def test_service_manager_follows_an_overdue_part(server, desk):
+    """The Service Manager finds the part that never came back on the
+    Overdue tab, with its box and label, and the hold it placed"""
+    page = desk
+    service = session(server, 'service')
+    overdue = service('model.ev.service.part.search_read', [
+            ('overdue', '=', True)], 0, None, None,
+        ['return_label', 'case.number', 'return_box.rec_name'])
+    assert overdue, "the demo has an overdue part"
+    labels = {p['return_label'] for p in overdue}
+
+    with debug_on_failure(page, server, 'service'):
+        login(page, server, 'service', PASSWORD)
+        tab = open_menu(page, "EV Operations", "Service", "Parts to Return")
+        open_tab(page, tab, "Overdue")
+        rows = tab.locator('.treeview tbody tr')
+        wait_visible(page, rows.first, "the overdue parts")
+        expect(rows).to_have_count(len(overdue))
+        assert set(list_column(tab, "Return Label")) == labels
+        screenshot(page, 'service-overdue.png')
+        part = overdue[0]
+        # On the label's cell: the serial's and the case's cells are links
+        label = tab.locator(
+            '.treeview tbody tr td[data-title="Return Label: "]',
+            has_text=part['return_label'])
+        label.first.dblclick()
+        entry = tab.locator('.form input[name="return_label"]')
+        wait_visible(page, entry, "the overdue part's form")
+        expect(entry).to_have_value(part['return_label'])
+        since = tab.locator('.form input[type=text][name="overdue_since"]')
+        wait_visible(page, since, "when the part became overdue")
+        expect(since).not_to_have_value('')
+        assert not page.js_errors, page.js_errors
+
+        cases = open_menu(page, "EV Operations", "Service", "Service Cases")
+        open_tab(page, cases, "Open")
+        row = cases.locator('.treeview tbody tr',
+            has_text=part['case.']['number'])
+        wait_visible(page, row, "the overdue part's case")
+        screenshot(page, 'service-cases.png')
         assert not page.js_errors, page.js_errors
 
 
