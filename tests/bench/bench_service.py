@@ -92,6 +92,12 @@ KPI_LISTS = {
         'oldest_due'],
     'ev.service.kpi.unaccepted': ['coordinator', 'coordinator.rec_name',
         'cases', 'oldest_follow_up'],
+    'ev.service.kpi.claim': ['month', 'submitted', 'decided',
+        'average_hours', 'within_sla', 'undecided'],
+    'ev.service.kpi.claim.hour': ['hour', 'claims'],
+    'ev.service.kpi.claim.zone': ['team', 'team.rec_name', 'claims'],
+    'ev.service.kpi.no_summary': ['coordinator', 'coordinator.rec_name',
+        'open_cases', 'closed_cases', 'oldest_reported'],
     }
 FULL_CLAIMS = 100_000
 
@@ -370,6 +376,27 @@ def load_claims(uri, database, n_claims):
     return time.monotonic() - started
 
 
+def stamp_claims(uri, database):
+    """The submission, decision and closing times of the claims (the claim
+    KPIs read them): submitted 10 minutes after the window, decided 1 to 96
+    hours later; idempotent, for claims loaded before the times existed"""
+    with connect(uri, database) as conn:
+        conn.execute('SELECT setseed(0.2028)')
+        conn.execute(
+            'UPDATE ev_service_claim SET '
+            "submitted_at = window_start + interval '10 minutes', "
+            'decided_at = CASE WHEN state IN '
+            "('approved', 'rejected', 'closed') THEN window_start "
+            "+ interval '10 minutes' + interval '1 hour' "
+            '* (1 + (random() * 95)::int) END '
+            "WHERE state != 'draft' AND submitted_at IS NULL")
+        conn.execute(
+            'UPDATE ev_service_claim SET '
+            "closed_at = decided_at + interval '1 hour' "
+            "WHERE state = 'closed' AND closed_at IS NULL")
+        conn.commit()
+
+
 def create_data(uri, database, n_cases, n_parts, n_statuses):
     started = time.monotonic()
     ids = orm_setup(database)
@@ -542,6 +569,7 @@ def main():
         claims_seconds = load_claims(uri, database, args.claims)
         if claims_seconds is not None:
             out('service_claims_load_time', claims_seconds, 's')
+        stamp_claims(uri, database)
         with connect(uri, database, autocommit=True) as conn:
             conn.execute('ANALYZE')
         out('service_kpi_rollup_time', roll_up(database), 's')
