@@ -10,7 +10,7 @@ import datetime as dt
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.ev_station.notification import user_in_group
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, Id, If
 from trytond.transaction import Transaction, without_check_access
 
@@ -596,10 +596,3 @@ class Case(Workflow, ModelSQL, ModelView):
             case.record('service_case_cancelled', gettext(
                     'ev_service.msg_log_case_cancelled', case=case.rec_name),
                 **case.step_values())
-
-
-class Station(metaclass=PoolMeta):
-    __name__ = 'ev.station'
-
-    service_cases = fields.One2Many(
-        'ev.service.case', 'station', "Service Cases", readonly=True)
