@@ -164,7 +164,10 @@ class Service:
         self.process.wait(timeout=20)
 
     def stop(self):
-        stop_process(self.process, timeout=20)
+        # The service gives its writer up to 60 s and the broker 15 s to
+        # finish (ingest.finish): a test must not kill it sooner, or a
+        # loaded machine loses the goodbye line the tests read
+        stop_process(self.process, timeout=90)
 
     def __enter__(self):
         return self.start()
