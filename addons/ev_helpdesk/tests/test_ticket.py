@@ -79,10 +79,11 @@ class TicketTestCase(ModuleDBTestCase):
             history = Ticket.__table_history__()
             cursor = Transaction().connection.cursor()
             cursor.execute(*history.select(history.state,
-                    where=history.id == t.id, order_by=[Column(history, '__id').asc]))
+                    where=history.id == t.id,
+                    order_by=[Column(history, '__id').asc]))
             states = [s for s, in cursor]
-            self.assertEqual(
-                [s for i, s in enumerate(states) if not i or states[i - 1] != s],
+            self.assertEqual([s for i, s in enumerate(states)
+                    if not i or states[i - 1] != s],
                 ['open', 'in_progress', 'waiting', 'in_progress', 'resolved',
                     'closed'])
 
