@@ -465,6 +465,9 @@ def main():
         logger.info("demo service cases loaded into %s", options.database)
     if load_claims(options.database):
         logger.info("demo warranty claims loaded into %s", options.database)
+    from demo.helpdesk import load_helpdesk
+    if load_helpdesk(options.database):
+        logger.info("demo helpdesk loaded into %s", options.database)
     close_configuration_wizard(options.database)
 
 

@@ -1,0 +1,157 @@
+"""The helpdesk of the demo (ev_helpdesk): the hotline's day.
+
+Tickets in every state a Helpdesk Manager meets — a critical charger fault
+just opened, a payment problem in progress, a customer we wait on, one
+resolved and one closed — on the demo's stations and customers, and an
+inbox with requests from each channel. Every step is a button pressed by
+the user who would press it: `hotline` (an Ops Agent of the Hotline),
+`tech` (an agent of the Technical department), `dispatcher` and `helpdesk`
+(the manager). Loaded once: a database with tickets is left alone."""
+import datetime as dt
+import logging
+
+from demo.__main__ import PASSWORD, in_transaction
+
+logger = logging.getLogger(__name__)
+
+# login, name, group xml id of ev_helpdesk, department codes
+HELPDESK_USERS = [
+    ('helpdesk', "Harini Helpdesk", 'group_helpdesk_manager', []),
+    ('dispatcher', "Dev Dispatcher", 'group_helpdesk_dispatcher', []),
+    ('hotline', "Hema Hotline", 'group_helpdesk_agent', ['hotline']),
+    ('tech', "Tarun Technical", 'group_helpdesk_agent',
+        ['technical', 'maintenance']),
+    ]
+
+
+def load_helpdesk(database):
+    def step(pool):
+        if 'ev.helpdesk.ticket' not in dict(pool.iterobject()):
+            return False
+        Ticket = pool.get('ev.helpdesk.ticket')
+        User = pool.get('res.user')
+        coordinator = User.search([('login', '=', 'coordinator')])
+        if (Ticket.search([], limit=1) or not coordinator
+                or not coordinator[0].company):
+            return False
+        create_helpdesk(pool, coordinator[0].company)
+        return True
+    return in_transaction(database, step)
+
+
+def create_helpdesk(pool, company):
+    from trytond.transaction import Transaction
+
+    with Transaction().set_context(company=company.id):
+        users = create_users(pool, company)
+        Desk(pool, company, users).create()
+
+
+def create_users(pool, company):
+    User = pool.get('res.user')
+    Group = pool.get('res.group')
+    ModelData = pool.get('ir.model.data')
+    Department = pool.get('ev.helpdesk.department')
+    users = {}
+    departments = {d.code: d for d in Department.search([])}
+    for login, name, group, codes in HELPDESK_USERS:
+        users[login] = User(login=login, name=name, password=PASSWORD,
+            email=f'{login}@ev.localhost',
+            groups=[Group(ModelData.get_id('ev_helpdesk', group))],
+            companies=[company], company=company)
+        users[login].save()
+        for code in codes:
+            Department.write([departments[code]], {
+                    'members': [('add', [users[login].id])]})
+    Department.write(list(departments.values()), {
+            'supervisor': users['helpdesk'].id})
+    return users
+
+
+class Desk:
+    "The demo's tickets and requests, each moved by its users' buttons"
+
+    def __init__(self, pool, company, users):
+        Station = pool.get('ev.station')
+        self.pool, self.company, self.users = pool, company, users
+        self.Ticket = pool.get('ev.helpdesk.ticket')
+        self.Request = pool.get('ev.helpdesk.request')
+        self.Category = pool.get('ev.helpdesk.category')
+        self.stations = [s for s in Station.search([],
+                order=[('id', 'ASC')]) if s.customer]
+
+    def as_user(self, login):
+        from trytond.transaction import Transaction
+        return Transaction().set_user(self.users[login].id)
+
+    def open(self, login, category, subject, station=None, hours_ago=1,
+            **values):
+        now = dt.datetime.now()
+        charger = None
+        if station and getattr(station, 'chargers', None):
+            charger = station.chargers[0]
+        with self.as_user(login):
+            ticket, = self.Ticket.create([{
+                        'company': self.company.id,
+                        'category': self.Category.from_code(category).id,
+                        'subject': subject,
+                        'station': station and station.id,
+                        'charger': charger and charger.id,
+                        'party': (station.customer.id
+                            if station and station.customer else None),
+                        'opened_at': now - dt.timedelta(hours=hours_ago),
+                        **values,
+                        }])
+        return ticket
+
+    def create(self):
+        stations = iter(self.stations * 2)
+        # A critical fault just reported: nobody has picked it up yet
+        self.open('dispatcher', 'fault', "Charger shows Faulted, burning "
+            "smell at the socket", station=next(stations), hours_ago=0.5,
+            priority='critical',
+            description="Customer called: the socket is hot and smells "
+            "of burning. Asked them not to use it.")
+        # A payment problem the hotline works on
+        ticket = self.open('hotline', 'payment', "UPI debited twice for "
+            "one session", station=next(stations), hours_ago=5,
+            description="₹ 486 debited twice on 3 Dec, session of 22 kWh.")
+        with self.as_user('hotline'):
+            self.Ticket.start([ticket])
+        # Waiting on the customer's screenshot
+        ticket = self.open('hotline', 'payment', "Wallet top-up not "
+            "credited", station=next(stations), hours_ago=26)
+        with self.as_user('hotline'):
+            self.Ticket.wait([ticket])
+        # A fault the technical agent resolved remotely
+        ticket = self.open('tech', 'fault', "Charger offline since the "
+            "morning", station=next(stations), hours_ago=30)
+        with self.as_user('tech'):
+            self.Ticket.start([ticket])
+            ticket.resolution = ("Modem power-cycled remotely; the charger "
+                "is back online and sent its heartbeat.")
+            ticket.save()
+            self.Ticket.resolve([ticket])
+        # A closed inquiry
+        ticket = self.open('hotline', 'inquiry', "Tariff for night "
+            "charging", hours_ago=72, priority='low')
+        with self.as_user('hotline'):
+            ticket.resolution = "Explained the time-of-day tariff."
+            ticket.save()
+            self.Ticket.resolve([ticket])
+        with self.as_user('helpdesk'):
+            self.Ticket.close([ticket])
+        # A complaint in progress that needs a service visit
+        ticket = self.open('hotline', 'complaint', "Technician did not "
+            "turn up for the appointment", station=next(stations),
+            hours_ago=8)
+        with self.as_user('hotline'):
+            self.Ticket.start([ticket])
+        # The inbox: a request typed in by the hotline
+        with self.as_user('hotline'):
+            self.Request.receive([{
+                        'company': self.company.id,
+                        'channel': 'manual',
+                        'text': "Customer at the mall site asks whether "
+                        "RFID cards can be shared in a family.",
+                        }])
