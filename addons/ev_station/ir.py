@@ -14,6 +14,7 @@ class Cron(metaclass=PoolMeta):
                     "Notify Overdue Handovers"),
                 ('ev.station.log.email|deliver_due',
                     "Send Pending Customer Emails"),
+                ('ev.sla.clock|check_due', "Warn and Breach SLA Clocks"),
                 ])
 
 
