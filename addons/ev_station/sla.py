@@ -50,7 +50,9 @@ import datetime as dt
 import math
 from collections import defaultdict
 
-from sql import Literal
+from sql import Literal, Null
+from sql.conditionals import Case, Coalesce
+from sql.functions import CurrentTimestamp
 
 from trytond import backend
 from trytond.model import (
@@ -209,6 +211,9 @@ class Clock(ModelSQL, ModelView):
                         & (t.warned == Literal(False)))),
                 })
         cls._order = [('due_at', 'ASC NULLS LAST'), ('id', 'DESC')]
+
+    # How many clocks the cron claims and settles at a time
+    _check_batch = 200
 
     @classmethod
     def default_paused_seconds(cls):
@@ -419,9 +424,7 @@ class Clock(ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         table = cls.__table__()
         now = _now(now)
-        where = ((table.state == 'running')
-            & ((table.due_at <= now)
-                | ((table.warn_at <= now) & (table.warned == Literal(False)))))
+        where = cls._due_where(table, now)
         changed = []
         while True:
             if backend.name == 'sqlite':
@@ -429,17 +432,31 @@ class Clock(ModelSQL, ModelView):
                 # then reads what this one committed.
                 cursor.execute(*table.update(
                         [table.state], [table.state], where=where))
-            query = table.select(table.id, where=where,
-                order_by=[table.id.asc], limit=1000)
+            query = table.select(table.id, table.record_model, table.metric,
+                table.record_id, table.due_at, where=where,
+                order_by=[table.id.asc], limit=cls._check_batch)
             if database.has_select_for():
                 For = database.get_select_for_skip_locked()
                 query.for_ = For('UPDATE')
             cursor.execute(*query)
-            ids = [i for i, in cursor]
-            if not ids:
-                return changed
+            # Read without the ORM: thousands may be due at once
+            warned, breached = [], []
+            for id_, model, metric, record_id, due_at in cursor:
+                owner = (id_, model, metric, record_id)
+                (breached if due_at <= now else warned).append(owner)
+            if not warned and not breached:
+                # Not browse(): it checks each id against all the others
+                return [cls(i) for i in changed]
             with without_check_access():
-                changed.extend(cls._settle(cls.browse(ids), now))
+                cls._apply(warned, breached, now)
+            changed.extend(o[0] for o in warned + breached)
+
+    @classmethod
+    def _due_where(cls, table, now):
+        "The clocks check_due handles: served by the two partial indexes"
+        return ((table.state == 'running')
+            & ((table.due_at <= now)
+                | ((table.warn_at <= now) & (table.warned == Literal(False)))))
 
     # --- the arithmetic and the bookkeeping ------------------------------
 
@@ -473,8 +490,7 @@ class Clock(ModelSQL, ModelView):
     def _settle(cls, clocks, at):
         """Warn and breach the clocks whose threshold or target has passed
         at `at`; call the owners' hooks. Returns the clocks, read anew."""
-        Event = Pool().get('ev.sla.event')
-        warned, breached, to_write = [], [], []
+        warned, breached = [], []
         for clock in clocks:
             if clock.state == 'running':
                 over = clock.due_at <= at
@@ -486,34 +502,69 @@ class Clock(ModelSQL, ModelView):
                     clock.target_seconds, clock.warning_percent)
             else:
                 continue
+            # What the hooks need, read before the updates
+            owner = (clock.id, clock.record_model, clock.metric,
+                clock.record_id)
             if over:
-                breached.append(clock)
-                to_write.extend([[clock], {
-                            'state': 'breached',
-                            'warned': True,
-                            'paused': False,
-                            'paused_since': None,
-                            'breached_at': max(
-                                clock.due_at or at, clock.scheduled_at),
-                            }])
+                breached.append(owner)
             elif warn:
-                warned.append(clock)
-                to_write.extend([[clock], {'warned': True}])
-        if to_write:
-            cls.write(*to_write)
-        # A clock over its target is breached without a warning first
-        Event.record(warned, 'warned', at)
-        Event.record(breached, 'breached', at)
-        cls._call_hooks(warned, 'sla_warned')
-        cls._call_hooks(breached, 'sla_breached')
+                warned.append(owner)
+        cls._apply(warned, breached, at)
         return cls.browse([c.id for c in clocks])
 
     @classmethod
-    def _call_hooks(cls, clocks, hook):
+    def _apply(cls, warned, breached, at):
+        """Warn and breach clocks given as (clock id, record model, metric,
+        record id): set-based, the cron may settle thousands at once"""
+        Event = Pool().get('ev.sla.event')
+        table = cls.__table__()
+        due = Coalesce(table.due_at, at)
+        scheduled = Coalesce(table.scheduled_at, table.started_at)
+        cls._sql_update(table, [o[0] for o in breached], {
+                table.state: 'breached',
+                table.warned: Literal(True),
+                table.paused: Literal(False),
+                table.paused_since: Null,
+                # Not before the change that put it over its target
+                table.breached_at: Case(
+                    (due >= scheduled, due), else_=scheduled),
+                })
+        cls._sql_update(table, [o[0] for o in warned], {
+                table.warned: Literal(True),
+                })
+        # A clock over its target is breached without a warning first
+        Event.record([o[0] for o in warned], 'warned', at)
+        Event.record([o[0] for o in breached], 'breached', at)
+        cls._call_hooks(warned, 'sla_warned')
+        cls._call_hooks(breached, 'sla_breached')
+
+    @classmethod
+    def _sql_update(cls, table, ids, values):
+        """UPDATE the clocks of ids with {column of table: value}, without
+        the ORM (no checks: the engine's own columns)"""
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        if not ids:
+            return
+        columns = [table.write_uid, table.write_date, *values.keys()]
+        row = [transaction.user, CurrentTimestamp(), *values.values()]
+        for sub_ids in grouped_slice(ids, 1000):
+            cursor.execute(*table.update(columns, row,
+                    where=fields.SQL_OPERATORS['in'](table.id, sub_ids)))
+        # As ModelSQL.write does: what the transaction read is stale
+        transaction.counter += 1
+        for cache in transaction.cache.values():
+            if cls.__name__ in cache:
+                for id_ in ids:
+                    cache[cls.__name__].pop(id_, None)
+
+    @classmethod
+    def _call_hooks(cls, owners, hook):
+        "owners: (clock id, record model, metric, record id)"
         pool = Pool()
         groups = defaultdict(list)
-        for clock in clocks:
-            groups[(clock.record_model, clock.metric)].append(clock.record_id)
+        for _, model, metric, record_id in owners:
+            groups[(model, metric)].append(record_id)
         for (model, metric), ids in sorted(groups.items()):
             try:
                 Model = pool.get(model)
@@ -547,14 +598,22 @@ class Event(ImmutableMixin, ModelSQL, ModelView):
 
     @classmethod
     def record(cls, clocks, kind, at):
-        "Write the event `kind` of the clocks (as they are now)"
+        """Write the event `kind` of the clocks (records or ids) as they are
+        in the database now: one INSERT ... SELECT per thousand clocks (the
+        cron may breach thousands at once)"""
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
         Clock = Pool().get('ev.sla.clock')
-        clocks = Clock.browse([c.id for c in clocks])
-        with without_check_access():
-            return cls.create([{
-                        'clock': c.id,
-                        'kind': kind,
-                        'at': at,
-                        'due_at': c.due_at,
-                        'target_seconds': c.target_seconds,
-                        } for c in clocks])
+        table = cls.__table__()
+        clock = Clock.__table__()
+        for sub_ids in grouped_slice([int(c) for c in clocks], 1000):
+            cursor.execute(*table.insert([
+                        table.create_uid, table.create_date, table.clock,
+                        table.kind, table.at, table.due_at,
+                        table.target_seconds],
+                    clock.select(
+                        Literal(transaction.user), CurrentTimestamp(),
+                        clock.id, Literal(kind), Literal(at), clock.due_at,
+                        clock.target_seconds,
+                        where=fields.SQL_OPERATORS['in'](clock.id, sub_ids),
+                        order_by=[clock.id.asc])))

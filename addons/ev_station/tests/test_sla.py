@@ -5,12 +5,15 @@ The calendar is the suite's default: India (UTC+05:30), Monday to Saturday
 09:00-18:00, India's public holidays closed. Every time is written in IST
 and converted to the naive UTC Tryton stores (09:00 IST = 03:30 UTC)."""
 import datetime as dt
+import unittest
 from unittest import mock
 
+from trytond import backend
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
+from trytond.transaction import Transaction
 
 from .tools import ModuleDBTestCase, as_user, create_station, create_user
 
@@ -367,3 +370,75 @@ class SLATestCase(ModuleDBTestCase):
         self.assertEqual(hours.subdivision, 'KA')
         self.assertEqual(hours.add_business_seconds(
                 ist(2026, 8, 11, 17), 2 * H), ist(2026, 8, 13, 10))
+
+
+@unittest.skipUnless(backend.name == 'postgresql',
+    "row locks (FOR UPDATE SKIP LOCKED) and the planner are PostgreSQL's")
+class SLAPostgreSQLTestCase(ModuleDBTestCase):
+    "Two crons at once, and the cron's query on many clocks"
+
+    def test_two_crons_at_once(self):
+        """While a cron holds the due clocks, a second one skips them; run
+        again after the first commits, it finds nothing: one event each"""
+        from trytond.tests.test_tryton import DB_NAME, USER
+        with Transaction().start(DB_NAME, USER) as transaction:
+            pool = Pool()
+            Clock = pool.get('ev.sla.clock')
+            calendar = pool.get('ev.business.calendar').get_default()
+            stations = [create_station() for _ in range(3)]
+            # Tue 11 Aug 09:00 + 1 h: due 10:00
+            Clock.start(stations, 'resolution', H, calendar,
+                at=ist(2026, 8, 11, 9))
+            transaction.commit()
+        now = ist(2026, 8, 11, 10, 5)
+        with Transaction().start(DB_NAME, USER) as first:
+            Clock = Pool().get('ev.sla.clock')
+            self.assertEqual(len(Clock.check_due(now=now)), 3)
+            with Transaction().new_transaction() as second:
+                self.assertEqual(Clock.check_due(now=now), [])
+                second.commit()
+            first.commit()
+        with Transaction().start(DB_NAME, USER) as transaction:
+            pool = Pool()
+            Clock = pool.get('ev.sla.clock')
+            Event = pool.get('ev.sla.event')
+            self.assertEqual(Clock.check_due(now=now), [])
+            self.assertEqual(
+                Event.search_count([('kind', '=', 'breached')]), 3)
+            self.assertEqual(
+                Event.search_count([('kind', '=', 'warned')]), 0)
+            transaction.rollback()
+
+    @with_transaction()
+    def test_cron_query_uses_the_indexes(self):
+        "200,000 clocks, a few due: the cron reads an index, never the table"
+        pool = Pool()
+        Clock = pool.get('ev.sla.clock')
+        calendar = pool.get('ev.business.calendar').get_default()
+        cursor = Transaction().connection.cursor()
+        # Running clocks due from 1 Sep onwards, a minute apart; a tenth of
+        # them stopped long ago
+        cursor.execute(
+            'INSERT INTO ev_sla_clock (record_model, record_id, metric, '
+            'calendar, state, started_at, target_seconds, warning_percent, '
+            'paused, paused_seconds, warned, warn_at, due_at) '
+            "SELECT 'ev.test', n, 'resolution', %s, "
+            "CASE WHEN n %% 10 = 0 THEN 'met' ELSE 'running' END, "
+            "TIMESTAMP '2026-08-01', 3600, 80, false, 0, false, "
+            "TIMESTAMP '2026-09-01' + n * INTERVAL '1 minute', "
+            "TIMESTAMP '2026-09-01' + n * INTERVAL '1 minute' "
+            'FROM generate_series(1, 200000) AS n', (calendar.id,))
+        cursor.execute('ANALYZE ev_sla_clock')
+        table = Clock.__table__()
+        query = table.select(table.id,
+            where=Clock._due_where(table, dt.datetime(2026, 9, 1, 0, 10)))
+        sql, params = tuple(query)
+        cursor.execute('EXPLAIN ' + sql, params)
+        plan = '\n'.join(r for r, in cursor)
+        # One partial index per condition, or-ed: a BitmapOr of two scans
+        self.assertNotIn('Seq Scan', plan)
+        self.assertIn('BitmapOr', plan)
+        self.assertIn('Index Cond: (due_at <=', plan)
+        self.assertIn('Index Cond: (warn_at <=', plan)
+        self.assertEqual(len(Clock.check_due(
+                    now=dt.datetime(2026, 9, 1, 0, 10))), 9)
