@@ -1,0 +1,165 @@
+# This file is part of the EV operations suite.
+"""The SLA of tickets, on ev_station's engine (ev_station/sla.py).
+
+Two clocks per ticket, started when it is opened with the targets of its
+priority (SLA Targets of kind "Helpdesk Ticket", one per priority and
+metric, in business time of their calendar):
+- first_response: stopped at the ticket's first response;
+- resolution: paused while Waiting on Customer, resumed when it leaves it,
+  stopped when the ticket is resolved.
+A priority change retargets both: the business time spent counts against
+the new target. Nearing the target (the warning) tells the department's
+supervisor; a breach tells the supervisor and the agent and writes an
+entry on the Station Record of the ticket."""
+import datetime as dt
+from collections import defaultdict
+
+from trytond.i18n import gettext
+from trytond.model import fields
+from trytond.modules.ev_station.notification import notify
+from trytond.pool import Pool, PoolMeta
+from trytond.transaction import without_check_access
+
+KIND = 'ev_helpdesk.ticket'
+METRICS = ['first_response', 'resolution']
+
+
+class Target(metaclass=PoolMeta):
+    __name__ = 'ev.sla.target'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.kind.selection.append((KIND, "Helpdesk Ticket"))
+
+
+def _by(records, key):
+    groups = defaultdict(list)
+    for record in records:
+        groups[key(record)].append(record)
+    return groups.items()
+
+
+class Ticket(metaclass=PoolMeta):
+    __name__ = 'ev.helpdesk.ticket'
+
+    sla_clocks = fields.Function(fields.Many2Many(
+            'ev.sla.clock', None, None, "SLA Clocks"), 'get_sla_clocks')
+
+    def get_sla_clocks(self, name):
+        Clock = Pool().get('ev.sla.clock')
+        return [c.id for metric in METRICS
+            for c in Clock.get_clocks([self], metric)]
+
+    @classmethod
+    def copy(cls, tickets, default=None):
+        default = default.copy() if default else {}
+        default.setdefault('sla_clocks')
+        return super().copy(tickets, default=default)
+
+    @classmethod
+    def on_modification(cls, mode, tickets, field_names=None):
+        super().on_modification(mode, tickets, field_names=field_names)
+        if mode == 'create':
+            cls.sla_start(tickets)
+            cls.sla_follow(tickets)
+        elif mode == 'write':
+            if 'priority' in field_names:
+                cls.sla_retarget(tickets)
+            if field_names & {'state', 'first_response_at'}:
+                cls.sla_follow(tickets)
+
+    @classmethod
+    def sla_start(cls, tickets):
+        "Start the clocks of the tickets, from their opening"
+        pool = Pool()
+        Clock = pool.get('ev.sla.clock')
+        Target = pool.get('ev.sla.target')
+        for (priority, opened_at), group in _by(
+                tickets, lambda t: (t.priority, t.opened_at)):
+            for metric in METRICS:
+                target = Target.find(KIND, priority, metric)
+                if target:
+                    Clock.start_target(group, target, at=opened_at)
+
+    @classmethod
+    def sla_retarget(cls, tickets):
+        "The targets of the tickets' (new) priority"
+        pool = Pool()
+        Clock = pool.get('ev.sla.clock')
+        Target = pool.get('ev.sla.target')
+        for priority, group in _by(tickets, lambda t: t.priority):
+            for metric in METRICS:
+                target = Target.find(KIND, priority, metric)
+                if target:
+                    Clock.retarget(group, metric, target.seconds,
+                        warning_percent=target.warning_percent)
+
+    @classmethod
+    def sla_follow(cls, tickets):
+        """Stop, pause or resume the clocks as the tickets' state says, at
+        the times the tickets recorded"""
+        Clock = Pool().get('ev.sla.clock')
+        for at, group in _by([t for t in tickets if t.first_response_at],
+                lambda t: t.first_response_at):
+            Clock.stop(group, 'first_response', at=at)
+        for (state, at), group in _by(tickets, lambda t: (t.state, {
+                        'waiting': t.waiting_since,
+                        'resolved': t.resolved_at,
+                        'closed': t.resolved_at,
+                        }.get(t.state))):
+            if state == 'waiting':
+                Clock.pause(group, 'resolution', at=at)
+            elif state in {'resolved', 'closed'}:
+                Clock.stop(group, 'resolution', at=at)
+            else:
+                Clock.resume(group, 'resolution')
+
+    @classmethod
+    def _sla_metric_string(cls, metric):
+        Target = Pool().get('ev.sla.target')
+        return dict(Target.metric.selection).get(metric, metric)
+
+    @classmethod
+    def sla_warned(cls, tickets, metric):
+        "The engine's hook: the target nears; the supervisor is told"
+        metric_string = cls._sla_metric_string(metric)
+        for supervisor, group in _by(tickets, lambda t: (
+                    t.department and t.department.supervisor)):
+            if not supervisor:
+                continue
+            notify([supervisor], group, lambda t: gettext(
+                    'ev_helpdesk.msg_sla_warned',
+                    ticket=t.rec_name, metric=metric_string,
+                    due=_due_text(t, metric)))
+
+    @classmethod
+    def sla_breached(cls, tickets, metric):
+        """The engine's hook: the target is spent; the supervisor and the
+        agent are told, the Station Record keeps it"""
+        metric_string = cls._sla_metric_string(metric)
+        for ticket in tickets:
+            text = gettext('ev_helpdesk.msg_sla_breached',
+                ticket=ticket.rec_name, metric=metric_string,
+                priority=ticket.priority_string, due=_due_text(ticket, metric))
+            users = [ticket.agent]
+            if ticket.department:
+                users.append(ticket.department.supervisor)
+            notify(users, [ticket], text)
+            if ticket.station:
+                with without_check_access():
+                    ticket.record('helpdesk_sla_breached', text)
+
+
+def _due_text(ticket, metric):
+    "The due time of the ticket's clock, in the company's time zone"
+    Clock = Pool().get('ev.sla.clock')
+    clocks = Clock.get_clocks([ticket], metric)
+    if not clocks or not clocks[0].due_at:
+        return ''
+    due = clocks[0].due_at.replace(tzinfo=dt.timezone.utc)
+    timezone = ticket.company.timezone if ticket.company else None
+    if timezone:
+        from zoneinfo import ZoneInfo
+        due = due.astimezone(ZoneInfo(timezone))
+    return due.strftime('%Y-%m-%d %H:%M')
