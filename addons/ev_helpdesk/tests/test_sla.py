@@ -136,3 +136,33 @@ class TicketSLATestCase(ModuleDBTestCase):
                         ('station', '=', w.station.id),
                         ('event_type.code', '=', 'helpdesk_sla_breached'),
                         ], order=[('id', 'ASC')])], breaches)
+
+    @with_transaction()
+    def test_breach_found_by_the_agent(self):
+        """The agent answers a ticket already past its response target: the
+        breach is settled in the agent's own transaction, with the agent's
+        rights (the engine and the hooks write what the agent may not)"""
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        Log = pool.get('ev.station.log')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            t = ticket(w, station=w.station.id, priority='critical',
+                opened_at=ist(2026, 8, 14, 17))
+            # Critical: a response within 30 min, due Fri 17:30
+            self.assertEqual(clocks(t)['first_response'].due_at,
+                ist(2026, 8, 14, 17, 30))
+            with as_user(w.technician):
+                Ticket.start([Ticket(t.id)])
+        response = clocks(t)['first_response']
+        self.assertEqual(
+            (response.state, response.breached_at, response.stopped_at),
+            ('breached', ist(2026, 8, 14, 17, 30),
+                Ticket(t.id).first_response_at.replace(microsecond=0)))
+        self.assertEqual([e.text for e in Log.search([
+                        ('station', '=', w.station.id),
+                        ('event_type.code', '=', 'helpdesk_sla_breached'),
+                        ])], [
+                f"Ticket {t.number} (Critical) breached its First Response "
+                "target, due 2026-08-14 12:00."])
+        self.assertEqual(len(notifications(w.manager)), 1)
