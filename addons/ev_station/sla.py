@@ -209,6 +209,13 @@ class Clock(ModelSQL, ModelView):
                 Index(t, (t.warn_at, Index.Range()),
                     where=((t.state == 'running')
                         & (t.warned == Literal(False)))),
+                # The lists of records near or past their targets
+                Index(t, (t.record_model, Index.Equality()),
+                    (t.warn_at, Index.Range()),
+                    where=t.state == 'running'),
+                Index(t, (t.record_model, Index.Equality()),
+                    (t.record_id, Index.Range()),
+                    where=t.state == 'breached'),
                 })
         cls._order = [('due_at', 'ASC NULLS LAST'), ('id', 'DESC')]
 
@@ -387,6 +394,22 @@ class Clock(ModelSQL, ModelView):
         clocks = cls.browse([c.id for c in clocks])
         Event.record(clocks, 'retargeted', at)
         return cls._settle(clocks, at)
+
+    @classmethod
+    @without_check_access
+    def reopen(cls, records, metric, at=None):
+        """Run again the clocks that were met (a ticket reopened): the time
+        since they stopped counts as a pause"""
+        at = _now(at)
+        clocks = cls._in_state(records, metric, {'met'})
+        for clock in clocks:
+            cls.write([clock], {
+                    'state': 'paused',
+                    'paused': True,
+                    'paused_since': min(clock.stopped_at, at),
+                    'stopped_at': None,
+                    })
+        return cls.resume(records, metric, at=at)
 
     @classmethod
     @without_check_access

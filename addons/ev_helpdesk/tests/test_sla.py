@@ -166,3 +166,72 @@ class TicketSLATestCase(ModuleDBTestCase):
                 f"Ticket {t.number} (Critical) breached its First Response "
                 "target, due 2026-08-14 12:00."])
         self.assertEqual(len(notifications(w.manager)), 1)
+
+    @with_transaction()
+    def test_near_breach_and_breached_lists(self):
+        """The Near Breach tab lists the active tickets whose clock runs past
+        its warning, the Breached tab those with a breached clock; an agent
+        sees only their department's in them"""
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        Clock = pool.get('ev.sla.clock')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            near, breached, fine, other = [ticket(w) for _ in range(4)]
+            Ticket.write([other], {'category': category('payment').id,
+                    'department': w.hotline.id})
+            now = dt.datetime.utcnow().replace(microsecond=0)
+            Clock.write(Clock.get_clocks([near, other], 'resolution'), {
+                    'warn_at': now - dt.timedelta(minutes=5),
+                    'due_at': now + dt.timedelta(hours=1)})
+            Clock.write(Clock.get_clocks([fine], 'resolution'), {
+                    'warn_at': now + dt.timedelta(hours=1),
+                    'due_at': now + dt.timedelta(hours=2)})
+            Clock.write(Clock.get_clocks([breached], 'resolution'), {
+                    'state': 'breached', 'breached_at': now})
+            for t in [near, fine, other]:
+                Clock.write(Clock.get_clocks([t], 'first_response'), {
+                        'warn_at': now + dt.timedelta(hours=1),
+                        'due_at': now + dt.timedelta(hours=2)})
+            active = ('state', 'in', ['open', 'in_progress', 'waiting'])
+            self.assertEqual(
+                Ticket.search([active, ('sla_status', '=', 'near_breach')],
+                    order=[('id', 'ASC')]), [near, other])
+            self.assertEqual(
+                Ticket.search([active, ('sla_status', '=', 'breached')]),
+                [breached])
+            self.assertEqual(
+                [Ticket(t.id).sla_status for t in [near, breached, fine]],
+                ['near_breach', 'breached', 'on_track'])
+            self.assertEqual(Ticket(near.id).sla_due_at,
+                now + dt.timedelta(hours=1))
+            with as_user(w.technician):
+                self.assertEqual(Ticket.search(
+                        [('sla_status', '=', 'near_breach')]), [near])
+            # An unknown status finds nothing rather than failing
+            self.assertEqual(
+                Ticket.search([('sla_status', '=', 'on_track')]), [])
+
+    @with_transaction()
+    def test_reopen_runs_the_resolution_clock_again(self):
+        """A customer's reply within the reopen window runs the resolution
+        clock again: the time it stood resolved does not count"""
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        Event = pool.get('ev.sla.event')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            t = ticket(w, resolution="Reset remotely")
+            Ticket.resolve([t])
+            resolution = clocks(t)['resolution']
+            self.assertEqual(resolution.state, 'met')
+            Ticket.customer_replied([Ticket(t.id)])
+            resolution = clocks(t)['resolution']
+            self.assertEqual((Ticket(t.id).state, resolution.state,
+                    resolution.stopped_at),
+                ('in_progress', 'running', None))
+            self.assertEqual(
+                [e.kind for e in Event.search(
+                        [('clock', '=', resolution.id)],
+                        order=[('id', 'ASC')])],
+                ['started', 'met', 'resumed'])
