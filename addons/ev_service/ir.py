@@ -16,3 +16,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('ev.service.kpi.step.month|roll_up',
                 "Roll Up the Service Step Times"))
+        cls.method.selection.append(
+            ('ev.service.kpi.claim.month|roll_up',
+                "Roll Up the Warranty Claim Figures"))

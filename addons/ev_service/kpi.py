@@ -24,7 +24,7 @@ from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.modelstorage import local_cache
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 from .case import OPEN_STATES
 from .part import EXPECTED_STATES
@@ -41,6 +41,12 @@ STEPS = [
     ('return', "Replacement → Return Received",
         'replaced_at', 'return_received_at'),
     ]
+
+# The ids of the KPI rows that are not ids of a table start past the
+# smallint range: psycopg binds a list of ids that all fit a smallint as a
+# smallint[], and PostgreSQL does not hash an integer = ANY(smallint[]), so
+# the read of thousands of rows by id would compare each row with each id
+ID_BASE = 2 ** 16
 
 
 class Context(ModelView):
@@ -92,17 +98,21 @@ class StepMixin:
     "Hours per step interval of the cases, grouped by month and more"
     __slots__ = ()
 
-    company = fields.Many2One('company.company', "Company", readonly=True)
-    month = fields.Date("Month", readonly=True)
+    # Lazy: a search selects the ids only, not every column of thousands
+    # of rows that it throws away (ModelSQL.search keeps none of them in
+    # the cache); read selects the columns asked for
+    company = fields.Many2One('company.company', "Company", readonly=True,
+        loading='lazy')
+    month = fields.Date("Month", readonly=True, loading='lazy')
     step = fields.Selection([(s, n) for s, n, _, _ in STEPS], "Step",
-        readonly=True, sort=False)
-    cases = fields.Integer("Cases", readonly=True)
+        readonly=True, sort=False, loading='lazy')
+    cases = fields.Integer("Cases", readonly=True, loading='lazy')
     average_hours = fields.Float("Average (Hours)", digits=(16, 1),
-        readonly=True)
+        readonly=True, loading='lazy')
     median_hours = fields.Float("Median (Hours)", digits=(16, 1),
-        readonly=True)
+        readonly=True, loading='lazy')
     max_hours = fields.Float("Longest (Hours)", digits=(16, 1),
-        readonly=True)
+        readonly=True, loading='lazy')
 
     @classmethod
     def __setup__(cls):
@@ -217,14 +227,14 @@ class StepMixin:
         per_team = bool(cls._group_names)
         # Even ids for the stored rows, odd for the live ones
         return Union(
-            stored.select((stored.id * 2).as_('id'),
+            stored.select((stored.id * 2 + ID_BASE).as_('id'),
                 stored.company, stored.month, stored.step,
                 *(getattr(stored, g) for g in cls._group_names),
                 stored.cases, stored.average_hours, stored.median_hours,
                 stored.max_hours,
                 where=(stored.company == company)
                 & (stored.per_team == per_team) & in_store),
-            computed.select((computed.id * 2 + 1).as_('id'),
+            computed.select((computed.id * 2 + 1 + ID_BASE).as_('id'),
                 computed.company, computed.month, computed.step,
                 *(getattr(computed, g) for g in cls._group_names),
                 computed.cases, computed.average_hours,
@@ -241,7 +251,8 @@ class StepTeam(StepMixin, ModelSQL, ModelView):
     __name__ = 'ev.service.kpi.step.team'
     __string__ = "Service Step Times per Team"
 
-    team = fields.Many2One('ev.field.team', "Team", readonly=True)
+    team = fields.Many2One('ev.field.team', "Team", readonly=True,
+        loading='lazy')
     _group_names = ['team']
 
 
@@ -288,17 +299,24 @@ class StepMonth(ModelSQL):
     def stored_months(cls, company, from_date, to_date):
         """The first month and the end (exclusive) of the months the KPIs
         read from the rollups: the rolled-up months wholly in the dates"""
-        # The KPIs' readers see the rollups through the KPIs only
-        with without_check_access():
-            last = cls.search([('company', '=', company)],
-                order=[('month', 'DESC')], limit=1)
+        # The KPIs' readers see the rollups through the KPIs only: one
+        # indexed look-up, not a search reading every column of the row
+        # (twice per request: the KPI's search and its read)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(Max(table.month),
+                where=(table.company == company)
+                & (table.per_team == Literal(False))))
+        last, = cursor.fetchone()
         if not last:
             return None, None
+        if isinstance(last, str):  # SQLite
+            last = dt.date.fromisoformat(last[:10])
         first = None
         if from_date:
             first = (from_date if from_date.day == 1
                 else _next_month(from_date))
-        end = _next_month(last[0].month)
+        end = _next_month(last)
         if to_date:
             end = min(end, (to_date + dt.timedelta(days=1)).replace(day=1))
         if first and first >= end:

@@ -13,19 +13,19 @@ reporting models beside those of kpi.py (same context, same access):
   coordinator."""
 import datetime as dt
 
-from sql import Cast, Literal, Null
-from sql.aggregate import Avg, Count, Min, Sum
+from sql import Cast, Literal, Null, Union
+from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case as SqlCase
-from sql.conditionals import Coalesce
-from sql.functions import DateTrunc, Extract, Upper
+from sql.conditionals import Coalesce, NullIf
+from sql.functions import CurrentTimestamp, DateTrunc, Extract
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_field.team import company_timezone
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
 from .case import OPEN_STATES
-from .kpi import _date_range
+from .kpi import ID_BASE, _date_range, _midnight, _next_month
 
 
 def _hours(start, end):
@@ -62,14 +62,12 @@ class Claim(ModelSQL, ModelView):
         cls._order = [('month', 'DESC'), ('id', 'ASC')]
 
     @classmethod
-    def table_query(cls):
-        pool = Pool()
-        Claim = pool.get('ev.service.claim')
-        Configuration = pool.get('ev.service.configuration')
+    def _monthly(cls, company, sla_hours, where):
+        """The figures of the claims of `company` submitted where `where`
+        (a condition on the submission time), per month of submission: the
+        sums the rollup stores, from which the KPI's rows are computed"""
+        Claim = Pool().get('ev.service.claim')
         claim = Claim.__table__()
-        company = Transaction().context.get('company')
-        with without_check_access():
-            sla_hours = Configuration(1).claim_sla_hours
         month = DateTrunc('month', claim.submitted_at)
         decided = claim.decided_at != Null
         hours = _hours(claim.submitted_at, claim.decided_at)
@@ -87,20 +85,214 @@ class Claim(ModelSQL, ModelView):
             undecided_at_end.as_('undecided'),
             where=(claim.company == company)
             & (claim.submitted_at != Null)
-            & _date_range(claim.submitted_at))
-        decided_count = Count(claims.decided_at)
+            & where(claim.submitted_at))
         return claims.select(
             Min(claims.id).as_('id'),
             claims.company.as_('company'),
             claims.month.as_('month'),
             Count(Literal(1)).as_('submitted'),
-            decided_count.as_('decided'),
-            Avg(claims.hours).as_('average_hours'),
-            (Sum(claims.in_sla) * 100.0
-                / SqlCase((decided_count > 0, decided_count), else_=Null)
-                ).as_('within_sla'),
+            Count(claims.decided_at).as_('decided'),
+            Sum(claims.hours).as_('hours'),
+            Sum(claims.in_sla).as_('in_sla'),
             Sum(claims.undecided).as_('undecided'),
             group_by=[claims.company, claims.month])
+
+    @classmethod
+    def table_query(cls):
+        """The complete months rolled up by the daily cron with the SLA of
+        the configuration, and the others (the current month, those not
+        rolled up yet or forgotten since, those the dates cut) computed
+        live (see ClaimMonth)"""
+        pool = Pool()
+        Configuration = pool.get('ev.service.configuration')
+        ClaimMonth = pool.get('ev.service.kpi.claim.month')
+        context = Transaction().context
+        company = context.get('company')
+        from_date, to_date = context.get('from_date'), context.get('to_date')
+        with without_check_access():
+            sla_hours = Configuration(1).claim_sla_hours
+        months = ClaimMonth.stored_months(
+            company, sla_hours, from_date, to_date)
+        stored = ClaimMonth.__table__()
+        computed = cls._monthly(company, sla_hours,
+            lambda column: _outside_months(
+                column, from_date, to_date, months))
+        columns = ['company', 'month', 'submitted', 'decided', 'hours',
+            'in_sla', 'undecided']
+        # Even ids for the stored rows, odd for the live ones
+        rows = Union(
+            stored.select((stored.id * 2 + ID_BASE).as_('id'),
+                *(getattr(stored, c) for c in columns),
+                where=(stored.company == company)
+                & (stored.sla_hours == sla_hours)
+                & (stored.month.in_(months) if months else Literal(False))),
+            computed.select((computed.id * 2 + 1 + ID_BASE).as_('id'),
+                *(getattr(computed, c) for c in columns)),
+            all_=True)
+        decided = NullIf(rows.decided, 0)
+        return rows.select(rows.id, rows.company, rows.month,
+            rows.submitted, rows.decided,
+            (rows.hours / decided).as_('average_hours'),
+            (rows.in_sla * 100.0 / decided).as_('within_sla'),
+            rows.undecided)
+
+
+def _outside_months(column, from_date, to_date, months):
+    """The condition on the timestamp `column` to be within the dates and
+    outside the `months` (sorted), as ranges an index answers"""
+    ranges, start = [], _midnight(from_date) if from_date else None
+    for month in months:
+        ranges.append((start, _midnight(month)))
+        start = _midnight(_next_month(month))
+    ranges.append(
+        (start, _midnight(to_date + dt.timedelta(days=1)) if to_date
+            else None))
+    where = Literal(False)
+    for start, end in ranges:
+        if start and end and start >= end:
+            continue
+        condition = Literal(True)
+        if start:
+            condition &= column >= start
+        if end:
+            condition &= column < end
+        where |= condition
+    return where
+
+
+class ClaimMonth(ModelSQL):
+    """The warranty claim figures of a complete month rolled up by the
+    daily cron with the SLA then configured; the claim KPI reads them
+    instead of computing every claim of the range on each request. A
+    claim of the month submitted or decided later makes it forget the
+    month (claim_kpi.py): the KPI computes it live until the next run, so
+    "decided so far" stays exact"""
+    __name__ = 'ev.service.kpi.claim.month'
+    __string__ = "Warranty Claims of a Month"
+
+    company = fields.Many2One('company.company', "Company", required=True,
+        readonly=True)
+    month = fields.Date("Month", required=True, readonly=True)
+    sla_hours = fields.Integer("SLA (Hours)", required=True, readonly=True)
+    submitted = fields.Integer("Submitted", readonly=True)
+    decided = fields.Integer("Decided", readonly=True)
+    hours = fields.Float("Hours to Decision", readonly=True,
+        help="The sum over the decided claims.")
+    in_sla = fields.Integer("Decided within SLA", readonly=True)
+    undecided = fields.Integer("Undecided at Month End", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t,
+                (t.company, Index.Equality()),
+                (t.month, Index.Range())))
+        cls._order = [('month', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def stored_months(cls, company, sla_hours, from_date, to_date):
+        """The months rolled up with `sla_hours` wholly within the dates,
+        sorted"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        where = (table.company == company) & (table.sla_hours == sla_hours)
+        if from_date:
+            where &= table.month >= (from_date if from_date.day == 1
+                else _next_month(from_date))
+        if to_date:
+            where &= table.month < (
+                to_date + dt.timedelta(days=1)).replace(day=1)
+        cursor.execute(*table.select(table.month, where=where,
+                order_by=[table.month.asc]))
+        return [dt.date.fromisoformat(m[:10]) if isinstance(m, str) else m
+            for m, in cursor]
+
+    @classmethod
+    def forget(cls, company_months):
+        "Drop the rollups of the (company, month) pairs"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        for company, month in company_months:
+            cursor.execute(*table.delete(
+                    where=(table.company == company)
+                    & (table.month == month)))
+
+    @classmethod
+    def roll_up(cls, date=None):
+        """Roll up the complete months before `date` not rolled up with
+        the SLA of the configuration, and again those with a claim written
+        since the last run (a day's margin for the transactions running
+        then: a claim decided while the month was rolled up)"""
+        pool = Pool()
+        Company = pool.get('company.company')
+        Configuration = pool.get('ev.service.configuration')
+        Date = pool.get('ir.date')
+        if date is None:
+            date = Date.today()
+        current = date.replace(day=1)
+        sla_hours = Configuration(1).claim_sla_hours
+        for company in Company.search([]):
+            months = cls._months_to_roll_up(company.id, current, sla_hours)
+            if months:
+                cls._roll_up_months(company.id, sorted(months), sla_hours)
+
+    @classmethod
+    def _months_to_roll_up(cls, company, current, sla_hours):
+        Claim = Pool().get('ev.service.claim')
+        cursor = Transaction().connection.cursor()
+        claim = Claim.__table__()
+        table = cls.__table__()
+        month = cls.month.sql_cast(DateTrunc('month', claim.submitted_at))
+        cursor.execute(*table.select(Max(table.create_date),
+                where=table.company == company))
+        last_run, = cursor.fetchone()
+        written = None
+        if last_run:
+            if isinstance(last_run, str):  # SQLite
+                last_run = dt.datetime.fromisoformat(last_run)
+            since = last_run - dt.timedelta(days=1)
+            written = ((claim.write_date >= since)
+                | (claim.create_date >= since))
+        complete = ((claim.company == company)
+            & (claim.submitted_at != Null)
+            & (claim.submitted_at < _midnight(current)))
+
+        def months_where(where):
+            cursor.execute(*claim.select(month, where=where, distinct=True))
+            return {dt.date.fromisoformat(v[:10]) if isinstance(v, str)
+                else v for v, in cursor}
+        stored = set(cls.stored_months(company, sla_hours, None, None))
+        months = months_where(complete) - stored
+        if last_run:
+            months |= months_where(complete & written)
+        return months
+
+    @classmethod
+    def _roll_up_months(cls, company, months, sla_hours):
+        pool = Pool()
+        Claim = pool.get('ev.service.kpi.claim')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        cls.forget([(company, m) for m in months])
+
+        def in_months(column):
+            where = Literal(False)
+            for month in months:
+                where |= ((column >= _midnight(month))
+                    & (column < _midnight(_next_month(month))))
+            return where
+        rows = Claim._monthly(company, sla_hours, in_months)
+        cursor.execute(*table.insert(
+                [table.company, table.month, table.sla_hours,
+                    table.submitted, table.decided, table.hours,
+                    table.in_sla, table.undecided, table.create_uid,
+                    table.create_date],
+                rows.select(rows.company, rows.month, Literal(sla_hours),
+                    rows.submitted, rows.decided, rows.hours, rows.in_sla,
+                    rows.undecided, Literal(transaction.user),
+                    CurrentTimestamp())))
 
 
 class ClaimHour(ModelSQL, ModelView):
@@ -157,9 +349,10 @@ class ClaimZone(ModelSQL, ModelView):
 
     company = fields.Many2One('company.company', "Company", readonly=True)
     team = fields.Many2One('ev.field.team', "Team", readonly=True,
-        help="The team whose zones cover the postal code of the station's "
-        "customer (its first address); a code in the zones of two teams "
-        "counts for both; empty: no zone covers it.")
+        help="The team whose zones covered the postal code of the "
+        "station's customer (its first address) when the claim was "
+        "submitted; a code in the zones of two teams counts for both; "
+        "empty: no zone covered it.")
     claims = fields.Integer("Claims", readonly=True)
 
     @classmethod
@@ -171,38 +364,24 @@ class ClaimZone(ModelSQL, ModelView):
     def table_query(cls):
         pool = Pool()
         Claim = pool.get('ev.service.claim')
-        Charger = pool.get('ev.charger')
-        Station = pool.get('ev.station')
-        Address = pool.get('party.address')
-        Zone = pool.get('ev.field.team.zone')
+        ClaimTeam = pool.get('ev.service.claim.zone_team')
         claim = Claim.__table__()
-        charger = Charger.__table__()
-        station = Station.__table__()
-        address = Address.__table__()
-        first = Address.__table__()
-        zone = Zone.__table__()
+        claim_team = ClaimTeam.__table__()
         company = Transaction().context.get('company')
-        first_address = first.select(Min(first.id),
-            where=(first.party == station.customer) & first.active)
-        # The zones keep their patterns as LIKE patterns (ev_field)
-        query = (claim
-            .join(charger, condition=claim.charger == charger.id)
-            .join(station, condition=charger.station == station.id)
-            .join(address, 'LEFT',
-                condition=address.id == first_address)
-            .join(zone, 'LEFT',
-                condition=Upper(address.postal_code).like(
-                    zone.like_pattern)))
-        return query.select(
-            # One row per team (company is fixed): the team's id
-            (Coalesce(zone.team, 0) + 1).as_('id'),
-            claim.company.as_('company'),
-            zone.team.as_('team'),
-            Count(claim.id, distinct=True).as_('claims'),
-            where=(claim.company == company)
-            & (claim.submitted_at != Null)
-            & _date_range(claim.submitted_at),
-            group_by=[claim.company, zone.team])
+        # The zone teams stored at the submission (claim_kpi.py): one row
+        # per team, or one without, for each submitted claim
+        return claim.join(claim_team,
+            condition=claim_team.claim == claim.id
+            ).select(
+                # One row per team (company is fixed): the team's id
+                (Coalesce(claim_team.team, 0) + 1).as_('id'),
+                claim.company.as_('company'),
+                claim_team.team.as_('team'),
+                Count(Literal(1)).as_('claims'),
+                where=(claim.company == company)
+                & (claim.submitted_at != Null)
+                & _date_range(claim.submitted_at),
+                group_by=[claim.company, claim_team.team])
 
 
 class NoSummary(ModelSQL, ModelView):

@@ -5,7 +5,7 @@ due date overdue, logs and hands each over, notifies the Service Managers
 and places the holds. Part (part.py) takes it in as a mixin."""
 import datetime as dt
 
-from sql import Literal, Null
+from sql import For, Null
 
 from trytond.i18n import gettext
 from trytond.modules.ev_station.notification import group_users, notify
@@ -19,8 +19,9 @@ class OverdueControl:
 
     @classmethod
     def mark_overdue(cls, date=None):
-        """Cron: the parts past their return date and not back are marked
-        overdue in one indexed UPDATE; each is logged on its station with a
+        """Cron: the parts past their return date and not back, found by
+        an indexed query, are marked overdue through the ORM (the cache
+        and the history follow); each is logged on its station with a
         handover to the case's coordinator, the Service Managers are
         notified, and a hold equal to the part's cost is placed"""
         pool = Pool()
@@ -30,34 +31,21 @@ class OverdueControl:
         cursor = transaction.connection.cursor()
         table = cls.__table__()
         today = date or Date.today()
-        now = dt.datetime.now()
-        where = ((table.return_state == 'pending')
+        query = table.select(table.id,
+            where=(table.return_state == 'pending')
             & (table.return_due < today)
-            & (table.overdue_since == Null))
-        if transaction.database.has_returning():
-            cursor.execute(*table.update(
-                    [table.overdue_since, table.write_date],
-                    [Literal(now), Literal(now)],
-                    where=where, returning=[table.id]))
-            ids = [i for i, in cursor]
-        else:
-            cursor.execute(*table.update(
-                    [table.overdue_since, table.write_date],
-                    [Literal(now), Literal(now)], where=where))
-            cursor.execute(*table.select(table.id,
-                    where=(table.overdue_since == Literal(now))
-                    & (table.return_state == 'pending')))
-            ids = [i for i, in cursor]
+            & (table.overdue_since == Null),
+            order_by=[table.id.asc])
+        if transaction.database.has_select_for():
+            # A second run at the same time waits for the first and fails
+            # rather than marking them twice
+            query.for_ = For('UPDATE')
+        cursor.execute(*query)
+        ids = [i for i, in cursor]
         if not ids:
             return []
-        # The UPDATE went around the ORM: forget the cached records, the way
-        # ModelStorage.write does
-        transaction.counter += 1
-        for cache in transaction.cache.values():
-            if cls.__name__ in cache:
-                for id_ in ids:
-                    cache[cls.__name__].pop(id_, None)
-        parts = cls.browse(sorted(ids))
+        cls.write(cls.browse(ids), {'overdue_since': dt.datetime.now()})
+        parts = cls.browse(ids)
         with without_check_access():
             for part in parts:
                 part.case.record('service_return_overdue', gettext(

@@ -19,7 +19,9 @@ a quarter stopped at a step; three parts per case, those of the cases
 stopped between the shipment and the returns verified not returned (about
 a tenth of all parts, marked overdue once past due, each with a handover to
 the coordinator, three in four still pending); statuses spread over the
-chargers of the stations.
+chargers of the stations; postal codes for the customers and zones for the
+teams (claims by zone), a fifth of the cases in a complex category with
+their call summaries (cases without a final summary).
 
 Figures (each request in a transaction of its own, as the admin user with
 access checks on, timed from its start to its end):
@@ -36,6 +38,9 @@ access checks on, timed from its start to its end):
   *_vs_target                 median / 100 ms: below 1 is within the target
   service_kpi_rollup_time     the daily cron rolling up the step times'
                               complete months (all of them after a load)
+  service_kpi_claim_rollup_time  the same for the claims' months
+  service_claim_zone_teams_time  the zone teams of the claims loaded in
+                              SQL stored as their submission does
   service_frequency_alert_claims_*  the claims' frequency alert as a
                               submission evaluates it, over 100,000 claims
                               (loaded on the first run that finds none;
@@ -397,6 +402,114 @@ def stamp_claims(uri, database):
         conn.commit()
 
 
+def zone_data(uri, database):
+    """Postal codes for the stations' customers and postal-code zones for
+    the teams, as ev_field keeps them (a pattern and its LIKE form); some
+    codes typed with a space, one prefix in the zones of two teams, a
+    tenth in no zone. Idempotent: returns True when it added any"""
+    with connect(uri, database) as conn:
+        teams = [t for t, in conn.execute(
+                "SELECT id FROM ev_field_team WHERE code LIKE 'BS%%' "
+                'ORDER BY id')]
+        added = False
+        if teams and not conn.execute(
+                'SELECT count(*) FROM ev_field_team_zone '
+                'WHERE team = ANY(%s)', (teams,)).fetchone()[0]:
+            zones = [(team, f'56{i:02d}*') for i, team in enumerate(teams)]
+            # The first team covers its neighbour's prefix too
+            zones.append((teams[0], '5601*'))
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    'INSERT INTO ev_field_team_zone (team, pattern, '
+                    'like_pattern, create_date, create_uid) '
+                    "VALUES (%s, %s, replace(%s, '*', '%%'), now(), 0)",
+                    [(t, p, p) for t, p in zones])
+            added = True
+        # Prefixes 00 to 43 over 40 teams' zones: 40 to 43 in none
+        if conn.execute(
+                'INSERT INTO party_address (party, active, postal_code, '
+                'create_date, create_uid) '
+                "SELECT p.id, true, '56' || lpad((p.id %% 44)::text, 2, '0') "
+                "|| CASE WHEN p.id %% 7 = 0 THEN ' ' ELSE '' END "
+                "|| lpad((p.id %% 97)::text, 2, '0'), now(), 0 "
+                "FROM party_party p WHERE p.code LIKE 'BSVC%%' "
+                'AND NOT EXISTS (SELECT 1 FROM party_address a '
+                '  WHERE a.party = p.id)').rowcount:
+            added = True
+        conn.commit()
+    return added
+
+
+def assign_zone_teams(database, again):
+    """The claims' zone teams as the submission stores them: those of the
+    claims loaded in SQL, or of all of them again after the zones or the
+    codes changed"""
+    from sql import Null
+
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    started = time.monotonic()
+    with Transaction().start(database, 0) as transaction:
+        pool = Pool(database)
+        ClaimTeam = pool.get('ev.service.claim.zone_team')
+        if again:
+            Claim = pool.get('ev.service.claim')
+            claim = Claim.__table__()
+            cursor = transaction.connection.cursor()
+            cursor.execute(*claim.select(claim.id,
+                    where=claim.submitted_at != Null))
+            ids = [i for i, in cursor]
+        else:
+            ids = ClaimTeam._unassigned()
+        ClaimTeam.assign(ids)
+        transaction.commit()
+    return len(ids), time.monotonic() - started
+
+
+def categorise_cases(uri, database):
+    """Case categories, a fifth of the cases in a complex one, and the
+    call summaries the policy asks of them: the closed ones reviewed
+    (nine in ten: the others closed before their category asked), a
+    third of the open ones with a final summary still in draft.
+    Idempotent: the cases keep their category once given"""
+    with connect(uri, database) as conn:
+        if conn.execute('SELECT count(*) FROM ev_service_case_category '
+                "WHERE name LIKE 'Bench %%'").fetchone()[0]:
+            return
+        simple, = conn.execute(
+            'INSERT INTO ev_service_case_category (name, complex, active, '
+            "create_date, create_uid) VALUES ('Bench Charger Fault', "
+            'false, true, now(), 0) RETURNING id').fetchone()
+        complex_, = conn.execute(
+            'INSERT INTO ev_service_case_category (name, complex, active, '
+            "create_date, create_uid) VALUES ('Bench Site Rework', "
+            'true, true, now(), 0) RETURNING id').fetchone()
+        conn.execute('UPDATE ev_service_case SET category = CASE '
+            'WHEN id %% 5 = 0 THEN %s ELSE %s END WHERE category IS NULL',
+            (complex_, simple))
+        summary = ('INSERT INTO ev_service_case_summary ("case", kind, '
+            'held_at, participants, decisions, next_steps, '
+            'drafted_by_tool, state, reviewed_by, reviewed_at, '
+            'create_date, create_uid) '
+            "SELECT c.id, %s, c.reported_at + interval '2 hours', "
+            "'Client, L2', 'Replace the unit', 'Ship the part', false, "
+            '%s, CASE WHEN %s = \'reviewed\' THEN 0 END, '
+            "CASE WHEN %s = 'reviewed' THEN c.reported_at "
+            "+ interval '3 hours' END, c.reported_at, 0 "
+            'FROM ev_service_case c WHERE c.category = %s AND ')
+        for kind, state, where in [
+                ('pre_service_call', 'reviewed',
+                    "c.state = 'closed' AND c.id %% 50 != 0"),
+                ('final', 'reviewed',
+                    "c.state = 'closed' AND c.id %% 50 != 0"),
+                ('final', 'draft',
+                    "c.state NOT IN ('closed', 'cancelled') "
+                    'AND c.id %% 3 = 0')]:
+            conn.execute(summary + where,
+                (kind, state, state, state, complex_))
+        conn.commit()
+
+
 def create_data(uri, database, n_cases, n_parts, n_statuses):
     started = time.monotonic()
     ids = orm_setup(database)
@@ -405,14 +518,15 @@ def create_data(uri, database, n_cases, n_parts, n_statuses):
     return time.monotonic() - started
 
 
-def roll_up(database):
-    """The daily cron's rollup of the step times' complete months, as it
-    stands after the load (all months at once) or on a rerun (none new)"""
+def roll_up(database, name='ev.service.kpi.step.month'):
+    """The daily cron's rollup of the complete months (of the step times,
+    of the claims), as it stands after the load (all months at once) or on
+    a rerun (none new)"""
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     started = time.monotonic()
     with Transaction().start(database, 0) as transaction:
-        Pool(database).get('ev.service.kpi.step.month').roll_up()
+        Pool(database).get(name).roll_up()
         transaction.commit()
     return time.monotonic() - started
 
@@ -570,9 +684,16 @@ def main():
         if claims_seconds is not None:
             out('service_claims_load_time', claims_seconds, 's')
         stamp_claims(uri, database)
+        again = zone_data(uri, database)
+        assigned, seconds = assign_zone_teams(database, again)
+        if assigned:
+            out('service_claim_zone_teams_time', seconds, 's')
+        categorise_cases(uri, database)
         with connect(uri, database, autocommit=True) as conn:
             conn.execute('ANALYZE')
         out('service_kpi_rollup_time', roll_up(database), 's')
+        out('service_kpi_claim_rollup_time',
+            roll_up(database, 'ev.service.kpi.claim.month'), 's')
 
         with connect(uri, database) as conn:
             for table, label in [('ev_service_case', 'cases'),
