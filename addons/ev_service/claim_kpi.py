@@ -72,7 +72,7 @@ class ClaimTeam(ModelSQL):
         cursor = Transaction().connection.cursor()
         codes = {}
         for sub_ids in grouped_slice(
-                claim_ids, Transaction().database.IN_MAX):
+                claim_ids, 1000):
             claim = Claim.__table__()
             charger = Charger.__table__()
             station = Station.__table__()
@@ -110,7 +110,7 @@ class ClaimTeam(ModelSQL):
         for code in set(codes.values()):
             covering[code] = [t.id for t in teams if t.covers(code)] or [None]
         for sub_ids in grouped_slice(
-                claim_ids, Transaction().database.IN_MAX):
+                claim_ids, 1000):
             sub_ids = list(sub_ids)
             cursor.execute(*table.delete(where=table.claim.in_(sub_ids)))
             values = [[c, team, transaction.user, CurrentTimestamp()]
