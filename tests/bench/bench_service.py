@@ -409,7 +409,7 @@ def zone_data(uri, database):
     tenth in no zone. Idempotent: returns True when it added any"""
     with connect(uri, database) as conn:
         teams = [t for t, in conn.execute(
-                "SELECT id FROM ev_field_team WHERE code LIKE 'BS%%' "
+                "SELECT id FROM ev_field_team WHERE code LIKE 'BS%' "
                 'ORDER BY id')]
         added = False
         if teams and not conn.execute(
@@ -429,10 +429,10 @@ def zone_data(uri, database):
         if conn.execute(
                 'INSERT INTO party_address (party, active, postal_code, '
                 'create_date, create_uid) '
-                "SELECT p.id, true, '56' || lpad((p.id %% 44)::text, 2, '0') "
-                "|| CASE WHEN p.id %% 7 = 0 THEN ' ' ELSE '' END "
-                "|| lpad((p.id %% 97)::text, 2, '0'), now(), 0 "
-                "FROM party_party p WHERE p.code LIKE 'BSVC%%' "
+                "SELECT p.id, true, '56' || lpad((p.id % 44)::text, 2, '0') "
+                "|| CASE WHEN p.id % 7 = 0 THEN ' ' ELSE '' END "
+                "|| lpad((p.id % 97)::text, 2, '0'), now(), 0 "
+                "FROM party_party p WHERE p.code LIKE 'BSVC%' "
                 'AND NOT EXISTS (SELECT 1 FROM party_address a '
                 '  WHERE a.party = p.id)').rowcount:
             added = True
@@ -474,7 +474,7 @@ def categorise_cases(uri, database):
     Idempotent: the cases keep their category once given"""
     with connect(uri, database) as conn:
         if conn.execute('SELECT count(*) FROM ev_service_case_category '
-                "WHERE name LIKE 'Bench %%'").fetchone()[0]:
+                "WHERE name LIKE 'Bench %'").fetchone()[0]:
             return
         simple, = conn.execute(
             'INSERT INTO ev_service_case_category (name, complex, active, '
