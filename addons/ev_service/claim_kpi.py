@@ -32,6 +32,12 @@ class ClaimTeam(ModelSQL):
     team = fields.Many2One('ev.field.team', "Team", ondelete='SET NULL',
         readonly=True,
         help="Empty: no zone of a team covers the postal code.")
+    # The claim's, which never change once it is submitted: the claims by
+    # zone count these rows alone, from their index
+    company = fields.Many2One('company.company', "Company", required=True,
+        readonly=True)
+    submitted_at = fields.DateTime("Submitted At", required=True,
+        readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -40,6 +46,10 @@ class ClaimTeam(ModelSQL):
         cls._sql_indexes.update({
                 Index(t, (t.claim, Index.Range())),
                 Index(t, (t.team, Index.Range())),
+                Index(t,
+                    (t.company, Index.Equality()),
+                    (t.submitted_at, Index.Range()),
+                    include=[t.team]),
                 })
 
     @classmethod
@@ -62,8 +72,9 @@ class ClaimTeam(ModelSQL):
 
     @classmethod
     def postal_codes(cls, claim_ids):
-        """{claim id: postal code} of the claims' station customer: its
-        first active address (the code as entered, or None)"""
+        """{claim id: (company, submitted at, postal code)} of the claims:
+        the code of the station customer's first active address, as
+        entered (or None)"""
         pool = Pool()
         Claim = pool.get('ev.service.claim')
         Charger = pool.get('ev.charger')
@@ -71,8 +82,7 @@ class ClaimTeam(ModelSQL):
         Address = pool.get('party.address')
         cursor = Transaction().connection.cursor()
         codes = {}
-        for sub_ids in grouped_slice(
-                claim_ids, 1000):
+        for sub_ids in grouped_slice(claim_ids, 1000):
             claim = Claim.__table__()
             charger = Charger.__table__()
             station = Station.__table__()
@@ -85,9 +95,11 @@ class ClaimTeam(ModelSQL):
                 .join(station, condition=charger.station == station.id)
                 .join(address, 'LEFT',
                     condition=address.id == first_address)
-                .select(claim.id, address.postal_code,
-                    where=claim.id.in_(list(sub_ids))))
-            codes.update(cursor)
+                .select(claim.id, claim.company, claim.submitted_at,
+                    address.postal_code,
+                    where=claim.id.in_(list(sub_ids))
+                    & (claim.submitted_at != Null)))
+            codes.update((c, rest) for c, *rest in cursor)
         return codes
 
     @classmethod
@@ -101,23 +113,28 @@ class ClaimTeam(ModelSQL):
         table = cls.__table__()
         if not claim_ids:
             return
-        codes = cls.postal_codes(claim_ids)
+        claims = cls.postal_codes(claim_ids)
         # Every team with zones, as the zones match (inactive teams too)
         with without_check_access(), transaction.set_context(
                 active_test=False):
             teams = [t for t in Team.search([]) if t.zones]
         covering = {}
-        for code in set(codes.values()):
-            covering[code] = [t.id for t in teams if t.covers(code)] or [None]
-        for sub_ids in grouped_slice(
-                claim_ids, 1000):
+        for _, _, code in claims.values():
+            if code not in covering:
+                covering[code] = [
+                    t.id for t in teams if t.covers(code)] or [None]
+        for sub_ids in grouped_slice(claim_ids, 1000):
             sub_ids = list(sub_ids)
             cursor.execute(*table.delete(where=table.claim.in_(sub_ids)))
-            values = [[c, team, transaction.user, CurrentTimestamp()]
-                for c in sub_ids for team in covering[codes[c]]]
+            values = [[c, team, company, submitted_at, transaction.user,
+                    CurrentTimestamp()]
+                for c in sub_ids if c in claims
+                for company, submitted_at, code in [claims[c]]
+                for team in covering[code]]
             if values:
                 cursor.execute(*table.insert(
-                        [table.claim, table.team, table.create_uid,
+                        [table.claim, table.team, table.company,
+                            table.submitted_at, table.create_uid,
                             table.create_date], values))
 
 

@@ -362,26 +362,20 @@ class ClaimZone(ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
-        pool = Pool()
-        Claim = pool.get('ev.service.claim')
-        ClaimTeam = pool.get('ev.service.claim.zone_team')
-        claim = Claim.__table__()
+        ClaimTeam = Pool().get('ev.service.claim.zone_team')
         claim_team = ClaimTeam.__table__()
         company = Transaction().context.get('company')
         # The zone teams stored at the submission (claim_kpi.py): one row
         # per team, or one without, for each submitted claim
-        return claim.join(claim_team,
-            condition=claim_team.claim == claim.id
-            ).select(
-                # One row per team (company is fixed): the team's id
-                (Coalesce(claim_team.team, 0) + 1).as_('id'),
-                claim.company.as_('company'),
-                claim_team.team.as_('team'),
-                Count(Literal(1)).as_('claims'),
-                where=(claim.company == company)
-                & (claim.submitted_at != Null)
-                & _date_range(claim.submitted_at),
-                group_by=[claim.company, claim_team.team])
+        return claim_team.select(
+            # One row per team (company is fixed): the team's id
+            (Coalesce(claim_team.team, 0) + 1).as_('id'),
+            claim_team.company.as_('company'),
+            claim_team.team.as_('team'),
+            Count(Literal(1)).as_('claims'),
+            where=(claim_team.company == company)
+            & _date_range(claim_team.submitted_at),
+            group_by=[claim_team.company, claim_team.team])
 
 
 class NoSummary(ModelSQL, ModelView):

@@ -160,6 +160,139 @@ class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
             [(north.id, 3), (south.id, 2), (None, 1)])
 
     @with_transaction()
+    def test_claims_per_month_rolled_up(self):
+        "The cron stores complete months as the live computation gives " \
+            "them; the current month, a month with a claim decided since " \
+            "and a changed SLA are computed live"
+        pool = Pool()
+        Claim = pool.get('ev.service.claim')
+        ClaimKPI = pool.get('ev.service.kpi.claim')
+        ClaimMonth = pool.get('ev.service.kpi.claim.month')
+        Configuration = pool.get('ev.service.configuration')
+
+        def rows():
+            with kpi_context():
+                return [(r['month'], r['submitted'], r['decided'],
+                        r['average_hours'] and round(r['average_hours'], 6),
+                        r['within_sla'] and round(r['within_sla'], 6),
+                        r['undecided'], r['id'] % 2)
+                    for r in ClaimKPI.search_read([], fields_names=[
+                            'month', 'submitted', 'decided', 'average_hours',
+                            'within_sla', 'undecided'])]
+        self.setup()
+        with set_company(self.company):
+            self.walked(MARCH, decided_after=10, closed_after=20)
+            self.walked(dt.datetime(2026, 3, 3), decided_after=100)
+            self.walked(dt.datetime(2026, 3, 30, 12), decided_after=72)
+            undecided = self.walked(dt.datetime(2026, 3, 31))
+            self.walked(dt.datetime(2026, 4, 5), decided_after=3)
+            live = rows()
+            self.assertEqual([r[-1] for r in live], [1, 1])
+
+            # April is the current month: March only is stored
+            ClaimMonth.roll_up(dt.date(2026, 4, 15))
+            stored, = ClaimMonth.search([])
+            self.assertEqual(
+                (stored.month, stored.sla_hours, stored.submitted,
+                    stored.decided, stored.in_sla, stored.undecided),
+                (dt.date(2026, 3, 1), 72, 4, 3, 2, 2))
+            self.assertEqual(rows(), [live[0], live[1][:-1] + (0,)])
+
+            # The claim of March decided in April: March is live again,
+            # with it
+            with claim_clock(dt.datetime(2026, 4, 2)), \
+                    as_user(self.manager):
+                Claim.reject([Claim(undecided.id)])
+            self.assertEqual(ClaimMonth.search([]), [])
+            april, march = rows()
+            self.assertEqual(march, (dt.date(2026, 3, 1), 4, 4,
+                    round((10 + 100 + 72 + 48) / 4, 6), 75.0, 2, 1))
+            self.assertEqual(april, live[0])
+
+            # Both complete in May; the same figures read from the store
+            ClaimMonth.roll_up(dt.date(2026, 5, 10))
+            self.assertEqual(
+                sorted(m.month for m in ClaimMonth.search([])),
+                [dt.date(2026, 3, 1), dt.date(2026, 4, 1)])
+            self.assertEqual(rows(), [april[:-1] + (0,), march[:-1] + (0,)])
+
+            # Another SLA: the stored months do not count it, live does
+            config = Configuration(1)
+            config.claim_sla_hours = 24
+            config.save()
+            april, march = rows()
+            self.assertEqual((march[4], march[-1]), (25.0, 1))
+            ClaimMonth.roll_up(dt.date(2026, 5, 10))
+            self.assertEqual(rows(), [april[:-1] + (0,), march[:-1] + (0,)])
+
+            # A range starting within March computes March live
+            with kpi_context(from_date=dt.date(2026, 3, 3)):
+                rows_cut = ClaimKPI.search_read([], fields_names=[
+                        'month', 'submitted'])
+            self.assertEqual(
+                [(r['month'], r['submitted'], r['id'] % 2)
+                    for r in rows_cut],
+                [(dt.date(2026, 4, 1), 1, 0), (dt.date(2026, 3, 1), 3, 1)])
+
+    @with_transaction()
+    def test_zone_teams_stored_at_submission(self):
+        "The zone teams of the postal code (spaces and case ignored, as " \
+            "ev_field matches them) are stored when the claim is submitted"
+        pool = Pool()
+        Claim = pool.get('ev.service.claim')
+        ClaimTeam = pool.get('ev.service.claim.zone_team')
+        ClaimZone = pool.get('ev.service.kpi.claim.zone')
+        Zone = pool.get('ev.field.team.zone')
+        self.setup()
+        with set_company(self.company):
+            north = create_team(self.company, 'N', ['5600*'])
+            south = create_team(self.company, 'S', ['ka-56*'])
+            spaced = self.charger_at('CP-Z-1', '5600 11')
+            lower = self.charger_at('CP-Z-2', 'Ka-5601 05')
+            draft = self.claim('other', charger=spaced)
+            self.assertEqual(ClaimTeam.search([]), [])
+            first = self.walked(MARCH, charger=spaced)
+            second = self.walked(MARCH, charger=lower)
+
+            def teams(claim):
+                return sorted((t.team.id if t.team else None)
+                    for t in ClaimTeam.search([('claim', '=', claim.id)]))
+            self.assertEqual(
+                (teams(first), teams(second), teams(draft)),
+                ([north.id], [south.id], []))
+            self.assertEqual(north.covers('5600 11'), True)
+
+            # The zones of the day of submission: a zone added later
+            # does not move the claims (until they are assigned again)
+            Zone.create([{'team': south.id, 'pattern': '56001?'}])
+            with kpi_context():
+                self.assertEqual(
+                    [(r['team'], r['claims']) for r in ClaimZone.search_read(
+                            [], fields_names=['team', 'claims'])],
+                    [(north.id, 1), (south.id, 1)])
+
+            # The migration: claims submitted without their zone teams
+            ClaimTeam.delete(ClaimTeam.search([]))
+            self.assertEqual(sorted(ClaimTeam._unassigned()),
+                sorted([first.id, second.id]))
+            ClaimTeam.assign(ClaimTeam._unassigned())
+            self.assertEqual((teams(first), teams(second)),
+                ([north.id, south.id], [south.id]))
+            self.assertEqual(ClaimTeam._unassigned(), [])
+            with kpi_context():
+                self.assertEqual(
+                    sorted((r['team'], r['claims'])
+                        for r in ClaimZone.search_read(
+                            [], fields_names=['team', 'claims'])),
+                    sorted([(north.id, 1), (south.id, 2)]))
+            with as_user(self.manager), \
+                    self.assertRaises(AccessError) as cm:
+                ClaimTeam.search_read([], fields_names=['team'])
+            self.assertEqual(cm.exception.message,
+                'You are not allowed to access "Warranty Claim Zone Team".')
+            self.assertEqual(Claim(draft.id).state, 'draft')
+
+    @with_transaction()
     def test_field_team_cannot_read_claim_kpis(self):
         "A crew reads none of these KPIs; Finance reads them"
         pool = Pool()
