@@ -18,6 +18,7 @@ from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case as SqlCase
 from sql.conditionals import Coalesce, NullIf
 from sql.functions import CurrentTimestamp, DateTrunc, Extract
+from sql.operators import Exists
 
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_field.team import company_timezone
@@ -409,8 +410,10 @@ class NoSummary(ModelSQL, ModelView):
         summary = Summary.__table__()
         company = Transaction().context.get('company')
         is_open = case.state.in_(OPEN_STATES)
-        final = summary.select(summary.case,
-            where=(summary.kind == 'final') & (summary.state == 'reviewed'))
+        # An anti-join: the cases with no reviewed final summary
+        final = summary.select(Literal(1),
+            where=(summary.case == case.id) & (summary.kind == 'final')
+            & (summary.state == 'reviewed'))
         return case.join(category,
             condition=case.category == category.id
             ).select(
@@ -427,5 +430,5 @@ class NoSummary(ModelSQL, ModelView):
                 & ((is_open & _date_range(case.reported_at))
                     | ((case.state == 'closed')
                         & _date_range(case.closed_at)))
-                & ~case.id.in_(final),
+                & ~Exists(final),
                 group_by=[case.company, case.coordinator])

@@ -11,6 +11,8 @@ decision without a reviewed pre-service call summary, nor close without a
 reviewed final summary as well."""
 import datetime as dt
 
+from sql import Null
+
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Workflow, fields)
@@ -185,6 +187,14 @@ class Case(metaclass=PoolMeta):
         help="A complex category asks for reviewed call summaries.")
     summaries = fields.One2Many('ev.service.case.summary', 'case',
         "Summaries", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        # The no-summary KPI starts from the cases of a category
+        cls._sql_indexes.add(
+            Index(t, (t.category, Index.Range()), where=t.category != Null))
 
     @classmethod
     def copy(cls, cases, default=None):
