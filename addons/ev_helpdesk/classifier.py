@@ -133,10 +133,11 @@ def _fit(matrix, labels, weights):
     cross-validation (3 folds, in order: deterministic)"""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import LinearSVC
+    # A correction of one output only leaves the other one's label empty
+    indexes = [i for i, label in enumerate(labels) if label is not None]
     # Each class needs a row in every fold: a category that only an
     # agent's correction or two brought in is repeated up to the folds.
-    indexes = list(range(len(labels)))
-    for label, count in Counter(labels).items():
+    for label, count in Counter(labels[i] for i in indexes).items():
         if count < _FOLDS:
             first = labels.index(label)
             indexes += [first] * (_FOLDS - count)
@@ -168,7 +169,8 @@ def model(corrections=(), rows=None):
 def classify(texts, corrections=()):
     """[(category code, its confidence, urgency, its confidence)] of each
     text, by the local classifier trained on the shipped set and the
-    corrections ((text, category code, urgency) rows)"""
+    corrections: (text, category code, urgency) rows, where None is a label
+    the agent did not correct (it does not train that output)"""
     return model(corrections).predict(texts)
 
 

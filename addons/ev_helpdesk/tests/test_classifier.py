@@ -150,6 +150,15 @@ def test_correction_changes_the_answer():
     assert classifier.model(corrections) is not classifier.model()
 
 
+def test_correction_of_one_output_only():
+    "A correction of the urgency alone trains the urgency alone"
+    text = "The lift to the basement chargers at Orion mall is closed"
+    (category, _, urgency, _), = classify([text])
+    assert urgency != 'critical'
+    corrected = classify([text], corrections=[(text, None, 'critical')])
+    assert [(c, u) for c, _, u, _ in corrected] == [(category, 'critical')]
+
+
 def test_correction_may_bring_a_new_category():
     "A category an administrator added is learnt from one correction"
     text = "Need a quote for 40 chargers for our bus depot fleet"
