@@ -8,10 +8,11 @@ category code, urgency; English, Hindi and Hinglish) plus the agents'
 corrections passed in as extra rows. Features are TF-IDF of character
 n-grams inside words (robust to Hinglish spellings: "paise"/"paisa",
 "nahi"/"nhi") and of words and word pairs; per output a linear SVM whose
-scores are calibrated into probabilities (sigmoid, 3-fold), and the
-confidence is the probability of the predicted class. The fitted model
-is kept in-process, keyed by a hash of the training rows, so a new
-correction means a new model and the same rows never train twice.
+scores are calibrated into probabilities (sigmoid, on 3-fold
+predictions), and the confidence is the probability of the predicted
+class. The fitted model is kept in-process, keyed by a hash of the
+training rows, so a new correction means a new model and the same rows
+never train twice.
 
 An external classifier may be configured instead: `classify_remote` posts
 the texts as JSON and reads the same four values per text from the
@@ -141,8 +142,11 @@ def _fit(matrix, labels, weights):
         if count < _FOLDS:
             first = labels.index(label)
             indexes += [first] * (_FOLDS - count)
+    # One SVM on all rows, its calibration learnt from 3-fold predictions
+    # (ensemble=False): as accurate here as 3 SVMs, half the time
     classifier = CalibratedClassifierCV(
-        LinearSVC(C=0.3, random_state=RANDOM_STATE), cv=_FOLDS)
+        LinearSVC(C=0.3, random_state=RANDOM_STATE), cv=_FOLDS,
+        ensemble=False)
     classifier.fit(matrix[indexes], [labels[i] for i in indexes],
         sample_weight=[weights[i] for i in indexes])
     return classifier
