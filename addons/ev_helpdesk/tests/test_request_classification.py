@@ -124,11 +124,22 @@ class RequestClassificationTestCase(ModuleDBTestCase):
 
     @with_transaction()
     def test_rule_agent_must_belong_to_its_department(self):
+        Route = Pool().get('ev.helpdesk.route')
         w = setup_helpdesk()
         with set_company(w.company):
             with self.assertRaises(ValidationError) as cm:
                 route("Wrong", 10, w.technical, agent=w.agent)
             self.assertIn('"Agent"', cm.exception.message)
+            # Only managers and administrators write the rules (create, as
+            # an RPC call does)
+            values = {'name': "Mine", 'department': w.hotline.id,
+                'agent': w.agent.id}
+            for user in [w.agent, w.dispatcher]:
+                with as_user(user), self.assertRaises(AccessError):
+                    Route.create([values])
+            with as_user(w.manager):
+                mine, = Route.create([values])
+                self.assertEqual(mine.agent, w.agent)
 
     @with_transaction()
     def test_agent_correction_is_kept_and_learnt(self):
@@ -208,6 +219,11 @@ class RequestClassificationTestCase(ModuleDBTestCase):
                     'Records of "Helpdesk Classifier Correction" are '
                     'evidence: they cannot be edited or deleted. Record a '
                     'correcting entry instead.')
+            # The technical agent does not see the hotline's corrections
+            with as_user(w.technician):
+                self.assertEqual(Correction.search([]), [])
+            with as_user(w.agent):
+                self.assertEqual(Correction.search([]), [correction])
             # An agent forging a training row over RPC
             with as_user(w.agent):
                 with self.assertRaises(AccessError):
