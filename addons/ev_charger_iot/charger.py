@@ -234,7 +234,7 @@ class Charger(ModelSQL, ModelView):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         result = {c.id: False for c in chargers}
-        for sub_ids in grouped_slice([c.id for c in chargers]):
+        for sub_ids in grouped_slice([c.id for c in chargers], 1000):
             cursor.execute(*table.select(table.id,
                     where=table.id.in_(list(sub_ids))
                     & (table.ocpp_password_hash != Null)))

@@ -66,7 +66,7 @@ class Party(metaclass=PoolMeta):
         cursor = Transaction().connection.cursor()
         links = cls._ev_customer_links()
         teams = {}
-        for sub_ids in grouped_slice([p.id for p in parties]):
+        for sub_ids in grouped_slice([p.id for p in parties], 1000):
             cursor.execute(*links.select(links.party, links.team,
                     where=links.party.in_(list(sub_ids))))
             for party, team in cursor:

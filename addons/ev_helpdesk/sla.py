@@ -18,7 +18,7 @@ from sql import Literal
 
 from trytond.i18n import gettext
 from trytond.model import fields
-from trytond.modules.ev_station.notification import notify
+from trytond.modules.ev_station.notification import notify, notify_summary
 from trytond.pool import Pool, PoolMeta
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
@@ -74,7 +74,7 @@ class Ticket(metaclass=PoolMeta):
         states = defaultdict(set)
         due = {}
         ids = [t.id for t in tickets]
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in grouped_slice(ids, 1000):
             cursor.execute(*clock.select(clock.record_id, clock.state,
                     clock.warn_at, clock.due_at,
                     where=(clock.record_model == cls.__name__)
@@ -201,42 +201,78 @@ class Ticket(metaclass=PoolMeta):
     def sla_warned(cls, tickets, metric):
         "The engine's hook: the target nears; the supervisor is told"
         metric_string = cls._sla_metric_string(metric)
+        due = _due_texts(tickets, metric)
         for supervisor, group in _by(tickets, lambda t: (
                     t.department and t.department.supervisor)):
             if not supervisor:
                 continue
-            notify([supervisor], group, lambda t: gettext(
+            _notify([supervisor], group, lambda t: gettext(
                     'ev_helpdesk.msg_sla_warned',
                     ticket=t.rec_name, metric=metric_string,
-                    due=_due_text(t, metric)))
+                    due=due[t.id]),
+                gettext('ev_helpdesk.msg_sla_warned_many',
+                    count=len(group), metric=metric_string))
 
     @classmethod
     def sla_breached(cls, tickets, metric):
         """The engine's hook: the target is spent; the supervisor and the
         agent are told, the Station Record keeps it"""
         metric_string = cls._sla_metric_string(metric)
+        due = _due_texts(tickets, metric)
+        texts = {t.id: gettext('ev_helpdesk.msg_sla_breached',
+                ticket=t.rec_name, metric=metric_string,
+                priority=t.priority_string, due=due[t.id])
+            for t in tickets}
+        # One notification batch per agent and supervisor
+        for users, group in _by(tickets, lambda t: (t.agent,
+                    t.department and t.department.supervisor)):
+            _notify(list(users), group, lambda t: texts[t.id],
+                gettext('ev_helpdesk.msg_sla_breached_many',
+                    count=len(group), metric=metric_string))
         for ticket in tickets:
-            text = gettext('ev_helpdesk.msg_sla_breached',
-                ticket=ticket.rec_name, metric=metric_string,
-                priority=ticket.priority_string, due=_due_text(ticket, metric))
-            users = [ticket.agent]
-            if ticket.department:
-                users.append(ticket.department.supervisor)
-            notify(users, [ticket], text)
             if ticket.station:
                 with without_check_access():
-                    ticket.record('helpdesk_sla_breached', text)
+                    ticket.record('helpdesk_sla_breached', texts[ticket.id])
 
 
-def _due_text(ticket, metric):
-    "The due time of the ticket's clock, in the company's time zone"
+# More tickets than this for one user at once: one notification opens them
+NOTIFY_EACH_MAX = 5
+
+
+def _notify(users, tickets, label, summary):
+    """A notification per ticket, or one for them all when a cron run finds
+    many at once (after a pause of the cron, on a busy morning)"""
+    if len(tickets) > NOTIFY_EACH_MAX:
+        return notify_summary(users, tickets, summary)
+    return notify(users, tickets, label)
+
+
+def _due_texts(tickets, metric):
+    """The due time of each ticket's clock, in its company's time zone, read
+    in one query"""
+    from zoneinfo import ZoneInfo
     Clock = Pool().get('ev.sla.clock')
-    clocks = Clock.get_clocks([ticket], metric)
-    if not clocks or not clocks[0].due_at:
-        return ''
-    due = clocks[0].due_at.replace(tzinfo=dt.timezone.utc)
-    timezone = ticket.company.timezone if ticket.company else None
-    if timezone:
-        from zoneinfo import ZoneInfo
-        due = due.astimezone(ZoneInfo(timezone))
-    return due.strftime('%Y-%m-%d %H:%M')
+    clock = Clock.__table__()
+    cursor = Transaction().connection.cursor()
+    due = {}
+    ids = [t.id for t in tickets]
+    for sub_ids in grouped_slice(ids, 1000):
+        cursor.execute(*clock.select(clock.record_id, clock.due_at,
+                where=(clock.record_model == 'ev.helpdesk.ticket')
+                & (clock.metric == metric)
+                & fields.SQL_OPERATORS['in'](clock.record_id, list(sub_ids))))
+        due.update(cursor)
+    texts, zones = {}, {}
+    for ticket in tickets:
+        due_at = due.get(ticket.id)
+        if not due_at:
+            texts[ticket.id] = ''
+            continue
+        due_at = due_at.replace(tzinfo=dt.timezone.utc)
+        company = ticket.company
+        if company.id not in zones:
+            zones[company.id] = company.timezone
+        if zones[company.id]:
+            due_at = due_at.astimezone(ZoneInfo(zones[company.id]))
+        texts[ticket.id] = due_at.strftime('%Y-%m-%d %H:%M')
+    return texts

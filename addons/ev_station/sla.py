@@ -220,7 +220,7 @@ class Clock(ModelSQL, ModelView):
         cls._order = [('due_at', 'ASC NULLS LAST'), ('id', 'DESC')]
 
     # How many clocks the cron claims and settles at a time
-    _check_batch = 200
+    _check_batch = 1000
 
     @classmethod
     def default_paused_seconds(cls):

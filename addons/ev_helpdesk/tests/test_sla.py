@@ -6,6 +6,7 @@ supervisor told of a warning, the supervisor and the agent of a breach,
 which the Station Record keeps. (The business-time arithmetic and its
 exact due times are ev_station's tests: tests/test_sla.py there.)"""
 import datetime as dt
+import json
 
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
@@ -235,3 +236,28 @@ class TicketSLATestCase(ModuleDBTestCase):
                         [('clock', '=', resolution.id)],
                         order=[('id', 'ASC')])],
                 ['started', 'met', 'resumed'])
+
+    @with_transaction()
+    def test_many_breaches_at_once_make_one_notification(self):
+        """Six tickets of one agent breach in one cron run (after a pause of
+        the cron): the agent and the supervisor get one notification that
+        opens the six, not six"""
+        pool = Pool()
+        Clock = pool.get('ev.sla.clock')
+        Notification = pool.get('res.notification')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            tickets = [ticket(w, agent=w.agent.id,
+                    opened_at=ist(2026, 8, 14, 17)) for _ in range(6)]
+        Clock.check_due(now=ist(2026, 8, 18, 12))
+        for user in [w.agent, w.manager]:
+            breached = [n for n in Notification.search(
+                    [('user', '=', user.id)], order=[('id', 'ASC')])
+                if 'breached' in n.label]
+            self.assertEqual(
+                [(n.label, sorted(json.loads(n.records))) for n in breached], [
+                    ("6 tickets breached their First Response target.",
+                        sorted(t.id for t in tickets)),
+                    ("6 tickets breached their Resolution target.",
+                        sorted(t.id for t in tickets)),
+                    ])
