@@ -13,3 +13,7 @@ class TicketValidationError(ValidationError):
 
 class RequestError(UserError):
     pass
+
+
+class WhatsAppError(UserError):
+    pass

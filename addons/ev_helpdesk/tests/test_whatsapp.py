@@ -1,0 +1,220 @@
+# This file is part of the EV operations suite.
+"""WhatsApp in the database: the parser of the Cloud API's notifications,
+the 24-hour window, a reply onto the customer's ticket, the alerts of the
+support teams, and the messages kept to their departments' agents (the HTTP
+side, with a fake Graph API, is tests/test_whatsapp_webhook.py)"""
+import datetime as dt
+import json
+import time
+import unittest
+
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
+from trytond.modules.company.tests import set_company
+from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
+from trytond.pool import Pool
+from trytond.tests.test_tryton import with_transaction
+
+from ..whatsapp_routes import InvalidNotification, parse_notification
+from .fake_graph import media_message, notification, status, text_message
+from .tools import category, setup_helpdesk
+
+CUSTOMER = '919845012345'
+
+
+class ParseTestCase(unittest.TestCase):
+    "The notification parser, without a database"
+
+    def test_messages_statuses_and_names(self):
+        at = int(time.time())
+        messages, statuses = parse_notification(notification([
+                    text_message('wamid.1', CUSTOMER, "Hi", at),
+                    media_message('wamid.2', CUSTOMER, 'audio', 'm-1',
+                        'audio/ogg; codecs=opus', at, voice=True),
+                    {'from': CUSTOMER, 'id': 'wamid.3', 'type': 'reaction',
+                        'timestamp': str(at), 'reaction': {}},
+                    ], [status('wamid.9', 'read', CUSTOMER, at)]))
+        when = dt.datetime.fromtimestamp(at, dt.timezone.utc).replace(
+            tzinfo=None)
+        self.assertEqual(messages, [
+                {'wamid': 'wamid.1', 'wa_id': CUSTOMER, 'timestamp': when,
+                    'profile_name': "Asha Rao", 'type': 'text',
+                    'text': "Hi"},
+                {'wamid': 'wamid.2', 'wa_id': CUSTOMER, 'timestamp': when,
+                    'profile_name': "Asha Rao", 'type': 'voice',
+                    'media_id': 'm-1',
+                    'mime_type': 'audio/ogg; codecs=opus', 'caption': None,
+                    'filename': None, 'media_sha256': None},
+                {'wamid': 'wamid.3', 'wa_id': CUSTOMER, 'timestamp': when,
+                    'profile_name': "Asha Rao", 'type': 'other',
+                    'text': "[reaction]"},
+                ])
+        self.assertEqual(statuses, [{'wamid': 'wamid.9', 'status': 'read',
+                    'at': when, 'recipient': CUSTOMER, 'error': None}])
+
+    def test_errors_name_the_path(self):
+        body = notification([{'from': CUSTOMER, 'id': 'wamid.1',
+                        'timestamp': 'yesterday', 'type': 'text',
+                        'text': {'body': "Hi"}}],
+            [{'id': 'wamid.2', 'status': 'opened', 'timestamp': '1'}])
+        with self.assertRaises(InvalidNotification) as cm:
+            parse_notification(body)
+        path = 'entry[0].changes[0].value'
+        self.assertEqual(cm.exception.errors, {
+                f'{path}.messages[0].timestamp': "must be a Unix timestamp",
+                f'{path}.statuses[0].status':
+                "must be one of delivered, failed, read, sent",
+                })
+        for body, errors in [
+                ([], {'object': "must be whatsapp_business_account"}),
+                ({'object': 'whatsapp_business_account'},
+                    {'entry': "must be a list"}),
+                ]:
+            with self.assertRaises(InvalidNotification) as cm:
+                parse_notification(body)
+            self.assertEqual(cm.exception.errors, errors)
+
+
+def receive(*messages):
+    "Store the messages as the webhook does"
+    Message = Pool().get('ev.helpdesk.whatsapp.message')
+    parsed, statuses = parse_notification(notification(messages))
+    return Message.intake(parsed, statuses)
+
+
+def message(wamid):
+    Message = Pool().get('ev.helpdesk.whatsapp.message')
+    message, = Message.search([('wamid', '=', wamid)])
+    return message
+
+
+def configure(**values):
+    Configuration = Pool().get('ev.helpdesk.configuration')
+    values.setdefault('whatsapp_phone_number_id', '106540352242922')
+    values.setdefault('whatsapp_template', 'follow_up')
+    Configuration.write([Configuration(1)], values)
+
+
+class WhatsAppTestCase(ModuleDBTestCase):
+    module = 'ev_helpdesk'
+
+    @with_transaction()
+    def test_message_opens_a_request_of_the_customer(self):
+        w = setup_helpdesk()
+        with set_company(w.company):
+            self.assertEqual(receive(text_message('wamid.A', CUSTOMER,
+                            "Charger shows red light")), (1, 0))
+            self.assertEqual(receive(text_message('wamid.A', CUSTOMER,
+                            "Charger shows red light")), (0, 0))
+            m = message('wamid.A')
+            self.assertEqual((m.party, m.phone, m.direction, m.status),
+                (w.customer, '+919845012345', 'in', 'received'))
+            self.assertEqual((m.request.channel, m.request.party,
+                    m.request.sender, m.request.text, m.request.department),
+                ('whatsapp', w.customer, '+919845012345',
+                    "Charger shows red light", w.hotline))
+            with self.assertRaises(UserError) as cm:
+                Pool().get('ev.helpdesk.whatsapp.message').delete([m])
+            self.assertEqual(cm.exception.message, "A WhatsApp message "
+                "cannot be deleted: it is part of the conversation with the "
+                "customer.")
+
+    @with_transaction()
+    def test_reply_resumes_the_waiting_ticket(self):
+        "A reply goes onto the customer's waiting ticket, which resumes"
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            ticket, = Ticket.create([{'subject': "No charge",
+                        'category': category('fault').id,
+                        'company': w.company.id, 'party': w.customer.id}])
+            Ticket.wait([ticket])
+            receive(text_message('wamid.R', CUSTOMER, "Photo sent"))
+            m = message('wamid.R')
+            self.assertEqual((m.ticket, m.request.ticket, m.request.state),
+                (ticket, ticket, 'ticket'))
+            self.assertEqual(Ticket(ticket.id).state, 'in_progress')
+
+    @with_transaction()
+    def test_window_decides_text_or_template(self):
+        Message = Pool().get('ev.helpdesk.whatsapp.message')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            configure()
+            with self.assertRaises(UserError) as cm:
+                Message.send_text('+919845012345', "Hello")
+            self.assertEqual(cm.exception.message, "The customer "
+                "+919845012345 has not written in the last 24 hours: free "
+                "text cannot be sent outside the customer-service window. "
+                "Send a template instead.")
+            receive(text_message('wamid.W', CUSTOMER, "Hi",
+                    time.time() - 25 * 3600))
+            self.assertEqual(Message.reply('98450 12345', "Hello").type,
+                'template')
+            receive(text_message('wamid.W2', CUSTOMER, "Hi again"))
+            reply = Message.reply('98450 12345', "Hello")
+            self.assertEqual((reply.type, reply.text, reply.wa_id,
+                    reply.status), ('text', "Hello", CUSTOMER, 'pending'))
+            self.assertEqual(reply.graph_payload(), {
+                    'messaging_product': 'whatsapp',
+                    'recipient_type': 'individual', 'to': CUSTOMER,
+                    'type': 'text',
+                    'text': {'preview_url': False, 'body': "Hello"}})
+
+    @with_transaction()
+    def test_critical_and_fault_tickets_alert_the_team(self):
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        Message = pool.get('ev.helpdesk.whatsapp.message')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            configure(whatsapp_alert_template='ticket_alert',
+                whatsapp_alert_numbers='+919900000001')
+            w.technical.whatsapp_alert_numbers = (
+                '+919900000002, +91 99000 00003')
+            w.technical.save()
+            fault, payment, critical = Ticket.create([
+                    {'subject': "Charger down",
+                        'category': category('fault').id},
+                    {'subject': "Refund", 'category': category('payment').id},
+                    {'subject': "Overcharged everyone",
+                        'category': category('payment').id,
+                        'priority': 'critical'},
+                    ])
+            alerts = Message.search([('type', '=', 'template')],
+                order=[('id', 'ASC')])
+            self.assertEqual([(a.ticket, a.phone, a.template,
+                        json.loads(a.template_parameters), a.party)
+                    for a in alerts], [
+                    (fault, '+919900000002', 'ticket_alert',
+                        [fault.number, "High", "Charger down"], None),
+                    (fault, '+919900000003', 'ticket_alert',
+                        [fault.number, "High", "Charger down"], None),
+                    (critical, '+919900000001', 'ticket_alert',
+                        [critical.number, "Critical",
+                            "Overcharged everyone"], None),
+                    ])
+
+    @with_transaction()
+    def test_agents_see_their_departments_messages(self):
+        "An agent of another department cannot read the message"
+        Message = Pool().get('ev.helpdesk.whatsapp.message')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            receive(text_message('wamid.D', CUSTOMER, "Refund please"))
+            m = message('wamid.D')
+            self.assertEqual(m.request.department, w.hotline)
+            with as_user(w.agent):
+                self.assertEqual(Message.search([]), [m])
+                self.assertEqual(Message.read([m.id], ['text'])[0]['text'],
+                    "Refund please")
+            with as_user(w.technician):
+                self.assertEqual(Message.search([]), [])
+                with self.assertRaises(AccessError):
+                    Message.read([m.id], ['text'])
+            with as_user(w.installer):
+                with self.assertRaises(AccessError):
+                    Message.search([])
+            with as_user(w.manager):
+                self.assertEqual(Message.search([]), [m])
