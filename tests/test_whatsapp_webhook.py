@@ -108,7 +108,7 @@ def test_subscription_challenge(wa):
         f'{url}?hub.mode=subscribe&hub.challenge=1158201444'
         f'&hub.verify_token={fake_graph.VERIFY_TOKEN}')
     assert (status, content_type, body) == (
-        200, 'text/plain; charset=utf-8', '1158201444')
+        200, 'text/plain', '1158201444')
     status, content_type, body = get(
         f'{url}?hub.mode=subscribe&hub.challenge=1158201444'
         '&hub.verify_token=guessed')
@@ -378,6 +378,9 @@ def test_another_databases_signature_fails(wa, graph):
     other = wa.database + '_other'
     shutil.copyfile(os.path.join(wa.db_path, f'{wa.database}.sqlite'),
         os.path.join(wa.db_path, f'{other}.sqlite'))
+    # The route loads the pool of the new database (a first XML-RPC call
+    # to a database the server has not loaded fails on trytond 8.0)
+    assert get(webhook_url(wa, other))[0] == 403
     configure(wa, graph, database=other, secret='secret-of-the-other-db')
     wamid = new_wamid()
     payload = notification([text_message(wamid, CUSTOMER, "Cross")])
