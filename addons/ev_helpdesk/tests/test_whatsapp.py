@@ -11,6 +11,7 @@ import unittest
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
+from trytond.modules.ev_field.tests.tools import create_user
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -218,3 +219,29 @@ class WhatsAppTestCase(ModuleDBTestCase):
                     Message.search([])
             with as_user(w.manager):
                 self.assertEqual(Message.search([]), [m])
+
+    @with_transaction()
+    def test_secrets_are_for_administrators(self):
+        "A helpdesk manager cannot read nor write the WhatsApp secrets"
+        pool = Pool()
+        Configuration = pool.get('ev.helpdesk.configuration')
+        w = setup_helpdesk()
+        configure(whatsapp_app_secret='s3cret')
+        admin = create_user('hd-admin', 'ev_station.group_ev_admin')
+        with set_company(w.company):
+            for name in ['whatsapp_app_secret', 'whatsapp_access_token',
+                    'whatsapp_verify_token']:
+                with as_user(w.manager):
+                    with self.assertRaises(AccessError):
+                        Configuration.read([1], [name])
+                    with self.assertRaises(AccessError):
+                        Configuration.write([Configuration(1)],
+                            {name: 'mine'})
+            with as_user(w.manager):
+                self.assertEqual(Configuration.read([1], [
+                            'whatsapp_window_hours'])[0][
+                        'whatsapp_window_hours'], 24)
+            with as_user(admin):
+                self.assertEqual(Configuration.read([1], [
+                            'whatsapp_app_secret'])[0][
+                        'whatsapp_app_secret'], 's3cret')
