@@ -14,8 +14,8 @@ a redelivery answers 200 too, so that Meta stops retrying."""
 import hmac
 import logging
 
-from trytond.i18n import gettext
-from trytond.model.exceptions import ValidationError
+from trytond import backend
+from trytond.model.modelsql import SQLConstraintError
 from trytond.modules.ev_station.api import (
     APIError, json_body, json_errors, json_response, max_body, only)
 from trytond.protocols.wrappers import Response, with_pool, with_transaction
@@ -211,15 +211,16 @@ def receive_notification(request, pool):
         raise APIError(400, {'errors': exception.errors})
     try:
         new_messages, new_statuses = Message.intake(messages, statuses)
-    except ValidationError as exception:
+    except SQLConstraintError as exception:
+        # A unique key (the message's id, a status) taken by a concurrent
+        # delivery: nothing more is read in this aborted transaction (on
+        # PostgreSQL), it starts again and finds the record stored
         retries = request.environ.get('ev.whatsapp_retries', 0)
-        if exception.message in {
-                    gettext('ev_helpdesk.msg_whatsapp_message_unique'),
-                    gettext('ev_helpdesk.msg_whatsapp_status_unique'),
-                    } and retries < 3:
-            request.environ['ev.whatsapp_retries'] = retries + 1
-            raise _Redelivered() from exception
-        raise
+        if not isinstance(exception.__cause__,
+                backend.DatabaseIntegrityError) or retries >= 3:
+            raise
+        request.environ['ev.whatsapp_retries'] = retries + 1
+        raise _Redelivered() from exception
     return json_response({
             'messages': new_messages,
             'duplicates': len({m['wamid'] for m in messages}) - new_messages,
