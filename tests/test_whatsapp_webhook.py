@@ -205,8 +205,8 @@ def test_media_is_stored_as_attachment(wa, graph):
     payload = notification([fake_graph.media_message(wamid, CUSTOMER,
                 'image', 'media-ok-1', 'image/jpeg',
                 caption="Photo of the display")])
-    status, _ = graph.send_webhook(webhook_url(wa), payload)
-    assert status == 200
+    status, body = graph.send_webhook(webhook_url(wa), payload)
+    assert status == 200, body
     (message_id, request_id, state, mime_type, error), = wa.sql(
         'SELECT id, request, media_state, mime_type, media_error '
         'FROM ev_helpdesk_whatsapp_message WHERE wamid = %s', (wamid,))
@@ -252,8 +252,8 @@ def test_refused_media(wa, graph, media_id, data, mime_type, size, reason):
     wamid = new_wamid()
     payload = notification([fake_graph.media_message(wamid, CUSTOMER,
                 'document', media_id, mime_type, filename='invoice.pdf')])
-    status, _ = graph.send_webhook(webhook_url(wa), payload)
-    assert status == 200
+    status, body = graph.send_webhook(webhook_url(wa), payload)
+    assert status == 200, body
     (message_id, request_id, state, error), = wa.sql(
         'SELECT id, request, media_state, media_error '
         'FROM ev_helpdesk_whatsapp_message WHERE wamid = %s', (wamid,))

@@ -308,7 +308,7 @@ class Message(ModelSQL, ModelView):
         company = Configuration(1).get_whatsapp_company()
         vlist = []
         for values in unique.values():
-            values = values.copy()
+            values = {'text': None, 'caption': None, **values}
             phone = (Party.normalize_phone('+' + values['wa_id'])
                 or '+' + values['wa_id'])
             party = Party.find_customer(phone=phone)
@@ -322,10 +322,12 @@ class Message(ModelSQL, ModelView):
                         'pending' if values.get('media_id') else None),
                     })
             vlist.append(values)
-        # The unique constraint on wamid is the gate of concurrent
-        # deliveries: the loser's transaction starts again (the route)
-        created = cls.create(vlist)
+        created = [cls(**v) for v in vlist]
         cls.open_requests(created)
+        # The unique constraint on wamid is the gate of concurrent
+        # deliveries: the loser's transaction, its request included, starts
+        # again (the route)
+        cls.save(created)
         media = [m for m in created if m.media_state == 'pending']
         if media:
             Task.enqueue([Task(kind='media', message=m) for m in media])
@@ -352,9 +354,10 @@ class Message(ModelSQL, ModelView):
 
     @classmethod
     def open_requests(cls, messages):
-        """A request of the inbox for each new inbound message: on the
-        ticket the customer answers when it waits or was resolved within
-        the reopen hours, otherwise a new one for triage"""
+        """A request of the inbox for each new inbound message (set on
+        the messages, saved by the caller): on the ticket the customer
+        answers when it waits or was resolved within the reopen hours,
+        otherwise a new one for triage"""
         pool = Pool()
         Request = pool.get('ev.helpdesk.request')
         Ticket = pool.get('ev.helpdesk.ticket')
@@ -391,7 +394,6 @@ class Message(ModelSQL, ModelView):
         for message, request, ticket in zip(messages, requests, tickets):
             message.request = request
             message.ticket = ticket
-        cls.save(messages)
         return requests
 
     # -- outbound ---------------------------------------------------------
