@@ -110,10 +110,12 @@ class WhatsAppTestCase(ModuleDBTestCase):
             m = message('wamid.A')
             self.assertEqual((m.party, m.phone, m.direction, m.status),
                 (w.customer, '+919845012345', 'in', 'received'))
+            # Classified as a charger fault: the Technical department's
             self.assertEqual((m.request.channel, m.request.party,
-                    m.request.sender, m.request.text, m.request.department),
+                    m.request.sender, m.request.text,
+                    m.request.category.code, m.request.department),
                 ('whatsapp', w.customer, '+919845012345',
-                    "Charger shows red light", w.hotline))
+                    "Charger shows red light", 'fault', w.technical))
             with self.assertRaises(UserError) as cm:
                 Pool().get('ev.helpdesk.whatsapp.message').delete([m])
             self.assertEqual(cm.exception.message, "A WhatsApp message "
