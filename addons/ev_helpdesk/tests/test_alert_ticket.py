@@ -4,7 +4,8 @@ ev_charger_iot raises them (health evaluation with a controlled clock)"""
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_charger_iot.tests.test_health import (
-    NOW, connector_status, create_charger, evaluate, heartbeat, minutes, seconds)
+    NOW, connector_status, create_charger, evaluate, heartbeat, minutes,
+    seconds)
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
