@@ -330,4 +330,3 @@ def inbound_email_refused(app, request, exception):
     of a bare Internal Server Error"""
     if isinstance(exception, InboundEmailError):
         return json_response({'error': exception.message}, status=400)
-

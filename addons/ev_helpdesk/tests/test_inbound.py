@@ -20,7 +20,8 @@ PHOTO = b'\xff\xd8\xff\xe0' + bytes(range(256)) * 4
 
 
 def support_email(text="My charger at home shows a red light.",
-        subject="Charger not starting", sender="Asha Rao <Asha.Rao@Example.com>",
+        subject="Charger not starting",
+        sender="Asha Rao <Asha.Rao@Example.com>",
         html=None, photo=None, message_id=None, in_reply_to=None):
     "A customer's email to the support address, as bytes"
     message = EmailMessage()
