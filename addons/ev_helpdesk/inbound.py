@@ -21,11 +21,9 @@ from html.parser import HTMLParser
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Index, Unique, fields
-from trytond.modules.ev_station.api import json_response
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
-from trytond.wsgi import app
 
 ACTION = 'ev.helpdesk.request|receive_email'
 # A ticket's number in the subject of a reply: "Re: [TCK-000123] ..."
@@ -37,7 +35,8 @@ BLOCKS = {'p', 'div', 'br', 'tr', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6',
 
 
 class InboundEmailError(UserError):
-    "An email the helpdesk cannot take (answered 400 to its poster)"
+    """An email the helpdesk cannot take: Tryton's route answers its
+    poster 400 with the message, and stores nothing"""
 
 
 class _TextOfHTML(HTMLParser):
@@ -322,11 +321,3 @@ def attach(record, attachments):
                 'type': 'data',
                 'data': a['data'],
                 } for i, a in enumerate(attachments, 1)])
-
-
-@app.error_handler
-def inbound_email_refused(app, request, exception):
-    """The sender of an email the helpdesk refuses reads why (400), instead
-    of a bare Internal Server Error"""
-    if isinstance(exception, InboundEmailError):
-        return json_response({'error': exception.message}, status=400)
