@@ -97,12 +97,14 @@ class InboundEmailTestCase(ModuleDBTestCase):
         self.assertEqual(
             (request.channel, request.sender, request.party,
                 request.subject, request.text, request.state,
-                request.company, request.department,
-                request.email_message_id),
+                request.company, request.email_message_id),
             ('email', 'Asha.Rao@Example.com', w.customer,
                 "Charger not starting",
                 "मेरा चार्जर शुरू नहीं हो रहा।\nThe light is red.", 'new',
-                w.company, w.hotline, '<m1@example.com>'))
+                w.company, '<m1@example.com>'))
+        # Classified and routed by the inbox's door like any channel's
+        self.assertIsNotNone(request.category)
+        self.assertEqual(request.department, request.category.department)
         self.assertEqual(attachments(request), [('red-light.jpg', PHOTO)])
         self.assertEqual(requests(), [request])
 
