@@ -152,6 +152,6 @@ class Desk:
             self.Request.receive([{
                         'company': self.company.id,
                         'channel': 'manual',
-                        'text': "Customer at the mall site asks whether "
-                        "RFID cards can be shared in a family.",
+                        'text': "Do you install home chargers in "
+                        "Whitefield? I want a 7 kW wallbox for my Nexon EV.",
                         }])
