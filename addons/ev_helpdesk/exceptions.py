@@ -17,3 +17,7 @@ class RequestError(UserError):
 
 class WhatsAppError(UserError):
     pass
+
+
+class CallError(UserError):
+    pass

@@ -161,7 +161,8 @@ class Ticket(Workflow, ModelSQL, ModelView):
     @classmethod
     def _get_origins(cls):
         "The models a ticket may come from"
-        return ['ev.helpdesk.request', 'ev.charger.alert']
+        return ['ev.helpdesk.request', 'ev.charger.alert',
+            'ev.helpdesk.call']
 
     @classmethod
     def get_origins(cls):

@@ -248,6 +248,27 @@ class ContactMechanism(metaclass=PoolMeta):
                 where=(table.type == 'email')
                 & ((table.value_compact != Lower(table.value))
                     | (table.value_compact == Null))))
+        config = Pool().get('ev.lead.configuration').__table__()
+        cursor.execute(*config.select(config.phone_region, limit=1))
+        region, = cursor.fetchone() or (None,)
+        cls.normalize_legacy_phones(region or 'IN')
+
+    @classmethod
+    def normalize_legacy_phones(cls, region):
+        """Give the phones stored before they were kept in E.164 (by the
+        party module alone, or imported by SQL) their E.164 compact form, so
+        that a phone is found by an indexed equality (find_customers)"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id, table.value,
+                where=table.type.in_(list(PHONE_TYPES))
+                & ((table.value_compact == Null)
+                    | ~table.value_compact.like('+%'))))
+        for id_, value in cursor.fetchall():
+            phone = normalize_phone(value, region)
+            if phone:
+                cursor.execute(*table.update([table.value_compact], [phone],
+                        where=table.id == id_))
 
     def format_value_compact(self, value=None, type_=None):
         if type_ == 'email':
