@@ -192,14 +192,14 @@ class Call(Workflow, ModelSQL, ModelView):
     def search_rec_name(cls, name, clause):
         "By the caller's phone in any form, or the customer's name"
         _, operator, value = clause
-        bool_op = 'AND' if operator.startswith('!') else 'OR'
-        domain = [bool_op, ('party.rec_name', operator, value)]
+        negative = operator.startswith('!') or operator.startswith('not ')
+        domain = ['AND' if negative else 'OR',
+            ('party.rec_name', operator, value)]
         phone = cls.normalize_phone(
             value.strip('%') if isinstance(value, str) else None)
         if phone and operator in {'=', '!=', 'ilike', 'not ilike', 'like',
                 'not like'}:
-            domain.append(('phone', '!=' if operator.startswith('!')
-                    or operator.startswith('not') else '=', phone))
+            domain.append(('phone', '!=' if negative else '=', phone))
         else:
             domain.append(('phone', operator, value))
         return domain
