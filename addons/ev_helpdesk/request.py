@@ -44,7 +44,10 @@ class Request(Workflow, ModelSQL, ModelView):
         states={'readonly': _done},
         context={'company': Eval('company', -1)}, depends={'company'})
     subject = fields.Char("Subject", states={'readonly': _done})
-    text = fields.Text("Text", readonly=True)
+    text = fields.Text("Text",
+        states={'readonly': _done | (Eval('channel') != 'manual')},
+        help="What the customer asked; typed in only for a manual "
+        "request, the channels bring their own.")
     category = fields.Many2One('ev.helpdesk.category', "Category",
         states={'readonly': _done})
     urgency = fields.Selection([(None, '')] + PRIORITIES, "Urgency",
