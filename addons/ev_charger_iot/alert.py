@@ -1,6 +1,7 @@
 # This file is part of the EV operations suite.
 """Alerts of offline and faulted chargers: debounced, one per episode,
 closed by the recovery, kept as history, notified to the IoT operators."""
+import datetime as dt
 import logging
 from collections import namedtuple
 from email.message import EmailMessage
@@ -115,6 +116,29 @@ class Alert(ModelSQL, ModelView):
 
     def get_power_class(self, name):
         return self.charger.power_class
+
+    @classmethod
+    def open_without(cls, table, fault, offline_minutes, now=None):
+        """The ids of the open episodes that call for a record and have none
+        in `table` (a table whose `alert` column names the episode): the
+        connector faults when `fault`, the offline episodes older than
+        `offline_minutes` (None: none). One indexed query; ev_service opens
+        its cases and ev_helpdesk its tickets with it."""
+        alert = cls.__table__()
+        now = now or dt.datetime.now()
+        kinds = Literal(False)
+        if fault:
+            kinds |= alert.kind == 'fault'
+        if offline_minutes is not None:
+            long_ago = now - dt.timedelta(minutes=offline_minutes)
+            kinds |= (alert.kind == 'offline') & (alert.since <= long_ago)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*alert.select(alert.id,
+                where=(alert.state == 'open') & kinds
+                & ~Exists(table.select(Literal(1),
+                        where=table.alert == alert.id)),
+                order_by=[alert.id.asc]))
+        return [i for i, in cursor]
 
     def get_rec_name(self, name):
         kind = self.kind_string

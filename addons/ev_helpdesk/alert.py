@@ -14,8 +14,7 @@ way: the two differ in the record they open and its configuration, and the
 query is ten lines, so there is no shared home to put it in."""
 import datetime as dt
 
-from sql import Literal, Null
-from sql.operators import Exists
+from sql import Null
 
 from trytond.i18n import gettext
 from trytond.model import Index, Unique, fields
@@ -122,23 +121,9 @@ class Ticket(metaclass=PoolMeta):
         Alert = pool.get('ev.charger.alert')
         Configuration = pool.get('ev.helpdesk.configuration')
         config = Configuration(1)
-        now = now or dt.datetime.now()
-        alert = Alert.__table__()
-        ticket = cls.__table__()
-        kinds = Literal(False)
-        if config.alert_fault_opens_ticket:
-            kinds |= alert.kind == 'fault'
-        if config.alert_offline_minutes is not None:
-            long_ago = now - dt.timedelta(
-                minutes=config.alert_offline_minutes)
-            kinds |= (alert.kind == 'offline') & (alert.since <= long_ago)
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*alert.select(alert.id,
-                where=(alert.state == 'open') & kinds
-                & ~Exists(ticket.select(Literal(1),
-                        where=ticket.alert == alert.id)),
-                order_by=[alert.id.asc]))
-        return [i for i, in cursor]
+        return Alert.open_without(cls.__table__(),
+            config.alert_fault_opens_ticket, config.alert_offline_minutes,
+            now=now)
 
     @classmethod
     def alert_ticket_values(cls, alert, company, now):

@@ -9,8 +9,7 @@ alert, and a unique constraint keeps it to one case per episode even when
 two crons run at once."""
 import datetime as dt
 
-from sql import Literal, Null
-from sql.operators import Exists
+from sql import Null
 
 from trytond.i18n import gettext
 from trytond.model import Index, Unique, fields
@@ -64,23 +63,9 @@ class Case(metaclass=PoolMeta):
         Alert = pool.get('ev.charger.alert')
         Configuration = pool.get('ev.service.configuration')
         config = Configuration(1)
-        now = now or dt.datetime.now()
-        alert = Alert.__table__()
-        case = cls.__table__()
-        kinds = Literal(False)
-        if config.alert_fault_opens_case:
-            kinds |= alert.kind == 'fault'
-        if config.alert_offline_minutes is not None:
-            long_ago = now - dt.timedelta(
-                minutes=config.alert_offline_minutes)
-            kinds |= (alert.kind == 'offline') & (alert.since <= long_ago)
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*alert.select(alert.id,
-                where=(alert.state == 'open') & kinds
-                & ~Exists(case.select(Literal(1),
-                        where=case.alert == alert.id)),
-                order_by=[alert.id.asc]))
-        return [i for i, in cursor]
+        return Alert.open_without(cls.__table__(),
+            config.alert_fault_opens_case, config.alert_offline_minutes,
+            now=now)
 
     @classmethod
     def open_from_alerts(cls, now=None):
