@@ -1,6 +1,8 @@
 """The helpdesk of the demo (ev_helpdesk): the hotline's day.
 
-Tickets in every state a Helpdesk Manager meets — a critical charger fault
+Calls of each category (one escalated to a ticket), a WhatsApp
+conversation in the inbox, and tickets in every state a Helpdesk Manager
+meets — a critical charger fault
 just opened, a payment problem in progress, a customer we wait on, one
 resolved and one closed — on the demo's stations and customers, and an
 inbox with requests from each channel. Every step is a button pressed by
@@ -147,6 +149,8 @@ class Desk:
             hours_ago=8)
         with self.as_user('hotline'):
             self.Ticket.start([ticket])
+        self.calls()
+        self.whatsapp()
         # The inbox: a request typed in by the hotline
         with self.as_user('hotline'):
             self.Request.receive([{
@@ -155,3 +159,79 @@ class Desk:
                         'text': "Do you install home chargers in "
                         "Whitefield? I want a 7 kW wallbox for my Nexon EV.",
                         }])
+
+    def customers(self):
+        "The demo's customers with a mobile phone, and their station"
+        return [(s.customer, s) for s in self.stations
+            if any(m.type == 'mobile' for m in s.customer.contact_mechanisms)]
+
+    def calls(self):
+        "A call of each category; the payment one escalated to a ticket"
+        Call = self.pool.get('ev.helpdesk.call')
+        now = dt.datetime.now().replace(microsecond=0)
+        customers = self.customers()
+        calls = []
+        for i, (category, notes, outcome) in enumerate([
+                ('payment', "Session stopped at 12 kWh but billed for 20",
+                    None),
+                ('fault', "Connector 2 locked, cable cannot be removed",
+                    'resolved'),
+                ('inquiry', "Asks the night tariff and RFID card price",
+                    'resolved'),
+                ('complaint', "Site was dirty and the parking blocked",
+                    'callback')]):
+            customer, station = customers[i % len(customers)]
+            phone = next(m.value for m in customer.contact_mechanisms
+                if m.type == 'mobile')
+            started = now - dt.timedelta(hours=3 - i * 0.5)
+            with self.as_user('hotline'):
+                call, = Call.create([{
+                            'company': self.company.id,
+                            'direction': 'inbound',
+                            'category': self.Category.from_code(category).id,
+                            # As the caller says it: the lookup normalises
+                            'phone': '0' + phone[3:8] + ' ' + phone[8:],
+                            'station': station.id,
+                            'started_at': started,
+                            'ended_at': started + dt.timedelta(minutes=4),
+                            'notes': notes,
+                            'outcome': outcome,
+                            'resolution': ("Explained and closed on the call"
+                                if outcome == 'resolved' else None),
+                            }])
+            calls.append(call)
+        with self.as_user('hotline'):
+            Call.escalate(calls[:1])
+            Call.done([c for c in calls[1:] if c.outcome])
+
+    def whatsapp(self):
+        "A customer writes on WhatsApp: the inbox classifies each message"
+        from trytond.modules.ev_helpdesk.whatsapp_routes import (
+            parse_notification)
+        Message = self.pool.get('ev.helpdesk.whatsapp.message')
+        customer, _ = self.customers()[-1]
+        phone = next(m.value for m in customer.contact_mechanisms
+            if m.type == 'mobile')
+        now = int(dt.datetime.now().timestamp())
+        texts = [
+            "Hi, my payment of 450 rupees got deducted but charging did "
+            "not start",
+            "Paisa kat gaya lekin charging start nahi hui, refund kab "
+            "milega?",
+            ]
+        body = {'object': 'whatsapp_business_account', 'entry': [{
+                    'id': 'DEMO', 'changes': [{'field': 'messages',
+                            'value': {
+                                'messaging_product': 'whatsapp',
+                                'contacts': [{'wa_id': phone[1:],
+                                        'profile': {'name': customer.name}}],
+                                'messages': [{
+                                        'id': f'wamid.DEMO{i}',
+                                        'from': phone[1:],
+                                        'timestamp': str(now - 600 + i * 60),
+                                        'type': 'text',
+                                        'text': {'body': text},
+                                        } for i, text in enumerate(texts)],
+                                }}]}]}
+        messages, statuses = parse_notification(body)
+        Message.intake(messages, statuses)

@@ -48,8 +48,38 @@ def test_agents_see_their_departments_tickets(server):
 def test_inbox_request_is_classified(server):
     hotline = session(server, 'hotline')
     request, = hotline('model.ev.helpdesk.request.search_read',
-        [('state', '=', 'new')], 0, None, None,
+        [('state', '=', 'new'), ('channel', '=', 'manual')], 0, None, None,
         ['channel', 'category.code', 'category_confidence', 'department'])
     assert request['channel'] == 'manual'
     assert request['category.']['code'] == 'inquiry'
     assert 0 < request['category_confidence'] <= 1
+
+
+def test_whatsapp_conversation_lands_in_the_inbox(server):
+    "Hindi, Hinglish or English, the payment complaints go to the hotline"
+    hotline = session(server, 'hotline')
+    requests = hotline('model.ev.helpdesk.request.search_read',
+        [('channel', '=', 'whatsapp')], 0, None, [('received_at', 'ASC')],
+        ['sender', 'party', 'category.code', 'department.code', 'text'])
+    assert [(r['category.']['code'], r['department.']['code'])
+        for r in requests] == [('payment', 'hotline')] * 2
+    assert len({r['sender'] for r in requests}) == 1
+    assert all(r['party'] for r in requests)
+    messages = hotline('model.ev.helpdesk.whatsapp.message.search_read',
+        [('request', 'in', [r['id'] for r in requests])], 0, None, None,
+        ['direction', 'wamid'])
+    assert sorted(m['wamid'] for m in messages) == [
+        'wamid.DEMO0', 'wamid.DEMO1']
+
+
+def test_calls_of_each_category(server):
+    hotline = session(server, 'hotline')
+    calls = hotline('model.ev.helpdesk.call.search_read', [], 0, None,
+        None, ['category.code', 'state', 'phone', 'party', 'ticket'])
+    assert {c['category.']['code'] for c in calls} == {
+        'payment', 'fault', 'inquiry', 'complaint'}
+    # The numbers said as "09886 031001" are found in E.164
+    assert all(c['phone'].startswith('+91') and c['party'] for c in calls)
+    escalated, = [c for c in calls if c['state'] == 'escalated']
+    assert escalated['category.']['code'] == 'payment'
+    assert escalated['ticket']
