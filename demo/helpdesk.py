@@ -235,3 +235,5 @@ class Desk:
                                 }}]}]}
         messages, statuses = parse_notification(body)
         Message.intake(messages, statuses)
+        # What the queue's task does after the webhook's commit
+        Message.open_pending_requests()

@@ -6,7 +6,8 @@ by its WhatsApp id (wamid): the webhook (whatsapp_routes.py) may deliver a
 message several times, even at once, and the unique constraint lets one
 insert win. A new inbound message becomes a request of the inbox
 (`Request.receive`) or, when the customer answers a ticket that is waiting or
-recently resolved, goes onto that ticket. Media are fetched from the Graph
+recently resolved, goes onto that ticket, in batches after the webhook's
+commit (whatsapp_inbound.py). Media are fetched from the Graph
 API after the webhook's commit, outbound messages are sent through the outbox
 (whatsapp_outbox.py), and the 24-hour customer-service window decides between
 free text and a template. Delivery statuses are immutable records; the
@@ -271,130 +272,6 @@ class Message(ModelSQL, ModelView):
         if mode == 'delete':
             raise WhatsAppError(gettext(
                     'ev_helpdesk.msg_whatsapp_message_delete'))
-
-    # -- inbound ----------------------------------------------------------
-
-    @classmethod
-    def intake(cls, messages, statuses):
-        """Store the messages and statuses parsed from a webhook
-        (whatsapp_routes.parse_notification) that are not stored yet; open
-        their requests and queue their media. Returns the number of new
-        messages and of new statuses."""
-        pool = Pool()
-        Status = pool.get('ev.helpdesk.whatsapp.status')
-        created = cls._intake_messages(messages)
-        new_statuses = Status.intake(statuses)
-        return len(created), len(new_statuses)
-
-    @classmethod
-    def _intake_messages(cls, messages):
-        pool = Pool()
-        Party = pool.get('party.party')
-        Configuration = pool.get('ev.helpdesk.configuration')
-        Task = pool.get('ev.helpdesk.whatsapp.task')
-        unique = {}
-        for values in messages:
-            unique.setdefault(values['wamid'], values)
-        if not unique:
-            return []
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.wamid,
-                where=table.wamid.in_(list(unique))))
-        for wamid, in cursor:
-            del unique[wamid]
-        if not unique:
-            return []
-        company = Configuration(1).get_whatsapp_company()
-        vlist = []
-        for values in unique.values():
-            values = {'text': None, 'caption': None, **values}
-            phone = (Party.normalize_phone('+' + values['wa_id'])
-                or '+' + values['wa_id'])
-            party = Party.find_customer(phone=phone)
-            values.update({
-                    'company': company.id,
-                    'direction': 'in',
-                    'status': 'received',
-                    'phone': phone,
-                    'party': party.id if party else None,
-                    'media_state': (
-                        'pending' if values.get('media_id') else None),
-                    })
-            vlist.append(values)
-        created = [cls(**v) for v in vlist]
-        cls.open_requests(created)
-        # The unique constraint on wamid is the gate of concurrent
-        # deliveries: the loser's transaction, its request included, starts
-        # again (the route)
-        cls.save(created)
-        media = [m for m in created if m.media_state == 'pending']
-        if media:
-            Task.enqueue([Task(kind='media', message=m) for m in media])
-        return created
-
-    def replied_ticket(self):
-        "The customer's latest ticket this message may answer, if any"
-        Ticket = Pool().get('ev.helpdesk.ticket')
-        who = [('phone', '=', self.phone)]
-        if self.party:
-            who = ['OR', ('party', '=', self.party.id)] + who
-        tickets = Ticket.search([('state', 'in', REPLY_STATES), who],
-            order=[('opened_at', 'DESC'), ('id', 'DESC')], limit=1)
-        return tickets[0] if tickets else None
-
-    def request_text(self):
-        text = self.text or self.caption
-        if not text:
-            text = f"[{self.type_string()}]"
-        return text
-
-    def type_string(self):
-        return dict(TYPES).get(self.type, self.type)
-
-    @classmethod
-    def open_requests(cls, messages):
-        """A request of the inbox for each new inbound message (set on
-        the messages, saved by the caller): on the ticket the customer
-        answers when it waits or was resolved within the reopen hours,
-        otherwise a new one for triage"""
-        pool = Pool()
-        Request = pool.get('ev.helpdesk.request')
-        Ticket = pool.get('ev.helpdesk.ticket')
-        messages = [m for m in messages
-            if m.direction == 'in' and m.type != 'other']
-        vlist = []
-        tickets = []
-        for message in messages:
-            values = {
-                'company': message.company.id,
-                'channel': 'whatsapp',
-                'received_at': message.timestamp,
-                'sender': message.phone,
-                'party': message.party.id if message.party else None,
-                'text': message.request_text(),
-                }
-            ticket = message.replied_ticket()
-            if ticket and not Ticket.customer_replied(
-                    [ticket], at=message.timestamp):
-                values.update({
-                        'ticket': ticket.id,
-                        'state': 'ticket',
-                        'department': (ticket.department.id
-                            if ticket.department else None),
-                        'agent': ticket.agent.id if ticket.agent else None,
-                        })
-            else:
-                ticket = None
-            tickets.append(ticket)
-            vlist.append(values)
-        if not vlist:
-            return []
-        requests = Request.receive(vlist)
-        for message, request, ticket in zip(messages, requests, tickets):
-            message.request = request
-            message.ticket = ticket
-        return requests
 
     # -- outbound ---------------------------------------------------------
 

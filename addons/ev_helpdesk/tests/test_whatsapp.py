@@ -7,7 +7,9 @@ import datetime as dt
 import json
 import time
 import unittest
+from contextlib import contextmanager
 
+import trytond.config as config
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
@@ -16,6 +18,7 @@ from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 
+from ..whatsapp_inbound import QUEUE_NAME
 from ..whatsapp_routes import InvalidNotification, parse_notification
 from .fake_graph import media_message, notification, status, text_message
 from .tools import category, setup_helpdesk
@@ -77,10 +80,27 @@ class ParseTestCase(unittest.TestCase):
 
 
 def receive(*messages):
-    "Store the messages as the webhook does"
+    """Store the messages as the webhook does, and open their requests as
+    the task it queues does after the commit"""
     Message = Pool().get('ev.helpdesk.whatsapp.message')
     parsed, statuses = parse_notification(notification(messages))
-    return Message.intake(parsed, statuses)
+    result = Message.intake(parsed, statuses)
+    Message.open_pending_requests()
+    return result
+
+
+@contextmanager
+def patch_config(section, option, value):
+    old = config.get(section, option)
+    config.set(section, option, value)
+    try:
+        yield
+    finally:
+        if old is None:
+            config._config.remove_option(section, option)
+            config._cache_clear()
+        else:
+            config.set(section, option, old)
 
 
 def message(wamid):
@@ -121,6 +141,46 @@ class WhatsAppTestCase(ModuleDBTestCase):
             self.assertEqual(cm.exception.message, "A WhatsApp message "
                 "cannot be deleted: it is part of the conversation with the "
                 "customer.")
+
+    @with_transaction()
+    def test_webhook_stores_and_the_queue_opens(self):
+        """The webhook only stores the message and queues a task; the task
+        opens every pending request; with a worker, a burst of webhooks
+        queues one task"""
+        pool = Pool()
+        Message = pool.get('ev.helpdesk.whatsapp.message')
+        Queue = pool.get('ir.queue')
+        w = setup_helpdesk()
+        tasks = [('name', '=', QUEUE_NAME)]
+        with set_company(w.company):
+            parsed, _ = parse_notification(notification([text_message(
+                            'wamid.Q1', CUSTOMER, "Payment failed")]))
+            self.assertEqual(Message.intake(parsed, []), (1, 0))
+            m = message('wamid.Q1')
+            self.assertEqual((m.request_state, m.request, m.party),
+                ('pending', None, None))
+            task, = Queue.search(tasks)
+            self.assertEqual((task.data['model'], task.data['method'],
+                    list(task.data['instances'])),
+                ('ev.helpdesk.whatsapp.message', 'open_pending', [m.id]))
+            self.assertGreater(task.scheduled_at, dt.datetime.now())
+
+            with patch_config('queue', 'worker', 'True'):
+                for wamid in ['wamid.Q2', 'wamid.Q3']:
+                    parsed, _ = parse_notification(notification([
+                                text_message(wamid, CUSTOMER, "Hello")]))
+                    Message.intake(parsed, [])
+            # The first task, scheduled ahead, sees both
+            self.assertEqual(Queue.search_count(tasks), 1)
+
+            Message.open_pending(Message.browse([m.id]))
+            m2, m3 = message('wamid.Q2'), message('wamid.Q3')
+            for m in [message('wamid.Q1'), m2, m3]:
+                self.assertEqual((m.request_state, m.party),
+                    ('opened', w.customer))
+                self.assertEqual(m.request.sender, '+919845012345')
+            self.assertEqual(Message.search_count(
+                    [('request_state', '=', 'pending')]), 0)
 
     @with_transaction()
     def test_reply_resumes_the_waiting_ticket(self):
