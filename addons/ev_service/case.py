@@ -166,6 +166,19 @@ class Case(Workflow, ModelSQL, ModelView):
                 Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
                 for ts in [t.decided_at, t.client_approved_at, t.shipped_at,
                     t.visited_at, t.return_received_at]})
+        # The KPIs of the open cases reported in a range and of the cases
+        # closed in a range (without accepted handover, without final
+        # summary), read from the index alone
+        cls._sql_indexes.update({
+                Index(t, (t.company, Index.Equality()),
+                    (t.reported_at, Index.Range()),
+                    include=[t.station, t.coordinator, t.category],
+                    where=t.state.in_(OPEN_STATES)),
+                Index(t, (t.company, Index.Equality()),
+                    (t.closed_at, Index.Range()),
+                    include=[t.coordinator, t.category, t.reported_at],
+                    where=t.state == 'closed'),
+                })
         # The step time rollups find the cases written since their last run
         cls._sql_indexes.update({
                 Index(t, (t.company, Index.Equality()), (ts, Index.Range()))

@@ -20,6 +20,7 @@ from sql.conditionals import Coalesce, NullIf
 from sql.functions import CurrentTimestamp, DateTrunc, Extract
 from sql.operators import Exists
 
+from trytond import backend
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_field.team import company_timezone
 from trytond.pool import Pool
@@ -214,10 +215,11 @@ class ClaimMonth(ModelSQL):
         "Drop the rollups of the (company, month) pairs"
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
+        quarter = Pool().get('ev.service.kpi.claim.quarter').__table__()
         for company, month in company_months:
-            cursor.execute(*table.delete(
-                    where=(table.company == company)
-                    & (table.month == month)))
+            for t in [table, quarter]:
+                cursor.execute(*t.delete(
+                        where=(t.company == company) & (t.month == month)))
 
     @classmethod
     def roll_up(cls, date=None):
@@ -294,6 +296,72 @@ class ClaimMonth(ModelSQL):
                     rows.submitted, rows.decided, rows.hours, rows.in_sla,
                     rows.undecided, Literal(transaction.user),
                     CurrentTimestamp())))
+        pool.get('ev.service.kpi.claim.quarter').roll_up_months(
+            company, in_months)
+
+
+def _quarter_of_day(column):
+    "The quarter of an hour of the UTC day of a timestamp column (0-95)"
+    return (Cast(Extract('HOUR', column), 'INTEGER') * 60
+        + Cast(Extract('MINUTE', column), 'INTEGER')) / 15
+
+
+class ClaimQuarter(ModelSQL):
+    """The warranty claims of a complete month per quarter of an hour of
+    the UTC day their window starts, rolled up with the month (ClaimMonth):
+    the hours of day of any company's clock add them up (every time zone's
+    offset is whole quarters)"""
+    __name__ = 'ev.service.kpi.claim.quarter'
+    __string__ = "Warranty Claims of a Month per Quarter of Hour"
+
+    company = fields.Many2One('company.company', "Company", required=True,
+        readonly=True)
+    month = fields.Date("Month", required=True, readonly=True)
+    quarter = fields.Integer("Quarter of Hour", required=True, readonly=True)
+    claims = fields.Integer("Claims", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t,
+                (t.company, Index.Equality()),
+                (t.month, Index.Range()),
+                include=[t.quarter, t.claims]))
+
+    @classmethod
+    def __register__(cls, module):
+        pool = Pool()
+        ClaimMonth = pool.get('ev.service.kpi.claim.month')
+        backend_table = backend.TableHandler
+        created = not backend_table.table_exist(cls._table)
+        super().__register__(module)
+        # Migration: the months rolled up before the quarters were are
+        # forgotten; the KPIs compute them live until the next rollup
+        if created:
+            month = ClaimMonth.__table__()
+            Transaction().connection.cursor().execute(*month.delete())
+
+    @classmethod
+    def roll_up_months(cls, company, in_months):
+        "Store the quarters of the months `in_months` selects"
+        Claim = Pool().get('ev.service.claim')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        claim = Claim.__table__()
+        month = cls.month.sql_cast(DateTrunc('month', claim.submitted_at))
+        quarter = _quarter_of_day(claim.window_start)
+        cursor.execute(*table.insert(
+                [table.company, table.month, table.quarter, table.claims,
+                    table.create_uid, table.create_date],
+                claim.select(Literal(company), month, quarter,
+                    Count(Literal(1)), Literal(transaction.user),
+                    CurrentTimestamp(),
+                    where=(claim.company == company)
+                    & (claim.submitted_at != Null)
+                    & in_months(claim.submitted_at),
+                    group_by=[month, quarter])))
 
 
 class ClaimHour(ModelSQL, ModelView):
@@ -321,26 +389,46 @@ class ClaimHour(ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
-        Claim = Pool().get('ev.service.claim')
+        """The quarters of the months rolled up (ClaimQuarter) and those of
+        the other dates counted live, added up per hour of the company's
+        clock"""
+        pool = Pool()
+        Claim = pool.get('ev.service.claim')
+        ClaimMonth = pool.get('ev.service.kpi.claim.month')
+        ClaimQuarter = pool.get('ev.service.kpi.claim.quarter')
+        Configuration = pool.get('ev.service.configuration')
         claim = Claim.__table__()
-        company = Transaction().context.get('company')
-        start = claim.window_start
-        # Whole minutes of the UTC day, moved to the company's clock: the
+        stored = ClaimQuarter.__table__()
+        context = Transaction().context
+        company = context.get('company')
+        from_date, to_date = context.get('from_date'), context.get('to_date')
+        with without_check_access():
+            sla_hours = Configuration(1).claim_sla_hours
+        months = ClaimMonth.stored_months(
+            company, sla_hours, from_date, to_date)
+        live_quarter = _quarter_of_day(claim.window_start)
+        quarters = Union(
+            stored.select(stored.quarter, stored.claims,
+                where=(stored.company == company)
+                & (stored.month.in_(months) if months else Literal(False))),
+            claim.select(live_quarter.as_('quarter'),
+                Count(Literal(1)).as_('claims'),
+                where=(claim.company == company)
+                & (claim.submitted_at != Null)
+                & _outside_months(claim.submitted_at, from_date, to_date,
+                    months),
+                group_by=[live_quarter]),
+            all_=True)
+        # Whole minutes of the UTC day moved to the company's clock: the
         # integer arithmetic reads the same on SQLite and PostgreSQL
-        minutes = (Cast(Extract('HOUR', start), 'INTEGER') * 60
-            + Cast(Extract('MINUTE', start), 'INTEGER')
-            + (cls._offset_minutes() + 24 * 60))
-        hour = (minutes / 60) % 24
-        claims = claim.select(claim.id, claim.company, hour.as_('hour'),
-            where=(claim.company == company)
-            & (claim.submitted_at != Null)
-            & _date_range(claim.submitted_at))
-        return claims.select(
-            Min(claims.id).as_('id'),
-            claims.company.as_('company'),
-            claims.hour.as_('hour'),
-            Count(Literal(1)).as_('claims'),
-            group_by=[claims.company, claims.hour])
+        hour = ((quarters.quarter * 15
+                + (cls._offset_minutes() + 24 * 60)) / 60) % 24
+        return quarters.select(
+            (hour + 1).as_('id'),
+            Literal(company).as_('company'),
+            hour.as_('hour'),
+            Sum(quarters.claims).as_('claims'),
+            group_by=[hour])
 
 
 class ClaimZone(ModelSQL, ModelView):
@@ -408,27 +496,36 @@ class NoSummary(ModelSQL, ModelView):
         case = Case.__table__()
         category = Category.__table__()
         summary = Summary.__table__()
+        closed_case = Case.__table__()
         company = Transaction().context.get('company')
-        is_open = case.state.in_(OPEN_STATES)
+        columns = [case.id, case.coordinator, case.category,
+            case.reported_at]
+        # The open cases reported in the dates and those closed in the
+        # dates, each from its partial index (case.py)
+        cases = Union(
+            case.select(*columns, Literal(1).as_('open'),
+                where=(case.company == company)
+                & case.state.in_(OPEN_STATES)
+                & _date_range(case.reported_at)),
+            closed_case.select(
+                *(getattr(closed_case, c.name) for c in columns),
+                Literal(0).as_('open'),
+                where=(closed_case.company == company)
+                & (closed_case.state == 'closed')
+                & _date_range(closed_case.closed_at)),
+            all_=True)
         # An anti-join: the cases with no reviewed final summary
         final = summary.select(Literal(1),
-            where=(summary.case == case.id) & (summary.kind == 'final')
+            where=(summary.case == cases.id) & (summary.kind == 'final')
             & (summary.state == 'reviewed'))
-        return case.join(category,
-            condition=case.category == category.id
+        return cases.join(category,
+            condition=cases.category == category.id
             ).select(
-                Min(case.id).as_('id'),
-                case.company.as_('company'),
-                case.coordinator.as_('coordinator'),
-                Sum(SqlCase((is_open, Literal(1)), else_=Literal(0))
-                    ).as_('open_cases'),
-                Sum(SqlCase((is_open, Literal(0)), else_=Literal(1))
-                    ).as_('closed_cases'),
-                Min(case.reported_at).as_('oldest_reported'),
-                where=(case.company == company)
-                & (category.complex == Literal(True))
-                & ((is_open & _date_range(case.reported_at))
-                    | ((case.state == 'closed')
-                        & _date_range(case.closed_at)))
-                & ~Exists(final),
-                group_by=[case.company, case.coordinator])
+                Min(cases.id).as_('id'),
+                Literal(company).as_('company'),
+                cases.coordinator.as_('coordinator'),
+                Sum(cases.open).as_('open_cases'),
+                Sum(Literal(1) - cases.open).as_('closed_cases'),
+                Min(cases.reported_at).as_('oldest_reported'),
+                where=(category.complex == Literal(True)) & ~Exists(final),
+                group_by=[cases.coordinator])

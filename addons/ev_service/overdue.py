@@ -44,7 +44,16 @@ class OverdueControl:
         ids = [i for i, in cursor]
         if not ids:
             return []
-        cls.write(cls.browse(ids), {'overdue_since': dt.datetime.now()})
+        parts = cls.browse(ids)
+        now = dt.datetime.now()
+        by_team = {}
+        for part in parts:
+            by_team.setdefault(part.case.team, []).append(part)
+        # The team answering for the part when it became overdue: the
+        # non-returns KPI counts per team without reading the cases
+        cls.write(*sum(([p, {'overdue_since': now,
+                        'overdue_team': t.id if t else None}]
+                    for t, p in by_team.items()), []))
         parts = cls.browse(ids)
         with without_check_access():
             for part in parts:

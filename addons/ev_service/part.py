@@ -86,6 +86,9 @@ class Part(OverdueControl, Workflow, ModelSQL, ModelView):
     return_state = fields.Selection(RETURN_STATES, "Return", readonly=True,
         required=True, sort=False)
     overdue_since = fields.DateTime("Overdue Since", readonly=True)
+    overdue_team = fields.Many2One('ev.field.team', "Overdue With",
+        readonly=True, ondelete='RESTRICT',
+        help="The team of the case when the part became overdue.")
     overdue = fields.Function(fields.Boolean("Overdue"),
         'get_overdue', searcher='search_overdue')
     received_at = fields.DateTime("Received At", readonly=True)
@@ -104,6 +107,22 @@ class Part(OverdueControl, Workflow, ModelSQL, ModelView):
         help="The old part into the returns location, for inspection.")
     holds = fields.One2Many('ev.service.hold', 'part', "Holds",
         readonly=True)
+
+    @classmethod
+    def __register__(cls, module):
+        pool = Pool()
+        Case = pool.get('ev.service.case')
+        cursor = Transaction().connection.cursor()
+        table_h = cls.__table_handler__(module)
+        fill_team = not table_h.column_exist('overdue_team')
+        super().__register__(module)
+        # Migration: the parts overdue before the team was stored answer
+        # for the case's team
+        if fill_team:
+            part, case = cls.__table__(), Case.__table__()
+            cursor.execute(*part.update([part.overdue_team],
+                    [case.select(case.team, where=case.id == part.case)],
+                    where=part.overdue_since != Null))
 
     @classmethod
     def __setup__(cls):
@@ -125,7 +144,7 @@ class Part(OverdueControl, Workflow, ModelSQL, ModelView):
                 Index(t,
                     (t.company, Index.Equality()),
                     (t.shipped_at, Index.Range()),
-                    include=[t.case, t.return_due],
+                    include=[t.overdue_team, t.return_due],
                     where=(t.overdue_since != Null)
                     & t.return_state.in_(['pending', 'missing'])),
                 })

@@ -288,8 +288,8 @@ def bulk_load(uri, database, n_cases, n_parts, n_statuses, ids):
         step('parts',
             'INSERT INTO ev_service_part (id, "case", company, product, '
             'quantity, cost, destination, return_label, shipped_at, '
-            'return_due, return_state, overdue_since, received_at, '
-            'create_date, create_uid) '
+            'return_due, return_state, overdue_since, overdue_team, '
+            'received_at, create_date, create_uid) '
             'SELECT i, c.id, %(company)s, %(product)s, 1, 30000, '
             "'van', 'RL-' || i, c.shipped_at, "
             "(c.shipped_at + interval '14 days')::date, "
@@ -300,6 +300,10 @@ def bulk_load(uri, database, n_cases, n_parts, n_statuses, ids):
             '  AND c.return_received_at IS NULL '
             "  AND c.shipped_at + interval '15 days' < %(now)s "
             "  THEN c.shipped_at + interval '15 days' END, "
+            'CASE WHEN c.shipped_at IS NOT NULL '
+            '  AND c.return_received_at IS NULL '
+            "  AND c.shipped_at + interval '15 days' < %(now)s "
+            '  THEN c.team END, '
             'c.return_received_at, c.reported_at, %(admin)s '
             'FROM (SELECT i, 1 + (i - 1) %% %(n)s AS case_id, random() AS r '
             '  FROM generate_series(1, %(p)s) i) x '

@@ -168,7 +168,15 @@ class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
         Claim = pool.get('ev.service.claim')
         ClaimKPI = pool.get('ev.service.kpi.claim')
         ClaimMonth = pool.get('ev.service.kpi.claim.month')
+        ClaimQuarter = pool.get('ev.service.kpi.claim.quarter')
+        ClaimHour = pool.get('ev.service.kpi.claim.hour')
         Configuration = pool.get('ev.service.configuration')
+
+        def hours():
+            with kpi_context():
+                return [(r['hour'], r['claims']) for r in
+                    ClaimHour.search_read([], fields_names=[
+                            'hour', 'claims'])]
 
         def rows():
             with kpi_context():
@@ -188,9 +196,16 @@ class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
             self.walked(dt.datetime(2026, 4, 5), decided_after=3)
             live = rows()
             self.assertEqual([r[-1] for r in live], [1, 1])
+            live_hours = hours()
+            self.assertEqual(sum(c for _, c in live_hours), 5)
 
             # April is the current month: March only is stored
             ClaimMonth.roll_up(dt.date(2026, 4, 15))
+            # The hours of day read March's quarters: the same figures
+            self.assertEqual(
+                sum(q.claims for q in ClaimQuarter.search(
+                        [('month', '=', dt.date(2026, 3, 1))])), 4)
+            self.assertEqual(hours(), live_hours)
             stored, = ClaimMonth.search([])
             self.assertEqual(
                 (stored.month, stored.sla_hours, stored.submitted,
@@ -204,6 +219,8 @@ class ClaimKPITestCase(ClaimWorld, ModuleDBTestCase):
                     as_user(self.manager):
                 Claim.reject([Claim(undecided.id)])
             self.assertEqual(ClaimMonth.search([]), [])
+            self.assertEqual(ClaimQuarter.search([]), [])
+            self.assertEqual(hours(), live_hours)
             april, march = rows()
             self.assertEqual(march, (dt.date(2026, 3, 1), 4, 4,
                     round((10 + 100 + 72 + 48) / 4, 6), 75.0, 2, 1))
