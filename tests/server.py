@@ -357,10 +357,15 @@ class TrytonServer:
         yield os.path.join(self.tmpdir, f'{name}.log')
         self.timings[name] = time.monotonic() - start
 
+    # Seconds a set-up step may take (activating modules on PostgreSQL
+    # takes minutes on a loaded machine)
+    setup_timeout = 600
+
     def _run(self, step, args, env=None):
         "A set-up step in a subprocess with the server's environment"
         with self._step(step) as log:
-            run_logged(args, log, env=env or self.env(), timeout=600)
+            run_logged(args, log, env=env or self.env(),
+                timeout=self.setup_timeout)
 
     def copy_test_cache(self):
         "The database as a copy of the test run's cache, if there is one"

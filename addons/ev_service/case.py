@@ -172,11 +172,12 @@ class Case(Workflow, ModelSQL, ModelView):
         cls._sql_indexes.update({
                 Index(t, (t.company, Index.Equality()),
                     (t.reported_at, Index.Range()),
-                    include=[t.station, t.coordinator, t.category],
+                    include=[t.id, t.station, t.coordinator, t.category],
                     where=t.state.in_(OPEN_STATES)),
                 Index(t, (t.company, Index.Equality()),
                     (t.closed_at, Index.Range()),
-                    include=[t.coordinator, t.category, t.reported_at],
+                    include=[t.id, t.coordinator, t.category,
+                        t.reported_at],
                     where=t.state == 'closed'),
                 })
         # The step time rollups find the cases written since their last run

@@ -350,18 +350,22 @@ class ClaimQuarter(ModelSQL):
         cursor = transaction.connection.cursor()
         table = cls.__table__()
         claim = Claim.__table__()
-        month = cls.month.sql_cast(DateTrunc('month', claim.submitted_at))
-        quarter = _quarter_of_day(claim.window_start)
+        # Grouped on the columns of a subquery: PostgreSQL does not match
+        # expressions with parameters in GROUP BY
+        claims = claim.select(
+            cls.month.sql_cast(DateTrunc('month', claim.submitted_at)
+                ).as_('month'),
+            _quarter_of_day(claim.window_start).as_('quarter'),
+            where=(claim.company == company)
+            & (claim.submitted_at != Null)
+            & in_months(claim.submitted_at))
         cursor.execute(*table.insert(
                 [table.company, table.month, table.quarter, table.claims,
                     table.create_uid, table.create_date],
-                claim.select(Literal(company), month, quarter,
-                    Count(Literal(1)), Literal(transaction.user),
-                    CurrentTimestamp(),
-                    where=(claim.company == company)
-                    & (claim.submitted_at != Null)
-                    & in_months(claim.submitted_at),
-                    group_by=[month, quarter])))
+                claims.select(Literal(company), claims.month,
+                    claims.quarter, Count(Literal(1)),
+                    Literal(transaction.user), CurrentTimestamp(),
+                    group_by=[claims.month, claims.quarter])))
 
 
 class ClaimHour(ModelSQL, ModelView):
@@ -406,29 +410,30 @@ class ClaimHour(ModelSQL, ModelView):
             sla_hours = Configuration(1).claim_sla_hours
         months = ClaimMonth.stored_months(
             company, sla_hours, from_date, to_date)
-        live_quarter = _quarter_of_day(claim.window_start)
+        live = claim.select(
+            _quarter_of_day(claim.window_start).as_('quarter'),
+            where=(claim.company == company)
+            & (claim.submitted_at != Null)
+            & _outside_months(claim.submitted_at, from_date, to_date,
+                months))
         quarters = Union(
             stored.select(stored.quarter, stored.claims,
                 where=(stored.company == company)
                 & (stored.month.in_(months) if months else Literal(False))),
-            claim.select(live_quarter.as_('quarter'),
-                Count(Literal(1)).as_('claims'),
-                where=(claim.company == company)
-                & (claim.submitted_at != Null)
-                & _outside_months(claim.submitted_at, from_date, to_date,
-                    months),
-                group_by=[live_quarter]),
+            live.select(live.quarter, Count(Literal(1)).as_('claims'),
+                group_by=[live.quarter]),
             all_=True)
         # Whole minutes of the UTC day moved to the company's clock: the
         # integer arithmetic reads the same on SQLite and PostgreSQL
         hour = ((quarters.quarter * 15
                 + (cls._offset_minutes() + 24 * 60)) / 60) % 24
-        return quarters.select(
-            (hour + 1).as_('id'),
+        hours = quarters.select(hour.as_('hour'), quarters.claims)
+        return hours.select(
+            (hours.hour + 1).as_('id'),
             Literal(company).as_('company'),
-            hour.as_('hour'),
-            Sum(quarters.claims).as_('claims'),
-            group_by=[hour])
+            hours.hour,
+            Sum(hours.claims).as_('claims'),
+            group_by=[hours.hour])
 
 
 class ClaimZone(ModelSQL, ModelView):

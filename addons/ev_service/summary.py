@@ -83,7 +83,12 @@ class Summary(Workflow, ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         t = cls.__table__()
-        cls._sql_indexes.add(Index(t, (t.case, Index.Range())))
+        cls._sql_indexes.update({
+                Index(t, (t.case, Index.Range())),
+                # The cases without a final summary (kpi_claim.py)
+                Index(t, (t.case, Index.Range()),
+                    where=(t.kind == 'final') & (t.state == 'reviewed')),
+                })
         cls._order = [('held_at', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {('draft', 'reviewed')}
         cls._buttons.update({

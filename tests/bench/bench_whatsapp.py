@@ -13,10 +13,17 @@ with X-Hub-Signature-256 as Meta does, by `--concurrency` clients each
 keeping one HTTP/1.1 connection, in an order where the two deliveries of a
 message are often in flight at the same time (Meta's redelivery). Every
 answer must be 200. The rate is the stored messages per second of the
-whole run (N / wall time); each stored message opened its inbox request.
+whole run (N / wall time).
 
-Then the exactly-once check: the stored messages and their requests are
-counted, N each. It prints `bench: <name> <value> <unit>` lines and never
+As in production, the queue has a worker (`[queue] worker = True` and one
+trytond-worker process beside gunicorn): the webhook stores the messages
+and queues the opening of their requests (customer lookup, classification,
+routing), which the worker does in batches meanwhile. Then the time until
+every request is open: `whatsapp_requests_opened` is N / (time from the
+first webhook to the last request opened), `whatsapp_requests_lag` the wait
+after the last webhook's answer, `whatsapp_queue_tasks` the tasks the burst
+queued. Then the exactly-once check: the stored messages and their requests
+are counted, N each. It prints `bench: <name> <value> <unit>` lines and never
 fails on time; the exit code is non-zero only on a wrong answer or a wrong
 count. The database and the server are removed at the end.
 
@@ -31,6 +38,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -40,7 +48,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lead import Client  # noqa: E402
 from bench_station import note, out, percentile, server_uri  # noqa: E402
-from server import ADMIN_PASSWORD, TrytonServer  # noqa: E402
+from server import (  # noqa: E402
+    ADMIN_PASSWORD, TrytonServer, file_tail, stop_process)
 
 TARGET = 200.0  # messages per second
 APP_SECRET = 'bench-app-secret'
@@ -49,6 +58,7 @@ CUSTOMERS = 500
 
 class GunicornServer(TrytonServer):
     "The production shape of README's deployment: gunicorn, gthread"
+    setup_timeout = 1800
 
     def __init__(self, workers, threads, **kwargs):
         super().__init__(**kwargs)
@@ -63,6 +73,33 @@ class GunicornServer(TrytonServer):
 
     def server_env(self):
         return self.env(TRYTOND_DATABASE_NAMES=self.database)
+
+    def conf_sections(self):
+        "Production's queue: the webhook queues, a worker opens requests"
+        sections = super().conf_sections()
+        sections['queue']['worker'] = True
+        return sections
+
+    def start(self, timeout=60):
+        super().start(timeout=timeout)
+        self._worker_log = open(self.log_path + '.worker', 'w')
+        self.worker = subprocess.Popen([
+                os.path.join(os.path.dirname(sys.executable),
+                    'trytond-worker'),
+                '-c', self.conf, '-d', self.database, '-n', '1'],
+            stdout=self._worker_log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=self.server_env())
+
+    def stop(self):
+        worker = getattr(self, 'worker', None)
+        if worker:
+            stop_process(worker)
+            self.worker = None
+            self._worker_log.close()
+        super().stop()
+
+    def worker_log_tail(self):
+        return file_tail(self.log_path + '.worker')
 
 
 def wa_id(n):
@@ -156,6 +193,19 @@ def main():
         answers = [json.loads(p) for s, p, _ in results if s == 200]
         stored = server.count('ev_helpdesk_whatsapp_message',
             'WHERE wamid LIKE %s', (f'wamid.BENCH-{run}-%',))
+
+        # The worker opens the requests of the stored messages in batches:
+        # the time it needs after the last webhook's answer
+        def pending():
+            return server.count('ev_helpdesk_whatsapp_message',
+                "WHERE wamid LIKE %s AND request_state = 'pending'",
+                (f'wamid.BENCH-{run}-%',))
+        deadline = time.perf_counter() + 600
+        while pending() and time.perf_counter() < deadline:
+            time.sleep(0.1)
+        drained = time.perf_counter() - started
+        tasks = server.count('ir_queue', 'WHERE name = %s',
+            ('ev_helpdesk_whatsapp',))
         requests = server.sql(
             'SELECT COUNT(*) FROM ev_helpdesk_request r JOIN '
             'ev_helpdesk_whatsapp_message m ON m.request = r.id '
@@ -164,6 +214,9 @@ def main():
         out('whatsapp_webhook_intake', rate, 'msg/s')
         out('whatsapp_webhook_intake_vs_target', rate / TARGET, 'ratio')
         out('whatsapp_webhook_posts', len(deliveries) / elapsed, 'req/s')
+        out('whatsapp_requests_opened', args.messages / drained, 'msg/s')
+        out('whatsapp_requests_lag', drained - elapsed, 's')
+        out('whatsapp_queue_tasks', tasks, 'tasks')
         out('whatsapp_webhook_p50', statistics.median(latencies), 'ms')
         out('whatsapp_webhook_p95', percentile(latencies, 0.95), 'ms')
         out('whatsapp_webhook_new', sum(a['messages'] for a in answers),
@@ -179,6 +232,7 @@ def main():
                 f'{unexpected[:3]}')
         if unexpected or not exactly_once:
             note(server.log_tail())
+            note(server.worker_log_tail())
             return 1
     return 0
 
