@@ -13,7 +13,7 @@ from server import TrytonServer
 DEMO_FILES = ['test_demo_field.py', 'test_demo_service.py',
     'test_demo_helpdesk.py',
     'test_browser_field.py',
-    'test_browser_roles.py']
+    'test_browser_roles.py', 'test_browser_helpdesk.py']
 
 
 @pytest.fixture(scope='session')

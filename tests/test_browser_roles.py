@@ -65,9 +65,13 @@ def open_tab(page, tab, name):
     settle(page)
 
 
-def open_row(page, tab, text, field, value):
-    "Double-click the list's row showing `text`; wait for its form"
-    row = tab.locator('.treeview tbody tr', has_text=text)
+def open_row(page, tab, text, field, value, column=None):
+    """Double-click the list's row showing `text` (its cell `text` of the
+    column titled `column`, where the middle of the row may be a link to
+    another record); wait for its form"""
+    row = tab.locator('.treeview tbody tr' + (
+            f' td[data-title="{column}: "]' if column else ''),
+        has_text=text)
     wait_visible(page, row, f"{text} in the list")
     row.first.dblclick()
     entry = tab.locator(f'.form input[name="{field}"]')

@@ -52,13 +52,14 @@ def rpc_domain(domain):
     return json.loads(json.dumps(domain, cls=JSONEncoder))
 
 
-def tab_domains(server, action):
-    "{tab name: domain} of a Field Operations action, evaluated as sao does"
+def tab_domains(server, action, module='ev_field'):
+    """{tab name: domain} of an action of `module` (Field Operations by
+    default), evaluated as sao does"""
     rows = server.sql(
         'SELECT d.name, d.domain FROM ir_action_act_window_domain d '
         'JOIN ir_model_data m ON m.db_id = d.id '
         "AND m.model = 'ir.action.act_window.domain' "
-        "WHERE m.module = 'ev_field' AND m.fs_id LIKE %s", (action + '%',))
+        "WHERE m.module = %s AND m.fs_id LIKE %s", (module, action + '%'))
     return {name: PYSONDecoder({}).decode(domain) for name, domain in rows}
 
 
