@@ -106,6 +106,24 @@ class Desk:
                         }])
         return ticket
 
+    def near_breach_hours(self, priority, metric):
+        """How many hours ago a ticket of `priority` opens for its `metric`
+        clock to run between its warning and its target now: the business
+        hours of the target's calendar, counted back"""
+        from trytond.modules.ev_helpdesk.sla import KIND
+        Target = self.pool.get('ev.sla.target')
+        Calendar = self.pool.get('ev.business.calendar')
+        target = Target.find(KIND, priority, metric)
+        calendar = target.calendar or Calendar.get_default()
+        hours = calendar.business_hours()
+        # Halfway between the warning and the target
+        wanted = target.seconds * (100 + target.warning_percent) / 200
+        now = dt.datetime.now()
+        start = now
+        while hours.business_seconds(start, now) < wanted:
+            start -= dt.timedelta(minutes=1)
+        return (now - start).total_seconds() / 3600
+
     def create(self):
         stations = iter(self.stations * 2)
         # A critical fault just reported: nobody has picked it up yet
@@ -151,6 +169,12 @@ class Desk:
             self.Ticket.start([ticket])
         self.calls()
         self.whatsapp()
+        # A charger fault nobody answered yet, past its first response
+        # warning whatever the hour the demo is loaded
+        self.open('dispatcher', 'fault', "Display blank, charger does not "
+            "respond to RFID", station=next(stations),
+            hours_ago=self.near_breach_hours('high', 'first_response'),
+            priority='high')
         # The inbox: a request typed in by the hotline
         with self.as_user('hotline'):
             self.Request.receive([{

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.ev_station.immutable import ImmutableMixin
@@ -90,6 +91,9 @@ def from_timestamp(value):
         tzinfo=None)
 
 
+_MODULE = __name__
+
+
 class Configuration(metaclass=PoolMeta):
     __name__ = 'ev.helpdesk.configuration'
 
@@ -139,6 +143,34 @@ class Configuration(metaclass=PoolMeta):
     @classmethod
     def default_whatsapp_media_max_bytes(cls):
         return 16 * 1024 * 1024
+
+    # Named after this file's module: the tests import it twice
+    _webhook_cache = Cache(_MODULE + '.webhook', context=False)
+
+    @classmethod
+    def webhook_settings(cls):
+        """(app secret, company id) of the webhook: read once per process
+        until the configuration changes (every POST needs them)"""
+        settings = cls._webhook_cache.get('settings')
+        if settings is None:
+            config = cls(1)
+            company = config.get_whatsapp_company()
+            settings = (config.whatsapp_app_secret,
+                company.id if company else None)
+            # Without a company, read again until there is one
+            if company:
+                cls._webhook_cache.set('settings', settings)
+        return settings
+
+    @classmethod
+    def create(cls, vlist):
+        cls._webhook_cache.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        cls._webhook_cache.clear()
+        super().write(*args)
 
     def get_whatsapp_company(self):
         "The company of the requests WhatsApp opens: the first one"

@@ -42,6 +42,10 @@ _PARSED = ['wamid', 'wa_id', 'profile_name', 'type', 'text', 'caption',
     'media_id', 'mime_type', 'filename', 'media_sha256', 'timestamp']
 
 
+class NoCompany(Exception):
+    "No company to receive the WhatsApp messages in"
+
+
 def _batch_delay():
     return dt.timedelta(seconds=config.getfloat(
             'ev_helpdesk', 'whatsapp_batch_delay', default=1))
@@ -64,18 +68,19 @@ class Message(metaclass=PoolMeta):
                 where=t.request_state == 'pending'))
 
     @classmethod
-    def intake(cls, messages, statuses):
+    def intake(cls, messages, statuses, company=None):
         """Store the messages and statuses parsed from a webhook
-        (whatsapp_routes.parse_notification) that are not stored yet; queue
-        the opening of their requests and the fetch of their media. Returns
-        the number of new messages and of new statuses."""
+        (whatsapp_routes.parse_notification) that are not stored yet, in
+        `company` (by default the configuration's); queue the opening of
+        their requests and the fetch of their media. Returns the number of
+        new messages and of new statuses."""
         Status = Pool().get('ev.helpdesk.whatsapp.status')
-        created = cls._intake_messages(messages)
+        created = cls._intake_messages(messages, company)
         new_statuses = Status.intake(statuses)
         return len(created), len(new_statuses)
 
     @classmethod
-    def _intake_messages(cls, messages):
+    def _intake_messages(cls, messages, company=None):
         "Insert the messages not stored yet; the ids of the new ones"
         pool = Pool()
         Configuration = pool.get('ev.helpdesk.configuration')
@@ -97,7 +102,10 @@ class Message(metaclass=PoolMeta):
                 del unique[wamid]
             if not unique:
                 return []
-        company = Configuration(1).get_whatsapp_company()
+        if company is None:
+            company = Configuration(1).get_whatsapp_company()
+        if not company:
+            raise NoCompany()
         columns = [getattr(table, c) for c in _PARSED] + [
             table.company, table.direction, table.status, table.phone,
             table.media_state, table.request_state, table.create_uid,
@@ -105,7 +113,7 @@ class Message(metaclass=PoolMeta):
         rows = []
         for values in unique.values():
             rows.append([values.get(c) for c in _PARSED] + [
-                    company.id, 'in', 'received', '+' + values['wa_id'],
+                    int(company), 'in', 'received', '+' + values['wa_id'],
                     'pending' if values.get('media_id') else None,
                     'pending' if values['type'] != 'other' else None,
                     transaction.user, CurrentTimestamp()])
@@ -115,26 +123,26 @@ class Message(metaclass=PoolMeta):
         insert = table.insert(columns, rows,
             on_conflict=Conflict(table, indexed_columns=[table.wamid]))
         if returning:
-            insert.returning = [table.id]
+            insert.returning = [table.id, table.wamid]
             cursor.execute(*insert)
-            ids = [i for i, in cursor]
         else:
             cursor.execute(*insert)
-            cursor.execute(*table.select(table.id,
+            cursor.execute(*table.select(table.id, table.wamid,
                     where=table.wamid.in_(list(unique))))
-            ids = [i for i, in cursor]
-        if not ids:
+        created = {wamid: id_ for id_, wamid in cursor}
+        if not created:
             return []
-        created = cls.browse(ids)
-        media = [m for m in created if m.media_state == 'pending']
+        # What the webhook asks of the queue, from the values inserted:
+        # reading the new records back costs more than the insert
+        media = [i for w, i in created.items() if unique[w].get('media_id')]
         if media:
-            Task.enqueue([Task(kind='media', message=m) for m in media])
-        if any(m.request_state == 'pending' for m in created):
-            cls._queue_opening(created)
-        return created
+            Task.enqueue([Task(kind='media', message=i) for i in media])
+        if any(unique[w]['type'] != 'other' for w in created):
+            cls._queue_opening(list(created.values()))
+        return list(created.values())
 
     @classmethod
-    def _queue_opening(cls, messages):
+    def _queue_opening(cls, message_ids):
         """Ask the task queue to open the pending requests, unless a task
         scheduled late enough to see this transaction's commit will"""
         pool = Pool()
@@ -153,7 +161,7 @@ class Message(metaclass=PoolMeta):
                 return
         with transaction.set_context(
                 queue_name=QUEUE_NAME, queue_scheduled_at=delay):
-            cls.__queue__.open_pending(messages)
+            cls.__queue__.open_pending(message_ids)
 
     @classmethod
     def open_pending(cls, messages=None):

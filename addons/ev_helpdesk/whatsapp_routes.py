@@ -23,6 +23,7 @@ from trytond.transaction import TransactionError
 from trytond.wsgi import app
 
 from .whatsapp import MEDIA_TYPES, from_timestamp, valid_signature
+from .whatsapp_inbound import NoCompany
 
 logger = logging.getLogger(__name__)
 PATH = '/<database_name>/ev/whatsapp/webhook'
@@ -200,7 +201,8 @@ def receive_notification(request, pool):
     if len(data) > max_body():
         raise APIError(413, {'errors': {
                     '': f"the body is larger than {max_body()} bytes"}})
-    if not valid_signature(Configuration(1).whatsapp_app_secret, data,
+    secret, company = Configuration.webhook_settings()
+    if not valid_signature(secret, data,
             request.headers.get('X-Hub-Signature-256')):
         raise APIError(401, {'error':
                 "missing or invalid X-Hub-Signature-256"})
@@ -210,7 +212,12 @@ def receive_notification(request, pool):
     except InvalidNotification as exception:
         raise APIError(400, {'errors': exception.errors})
     try:
-        new_messages, new_statuses = Message.intake(messages, statuses)
+        new_messages, new_statuses = Message.intake(
+            messages, statuses, company=company)
+    except NoCompany:
+        # Meta delivers again later: nothing is lost while it is set up
+        raise APIError(503, {'error': "no company receives the WhatsApp "
+                "messages of this database yet"})
     except SQLConstraintError as exception:
         # A unique key (the message's id, a status) taken by a concurrent
         # delivery: nothing more is read in this aborted transaction (on

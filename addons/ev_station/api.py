@@ -42,8 +42,13 @@ def json_errors(func):
         except HTTPException as exception:
             if exception.code is None or exception.code < 400:
                 raise
+            description = exception.description
+            if exception.code >= 500 or not isinstance(description, str):
+                # Tryton's 500 carries the exception itself: its text is
+                # for the server's log, not for the caller
+                description = exception.name
             response = json_response(
-                {'error': exception.description or exception.name},
+                {'error': description or exception.name},
                 status=exception.code)
             if exception.code == 401:
                 response.headers['WWW-Authenticate'] = 'Bearer'

@@ -14,6 +14,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.modules.ev_field.tests.tools import create_user
+from trytond.modules.ev_helpdesk.whatsapp_inbound import NoCompany
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -141,6 +142,16 @@ class WhatsAppTestCase(ModuleDBTestCase):
             self.assertEqual(cm.exception.message, "A WhatsApp message "
                 "cannot be deleted: it is part of the conversation with the "
                 "customer.")
+
+    @with_transaction()
+    def test_no_company_stores_nothing(self):
+        "Before a company exists the webhook refuses (503): Meta retries"
+        Message = Pool().get('ev.helpdesk.whatsapp.message')
+        parsed, _ = parse_notification(notification([text_message(
+                        'wamid.NC', CUSTOMER, "Hello")]))
+        with self.assertRaises(NoCompany):
+            Message.intake(parsed, [])
+        self.assertEqual(Message.search([]), [])
 
     @with_transaction()
     def test_webhook_stores_and_the_queue_opens(self):
