@@ -5,7 +5,8 @@ Open → In Progress → Resolved → Closed, with Waiting on Customer (the SLA
 clock pauses) and a reopen when the customer replies within the configured
 hours of the resolution. Every change is kept (_history) and the notes are
 entries nobody edits. A ticket about a charger lands on its Station Record:
-its opening and its resolution are entries of the station's event log."""
+its opening and its resolution are entries of the station's event log (a
+station set after the opening gets the opening entry then, once)."""
 import datetime as dt
 
 from trytond.i18n import gettext
@@ -14,6 +15,7 @@ from trytond.model import (
 from trytond.modules.ev_station.immutable import ImmutableMixin
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from .category import PRIORITIES
@@ -217,13 +219,40 @@ class Ticket(Workflow, ModelSQL, ModelView):
             if not values.get('number'):
                 values['number'] = config.ticket_sequence.get()
         tickets = super().create(vlist)
-        for ticket in tickets:
-            if ticket.station:
-                ticket.record('helpdesk_ticket_opened', gettext(
-                        'ev_helpdesk.msg_log_ticket_opened',
-                        ticket=ticket.rec_name, subject=ticket.subject,
-                        priority=ticket.priority_string))
+        cls._record_opened([t for t in tickets if t.station])
         return tickets
+
+    @classmethod
+    def _record_opened(cls, tickets):
+        "The opening entry on the log of each ticket's station"
+        for ticket in tickets:
+            ticket.record('helpdesk_ticket_opened', gettext(
+                    'ev_helpdesk.msg_log_ticket_opened',
+                    ticket=ticket.rec_name, subject=ticket.subject,
+                    priority=ticket.priority_string))
+
+    @classmethod
+    def on_write(cls, tickets, values):
+        callback = super().on_write(tickets, values)
+        station = values.get('station')
+        if not station:
+            return callback
+        # The tickets that were never on this station (their history holds
+        # every station they had): its log learns of them now, once
+        history = cls.__table_history__()
+        cursor = Transaction().connection.cursor()
+        known = set()
+        for sub_ids in grouped_slice([t.id for t in tickets], 1000):
+            cursor.execute(*history.select(history.id,
+                    where=fields.SQL_OPERATORS['in'](history.id, sub_ids)
+                    & (history.station == station),
+                    group_by=[history.id]))
+            known.update(i for i, in cursor)
+        arrived = [t.id for t in tickets if t.id not in known]
+        if arrived:
+            callback.append(
+                lambda: cls._record_opened(cls.browse(arrived)))
+        return callback
 
     @classmethod
     def copy(cls, tickets, default=None):

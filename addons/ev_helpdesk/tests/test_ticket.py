@@ -88,6 +88,62 @@ class TicketTestCase(ModuleDBTestCase):
                     'closed'])
 
     @with_transaction()
+    def test_station_set_later_gets_the_opening(self):
+        """A station set after the opening gets the opening entry then,
+        once; a station moved to another gets its own; none is edited"""
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        Station = pool.get('ev.station')
+        Log = pool.get('ev.station.log')
+        w = setup_helpdesk()
+        with set_company(w.company):
+            t = ticket(w)
+            self.assertEqual(log_texts(w.station), [])
+            with as_user(w.technician):
+                Ticket.write([Ticket(t.id)], {'station': w.station.id})
+            opened = ('helpdesk_ticket_opened', f"Helpdesk ticket "
+                f"{t.number} opened (High): Charger does not start")
+            self.assertEqual(log_texts(w.station), [opened])
+            entry, = Log.search([('station', '=', w.station.id)])
+            # Written again, with the same station or without it: no entry
+            Ticket.write([t], {'station': w.station.id, 'charger':
+                    w.charger.id})
+            Ticket.write([t], {'subject': "Charger does not start at all"})
+            self.assertEqual(log_texts(w.station), [opened])
+
+            # Moved to another station (saved as the client does): the new
+            # station's log learns of it; the first keeps its entry as is
+            other = Station(customer=w.customer)
+            other.save()
+            t = Ticket(t.id)
+            t.station = other
+            t.charger = None
+            t.save()
+            self.assertEqual(log_texts(other), [('helpdesk_ticket_opened',
+                        f"Helpdesk ticket {t.number} opened (High): Charger "
+                        "does not start at all")])
+            self.assertEqual(log_texts(w.station), [opened])
+            self.assertEqual(
+                (Log(entry.id).text, Log(entry.id).write_date),
+                (entry.text, entry.write_date))
+            # Back on a station it was on: that log knows of it already
+            Ticket.write([t], {'station': w.station.id})
+            Ticket.write([t], {'station': None})
+            Ticket.write([t], {'station': other.id})
+            self.assertEqual(len(log_texts(w.station)), 1)
+            self.assertEqual(len(log_texts(other)), 1)
+
+            # Opened on a station, written with it again: one entry
+            on_station = ticket(w, station=other.id)
+            Ticket.write([on_station], {'station': other.id})
+            self.assertEqual([text for _, text in log_texts(other)], [
+                    f"Helpdesk ticket {t.number} opened (High): Charger "
+                    "does not start at all",
+                    f"Helpdesk ticket {on_station.number} opened (High): "
+                    "Charger does not start",
+                    ])
+
+    @with_transaction()
     def test_customer_reply_reopens_within_the_window(self):
         "A reply within the reopen hours reopens; a later one does not"
         Ticket = Pool().get('ev.helpdesk.ticket')
