@@ -2,11 +2,17 @@
 """Sending on WhatsApp from the back office: the "Send WhatsApp" wizard of
 a ticket or a request (free text within the customer-service window, a
 template outside it), and the alerts to the support teams when a critical
-or charger-fault ticket opens."""
+or charger-fault ticket opens, and when a ticket first becomes critical
+later (once: lowered and raised again, it does not alert again)."""
+import datetime as dt
+
+from sql import Null
+
 from trytond.model import ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
-from trytond.transaction import without_check_access
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import WhatsAppError
@@ -100,6 +106,10 @@ class Ticket(metaclass=PoolMeta):
     whatsapp_messages = fields.One2Many('ev.helpdesk.whatsapp.message',
         'ticket', "WhatsApp Messages", readonly=True,
         order=[('timestamp', 'ASC'), ('id', 'ASC')])
+    became_critical_at = fields.DateTime("Became Critical At",
+        readonly=True,
+        help="When the ticket first became critical: the support team is "
+        "alerted on WhatsApp then, once.")
 
     def whatsapp_request(self):
         "The request the ticket came from, if any"
@@ -114,10 +124,51 @@ class Ticket(metaclass=PoolMeta):
             or (self.category and self.category.code == 'fault'))
 
     @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if (mode == 'create' and values.get('priority') == 'critical'
+                and not values.get('became_critical_at')):
+            values['became_critical_at'] = dt.datetime.now()
+        return values
+
+    @classmethod
     def create(cls, vlist):
         tickets = super().create(vlist)
         cls.whatsapp_alert([t for t in tickets if t.whatsapp_alerted()])
         return tickets
+
+    @classmethod
+    def copy(cls, tickets, default=None):
+        default = default.copy() if default else {}
+        default.setdefault('became_critical_at')
+        return super().copy(tickets, default=default)
+
+    @classmethod
+    def on_write(cls, tickets, values):
+        callback = super().on_write(tickets, values)
+        if values.get('priority') != 'critical':
+            return callback
+        # Read before the write, from the table: the records given may
+        # carry the new priority already (save)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        raised = []
+        for sub_ids in grouped_slice([t.id for t in tickets], 1000):
+            cursor.execute(*table.select(table.id,
+                    where=fields.SQL_OPERATORS['in'](table.id, sub_ids)
+                    & (table.priority != 'critical')
+                    & (table.became_critical_at == Null)))
+            raised.extend(i for i, in cursor)
+        if raised:
+            callback.append(lambda: cls._became_critical(raised))
+        return callback
+
+    @classmethod
+    def _became_critical(cls, ids):
+        "Mark the tickets critical from now and alert their teams"
+        tickets = cls.browse(ids)
+        cls.write(tickets, {'became_critical_at': dt.datetime.now()})
+        cls.whatsapp_alert(tickets)
 
     @classmethod
     def whatsapp_alert(cls, tickets):

@@ -271,6 +271,75 @@ class WhatsAppTestCase(ModuleDBTestCase):
                     ])
 
     @with_transaction()
+    def test_ticket_raised_to_critical_alerts_the_team_once(self):
+        """A ticket raised to critical later alerts its team once: not on
+        the next writes, not lowered and raised again, not when it was
+        critical from its opening"""
+        pool = Pool()
+        Ticket = pool.get('ev.helpdesk.ticket')
+        Message = pool.get('ev.helpdesk.whatsapp.message')
+        Task = pool.get('ev.helpdesk.whatsapp.task')
+        w = setup_helpdesk()
+
+        def alerts():
+            return [(a.ticket, a.phone, a.template,
+                    json.loads(a.template_parameters))
+                for a in Message.search([('type', '=', 'template')],
+                    order=[('id', 'ASC')])]
+        with set_company(w.company):
+            configure(whatsapp_alert_template='ticket_alert',
+                whatsapp_alert_numbers='+919900000001')
+            w.technical.whatsapp_alert_numbers = '+919900000002'
+            w.technical.save()
+            refund, fault, critical = Ticket.create([
+                    {'subject': "Refund", 'category': category('payment').id},
+                    {'subject': "Charger down",
+                        'category': category('fault').id},
+                    {'subject': "Overcharged everyone",
+                        'category': category('payment').id,
+                        'priority': 'critical'},
+                    ])
+            opening = [
+                (fault, '+919900000002', 'ticket_alert',
+                    [fault.number, "High", "Charger down"]),
+                (critical, '+919900000001', 'ticket_alert',
+                    [critical.number, "Critical", "Overcharged everyone"]),
+                ]
+            self.assertEqual(alerts(), opening)
+            self.assertIsNone(refund.became_critical_at)
+            self.assertIsNotNone(critical.became_critical_at)
+
+            # Raised by an agent of its department
+            with as_user(w.agent):
+                Ticket.write([Ticket(refund.id)], {'priority': 'critical'})
+            raised = [(refund, '+919900000001', 'ticket_alert',
+                    [refund.number, "Critical", "Refund"])]
+            self.assertEqual(alerts(), opening + raised)
+            self.assertIsNotNone(Ticket(refund.id).became_critical_at)
+            # Written again, lowered, raised again: the team knows already
+            Ticket.write([refund], {'priority': 'critical',
+                    'subject': "Refund twice"})
+            Ticket.write([refund], {'priority': 'high'})
+            Ticket.write([refund], {'priority': 'critical'})
+            Ticket.write([critical], {'priority': 'critical'})
+            self.assertEqual(alerts(), opening + raised)
+
+            # The fault ticket the team heard of as high, raised through
+            # the form: the team hears it is critical now
+            fault = Ticket(fault.id)
+            fault.priority = 'critical'
+            fault.save()
+            raised.append((fault, '+919900000002', 'ticket_alert',
+                    [fault.number, "Critical", "Charger down"]))
+            self.assertEqual(alerts(), opening + raised)
+            # Each goes out through the outbox
+            messages = Message.search([('type', '=', 'template')])
+            self.assertEqual(sorted(
+                    (t.kind, t.message.id) for t in Task.search(
+                        [('message', 'in', [m.id for m in messages])])),
+                sorted(('send', m.id) for m in messages))
+
+    @with_transaction()
     def test_agents_see_their_departments_messages(self):
         "An agent of another department cannot read the message"
         Message = Pool().get('ev.helpdesk.whatsapp.message')
