@@ -130,6 +130,9 @@ class Call(Workflow, ModelSQL, ModelView):
                 Index(t, (t.phone, Index.Equality())),
                 Index(t, (t.party, Index.Range())),
                 Index(t, (t.started_at, Index.Range())),
+                # The dashboard's calls per category and day
+                Index(t, (t.company, Index.Equality()),
+                    (t.started_at, Index.Range()), include=[t.category]),
                 Index(t, (t.agent, Index.Range()),
                     (t.started_at, Index.Range())),
                 Index(t, (t.department, Index.Range()),

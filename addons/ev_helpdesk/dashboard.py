@@ -5,25 +5,35 @@ context for the company and the period, shown together on a board.
 
 - the tickets open, in progress, waiting on the customer (now) and
   resolved (in the period), per department and priority;
+- the calls per category and day in the company's time zone, with their
+  trend (the 7-day moving average);
 - the chargers per health (now, the whole network);
 - per agent, the tickets opened in the period they handle: how many, how
   many resolved, the average and median hours to resolve and to the first
   response, and the notes they wrote in the period (managers only)."""
 import datetime as dt
 
-from sql import Literal, Null, Window
+from sql import Cast, Literal, Null, Values, Window, With
 from sql.aggregate import Avg, Count, Min, Sum
-from sql.conditionals import Case
+from sql.conditionals import Case, Coalesce
 from sql.functions import Extract, RowNumber
 
+from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.ev_charger_iot.charger import HEALTH
+from trytond.modules.ev_field.team import company_timezone, to_utc
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
 from .category import PRIORITIES
+from .exceptions import DashboardError
 from .ticket import ACTIVE_STATES
+
+# The calls' trend: the average calls per day over this many days
+TREND_DAYS = 7
+# The longest period of the calls per day, in days
+CALL_DAYS_MAX = 366
 
 
 class Context(ModelView):
@@ -121,6 +131,97 @@ class TicketStatus(ModelSQL, ModelView):
             where=(ticket.company == company)
             & (ticket.state.in_(list(ACTIVE_STATES)) | resolved),
             group_by=[ticket.company, ticket.department, ticket.priority])
+
+
+class CallDay(ModelSQL, ModelView):
+    "The calls per category and day, with their trend"
+    __name__ = 'ev.helpdesk.dashboard.call_day'
+    __string__ = "Helpdesk Calls per Day"
+
+    company = fields.Many2One('company.company', "Company", readonly=True)
+    day = fields.Date("Day", readonly=True,
+        help="The day the calls started, in the company's time zone.")
+    category = fields.Many2One('ev.helpdesk.category', "Category",
+        readonly=True)
+    calls = fields.Integer("Calls", readonly=True)
+    trend = fields.Float("Trend", digits=(16, 2), readonly=True,
+        help="The average calls of the category per day over the 7 days "
+        "ending on this day.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('day', 'ASC'), ('category', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def _calendar(cls):
+        """The days of the period and the 6 before it (the first days'
+        trend counts them), each [index, day, start, end] with its bounds
+        from midnight to midnight in the company's time zone, in UTC (as
+        the calls are stored: a daylight saving switch is followed)"""
+        context = Transaction().context
+        tz = company_timezone()
+        to_date = context.get('to_date') or dt.datetime.now(tz).date()
+        from_date = (context.get('from_date')
+            or to_date - dt.timedelta(days=29))
+        if (to_date - from_date).days >= CALL_DAYS_MAX:
+            lang = Pool().get('ir.lang').get()
+            raise DashboardError(gettext(
+                    'ev_helpdesk.msg_dashboard_call_days_too_many',
+                    from_date=lang.strftime(from_date),
+                    to_date=lang.strftime(to_date), days=CALL_DAYS_MAX))
+        first = from_date - dt.timedelta(days=TREND_DAYS - 1)
+        days = []
+        for index in range(max((to_date - first).days + 1, 1)):
+            day = first + dt.timedelta(days=index)
+            start = dt.datetime.combine(day, dt.time())
+            days.append([index, day, to_utc(start, tz),
+                    to_utc(start + dt.timedelta(days=1), tz)])
+        return from_date, days
+
+    @classmethod
+    def table_query(cls):
+        Call = Pool().get('ev.helpdesk.call')
+        call = Call.__table__()
+        company = Transaction().context.get('company')
+        from_date, days = cls._calendar()
+        calendar = With('index', 'day', 'start', 'end', query=Values(days))
+        # The calls of each category per day: a range of the index on
+        # (company, started_at) per day
+        counts = With('category', 'index', 'calls', query=call.join(
+                calendar, condition=(call.started_at >= calendar.start)
+                & (call.started_at < calendar.end)).select(
+                call.category, calendar.index, Count(call.id),
+                where=call.company == company,
+                group_by=[call.category, calendar.index]))
+        categories = counts.select(counts.category, distinct=True)
+        # Every day of each category called about in these days, with or
+        # without calls: the trend of a day without calls counts its zero
+        grid = calendar.join(categories, type_='CROSS').join(counts,
+            type_='LEFT', condition=(counts.category == categories.category)
+            & (counts.index == calendar.index))
+        calls = Coalesce(counts.calls, 0)
+        week = Window([categories.category],
+            order_by=[calendar.index.asc],
+            frame='ROWS', start=-(TREND_DAYS - 1), end=0)
+        rows = grid.select(
+            (categories.category * len(days) + calendar.index + 1
+                ).as_('id'),
+            calendar.index.as_('index'),
+            cls.day.sql_cast(calendar.day).as_('day'),
+            categories.category.as_('category'),
+            calls.as_('calls'),
+            (Sum(calls, window=week) / float(TREND_DAYS)).as_('trend'),
+            with_=[calendar, counts])
+        return rows.select(
+            rows.id.as_('id'),
+            Cast(Literal(company), cls.company.sql_type().base
+                ).as_('company'),
+            rows.day.as_('day'),
+            rows.category.as_('category'),
+            rows.calls.as_('calls'),
+            rows.trend.as_('trend'),
+            where=rows.index >= (from_date - days[0][1]).days)
 
 
 class ChargerHealth(ModelSQL, ModelView):

@@ -21,3 +21,7 @@ class WhatsAppError(UserError):
 
 class CallError(UserError):
     pass
+
+
+class DashboardError(UserError):
+    pass

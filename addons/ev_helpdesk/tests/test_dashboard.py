@@ -3,8 +3,10 @@
 and its per-agent figures closed to all but the managers"""
 import datetime as dt
 
+from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
-from trytond.modules.company.tests import set_company
+from trytond.modules.company.tests import create_company, set_company
+from trytond.modules.ev_field.tests.tools import create_user
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -33,6 +35,22 @@ def period(w):
 
 def hours(n):
     return dt.timedelta(hours=n)
+
+
+def calls(company, code, *started_at):
+    "Calls of the category `code`, started at the UTC times given"
+    Call = Pool().get('ev.helpdesk.call')
+    return Call.create([{'company': company.id, 'category': category(code).id,
+                'started_at': at} for at in started_at])
+
+
+def days(from_date, to_date, company):
+    return Transaction().set_context(company=company.id,
+        from_date=from_date, to_date=to_date)
+
+
+def utc(*args):
+    return dt.datetime(*args)
 
 
 class DashboardTestCase(ModuleDBTestCase):
@@ -170,6 +188,112 @@ class DashboardTestCase(ModuleDBTestCase):
             with as_user(w.agent), period(w):
                 with self.assertRaises(AccessError):
                     Status.search([])
+
+    @with_transaction()
+    def test_calls_per_day(self):
+        """The calls per category and day of the company's time zone, the
+        days without calls included, with their 7-day average"""
+        CallDay = Pool().get('ev.helpdesk.dashboard.call_day')
+        w = setup_helpdesk()
+        other = create_company(name="Other Charging Co")
+        w.company.timezone = 'Asia/Kolkata'  # UTC+05:30
+        w.company.save()
+        with set_company(w.company):
+            # Before the period: in the trend of its first days
+            calls(w.company, 'fault', utc(2026, 3, 1, 4, 30))
+            # 00:10 on 5 March in Kolkata is still the 4th in UTC
+            calls(w.company, 'fault', utc(2026, 3, 4, 18, 40),
+                utc(2026, 3, 5, 9, 0))
+            # 23:50 on the 7th in Kolkata
+            calls(w.company, 'fault', utc(2026, 3, 7, 18, 20))
+            # 05:10 on the 9th in Kolkata: after the period
+            calls(w.company, 'fault', utc(2026, 3, 8, 23, 40))
+            calls(w.company, 'payment', utc(2026, 3, 6, 5, 0),
+                utc(2026, 3, 6, 6, 0), utc(2026, 3, 6, 12, 0))
+            # Long before: no row of General Inquiry
+            calls(w.company, 'inquiry', utc(2026, 2, 20, 10, 0))
+        with set_company(other):
+            calls(other, 'payment', utc(2026, 3, 5, 10, 0))
+            calls(other, 'complaint', utc(2026, 3, 6, 10, 0))
+        with set_company(w.company):
+            with days(dt.date(2026, 3, 5), dt.date(2026, 3, 8), w.company):
+                figures = [(r.day, r.category.code, r.calls, r.trend)
+                    for r in CallDay.search([])]
+            march = [dt.date(2026, 3, d) for d in range(5, 9)]
+            # By day, then by category name
+            self.assertEqual(figures, [
+                    (march[0], 'fault', 2, 3 / 7),
+                    (march[0], 'payment', 0, 0.0),
+                    (march[1], 'fault', 0, 3 / 7),
+                    (march[1], 'payment', 3, 3 / 7),
+                    (march[2], 'fault', 1, 4 / 7),
+                    (march[2], 'payment', 0, 3 / 7),
+                    (march[3], 'fault', 0, 3 / 7),
+                    (march[3], 'payment', 0, 3 / 7),
+                    ])
+            # One day: its trend still counts the six before
+            with days(march[2], march[2], w.company):
+                figures = [(r.day, r.category.code, r.calls, r.trend)
+                    for r in CallDay.search([])]
+            self.assertEqual(figures, [
+                    (march[2], 'fault', 1, 4 / 7),
+                    (march[2], 'payment', 0, 3 / 7),
+                    ])
+            # The rows read again by their ids, and searched by category
+            with days(march[0], march[3], w.company):
+                rows = CallDay.search([('category.code', '=', 'fault'),
+                        ('calls', '>', 0)])
+                self.assertEqual([(r.day, r.calls)
+                        for r in CallDay.browse([r.id for r in rows])],
+                    [(march[0], 2), (march[2], 1)])
+            # Before any call
+            with days(dt.date(2026, 1, 1), dt.date(2026, 1, 31), w.company):
+                self.assertEqual(CallDay.search([]), [])
+            with days(dt.date(2025, 3, 1), dt.date(2026, 3, 8), w.company):
+                with self.assertRaises(UserError) as cm:
+                    CallDay.search([])
+            self.assertEqual(cm.exception.message, "The calls per day cover "
+                "at most 366 days: choose a shorter period than from "
+                "03/01/2025 to 03/08/2026.")
+
+    @with_transaction()
+    def test_calls_per_day_are_the_offices(self):
+        """Agents cannot read the calls per day; a dispatcher of another
+        company asking for this company's sees nothing of them"""
+        CallDay = Pool().get('ev.helpdesk.dashboard.call_day')
+        w = setup_helpdesk()
+        other = create_company(name="Other Charging Co")
+        # The company keeps UTC: the day of the calls an hour ago
+        day = (NOW - hours(1)).date()
+        with set_company(w.company):
+            calls(w.company, 'payment', NOW - hours(1))
+        with set_company(other):
+            calls(other, 'fault', NOW - hours(1))
+            outsider = create_user('other-dispatcher',
+                'ev_helpdesk.group_helpdesk_dispatcher')
+            outsider.companies = [other]
+            outsider.company = other
+            outsider.save()
+        with set_company(w.company):
+            for user in [w.agent, w.technician, w.cpo, w.installer]:
+                with as_user(user), period(w):
+                    with self.assertRaises(AccessError) as cm:
+                        CallDay.search([])
+                    self.assertEqual(cm.exception.message,
+                        'You are not allowed to access '
+                        '"Helpdesk Calls per Day".')
+            for user in [w.manager, w.dispatcher]:
+                with as_user(user), period(w):
+                    self.assertEqual([(r.day, r.category.code, r.calls)
+                            for r in CallDay.search([('day', '=', day)])],
+                        [(day, 'payment', 1)])
+            with as_user(outsider), period(w):
+                self.assertEqual(CallDay.search([]), [])
+        with set_company(other):
+            with as_user(outsider), days(day, day, other):
+                self.assertEqual([(r.category.code, r.calls)
+                        for r in CallDay.search([('day', '=', day)])],
+                    [('fault', 1)])
 
 
 del ModuleDBTestCase
