@@ -277,14 +277,3 @@ class Message(metaclass=PoolMeta):
             message.request = request
             message.ticket = ticket
         return requests
-
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('ev.helpdesk.whatsapp.message|open_pending_requests',
-                "Open WhatsApp Requests"))

@@ -233,3 +233,7 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('ev.helpdesk.whatsapp.task|deliver_due',
                 "Retry WhatsApp Tasks"))
+        # The requests of the messages the webhook stored (whatsapp_inbound)
+        cls.method.selection.append(
+            ('ev.helpdesk.whatsapp.message|open_pending_requests',
+                "Open WhatsApp Requests"))

@@ -8,7 +8,8 @@ How: the harness of the tests (tests/server.py) builds a fresh PostgreSQL
 database with ev_helpdesk and serves it as in production, with gunicorn
 (`--workers` processes of `--threads` threads, trytond.application:app);
 the WhatsApp app secret is configured over XML-RPC. N text messages from
-500 customers (a tenth of them known parties) are each POSTed twice, signed
+500 customers (a tenth of them known parties) are each POSTed twice (a
+share of them with --redelivered, as when Meta redelivers the late), signed
 with X-Hub-Signature-256 as Meta does, by `--concurrency` clients each
 keeping one HTTP/1.1 connection, in an order where the two deliveries of a
 message are often in flight at the same time (Meta's redelivery). Every
@@ -138,6 +139,9 @@ def main():
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--threads', type=int, default=4)
     parser.add_argument('--warmup', type=int, default=40)
+    parser.add_argument('--redelivered', type=float, default=1.0,
+        help="the share of the messages delivered twice (Meta redelivers "
+        "when an answer is late); 1 (the default) delivers every one twice")
     args = parser.parse_args()
     if args.messages < 1 or args.concurrency < 1:
         parser.error('--messages and --concurrency must be positive')
@@ -171,16 +175,19 @@ def main():
             list(pool.map(post, warm))
 
         bodies = [payload(run, n) for n in range(args.messages)]
-        # Each message twice; the second delivery a few places after the
-        # first, so that both are often in flight together
+        # Each message (or the share --redelivered) twice; the second
+        # delivery a few places after the first, so that both are often in
+        # flight together
         random.seed(run)
         order = []
         for n in range(args.messages):
             order.append(n)
-            order.insert(max(0, len(order) - random.randint(1,
-                        2 * args.concurrency)), n)
+            if random.random() < args.redelivered:
+                order.insert(max(0, len(order) - random.randint(1,
+                            2 * args.concurrency)), n)
         deliveries = [bodies[n] for n in order]
-        note(f'{len(deliveries)} webhooks of {args.messages} messages, '
+        note(f'{len(deliveries)} webhooks of {args.messages} messages '
+            f'({args.redelivered:.0%} delivered twice), '
             f'concurrency {args.concurrency}, gunicorn {args.workers} '
             f'workers x {args.threads} threads')
         started = time.perf_counter()
