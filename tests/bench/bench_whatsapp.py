@@ -38,6 +38,7 @@ import hmac
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -89,12 +90,18 @@ class GunicornServer(TrytonServer):
                     'trytond-worker'),
                 '-c', self.conf, '-d', self.database, '-n', '1'],
             stdout=self._worker_log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=self.server_env())
+            stdin=subprocess.DEVNULL, env=self.server_env(),
+            # Its own process group: its pool's processes go with it
+            start_new_session=True)
 
     def stop(self):
         worker = getattr(self, 'worker', None)
         if worker:
             stop_process(worker)
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.worker = None
             self._worker_log.close()
         super().stop()
