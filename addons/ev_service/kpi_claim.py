@@ -432,7 +432,9 @@ class ClaimHour(ModelSQL, ModelView):
             (hours.hour + 1).as_('id'),
             Literal(company).as_('company'),
             hours.hour,
-            Sum(hours.claims).as_('claims'),
+            # PostgreSQL sums the counts (bigint) as numeric
+            Cast(Sum(hours.claims), cls.claims.sql_type().base
+                ).as_('claims'),
             group_by=[hours.hour])
 
 
