@@ -13,6 +13,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         domain=[
             ('sequence_type', '=', Id('ev_station', 'sequence_type_station')),
             ])
+    dispute_sequence = fields.Many2One(
+        'ir.sequence', "Dispute Sequence", required=True,
+        domain=[
+            ('sequence_type', '=', Id('ev_station', 'sequence_type_dispute')),
+            ])
     escalation_user = fields.Many2One(
         'res.user', "Escalation User",
         help="The single point of access: notified of overdue handovers.")
@@ -35,6 +40,15 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             return None
 
     @classmethod
+    def default_dispute_sequence(cls):
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        try:
+            return ModelData.get_id('ev_station', 'sequence_dispute')
+        except KeyError:
+            return None
+
+    @classmethod
     def default_override_group(cls):
         pool = Pool()
         ModelData = pool.get('ir.model.data')
@@ -45,6 +59,9 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
 
     def get_station_sequence(self):
         return self.station_sequence
+
+    def get_dispute_sequence(self):
+        return self.dispute_sequence
 
     def get_default_country(self):
         return self.default_country.id if self.default_country else None

@@ -25,3 +25,11 @@ class HandoverError(UserError):
 
 class PhotoError(ValidationError):
     pass
+
+
+class DisputeError(UserError):
+    pass
+
+
+class DisputeValidationError(ValidationError):
+    pass
