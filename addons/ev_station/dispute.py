@@ -59,9 +59,9 @@ class Dispute(Workflow, ModelSQL, ModelView):
         "Origin", selection='get_origin', required=True, states=_opening,
         help="The disputed record.")
     party = fields.Many2One(
-        'party.party', "Party", required=True, ondelete='RESTRICT',
-        states=_opening,
-        help="Who disputes: the team's contractor, the OEM...")
+        'party.party', "Party", ondelete='RESTRICT', states=_opening,
+        help="Who disputes: the team's contractor, the OEM... "
+        "(empty when the disputing side has no party of its own).")
     opened_by = fields.Many2One(
         'res.user', "Opened By", readonly=True, ondelete='RESTRICT')
     opened_at = Timestamp("Opened At", readonly=True)
