@@ -60,6 +60,7 @@ class Dispute(Workflow, ModelSQL, ModelView):
         help="The disputed record.")
     party = fields.Many2One(
         'party.party', "Party", ondelete='RESTRICT', states=_opening,
+        context={'company': Eval('company', -1)}, depends={'company'},
         help="Who disputes: the team's contractor, the OEM... "
         "(empty when the disputing side has no party of its own).")
     opened_by = fields.Many2One(

@@ -1,0 +1,247 @@
+# This file is part of the EV operations suite.
+"""Posting a payout run on Tryton's accounting: one supplier invoice per
+run on the team's contractor, one payment of it on account_payment
+(approved by Finance), the UTR recorded when it is paid and matched to the
+bank statement by statement rules (keyword `payment`: a payment is found
+by its number or its UTR)."""
+import datetime as dt
+from decimal import Decimal
+
+from trytond.i18n import gettext
+from trytond.model import ModelView, Workflow, fields
+from trytond.modules.ev_station.notification import group_users, notify
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from .exceptions import PayoutError, PayoutValidationError
+from .line import COUNTED_KINDS_ORDER
+
+# A UTR: 12 to 22 letters and digits (NEFT/RTGS/IMPS and UPI references)
+UTR_LENGTH = (12, 22)
+
+
+class Run(metaclass=PoolMeta):
+    __name__ = 'ev.payout.run'
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('posted')
+    def post(cls, runs):
+        """Finance posts the signed-off runs: the invoices are posted and
+        their payments submitted for approval, all or none"""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        Payment = pool.get('account.payment')
+        Configuration = pool.get('ev.payout.configuration')
+        config = Configuration(1)
+        for name in ['expense_account', 'hold_account', 'payment_journal']:
+            if not getattr(config, name):
+                raise PayoutError(gettext('ev_payout.msg_config_missing',
+                        field=Configuration.fields_get([name])[name][
+                            'string']))
+        for run in runs:
+            if run.invoice:
+                raise PayoutError(gettext('ev_payout.msg_run_posted_already',
+                        run=run.rec_name))
+            run.team.check_payee()
+            if run.net <= 0:
+                raise PayoutError(gettext('ev_payout.msg_run_net_not_positive',
+                        run=run.rec_name, net=run.net))
+        invoices = [run.new_invoice(config) for run in runs]
+        Invoice.save(invoices)
+        Invoice.update_taxes(invoices)
+        Invoice.post(invoices)
+        payments = []
+        for run, invoice in zip(runs, invoices):
+            run.invoice = invoice
+            run.payee = run.team.payee_text()
+            run.posted_at = dt.datetime.now()
+            run.posted_by = Transaction().user
+            payments.append(run.new_payment(config, invoice))
+        Payment.save(payments)
+        Payment.submit(payments)
+        for run, payment in zip(runs, payments):
+            run.payment = payment
+        cls.save(runs)
+        notify(group_users('account_payment.group_payment_approval'),
+            payments, lambda p: gettext('ev_payout.msg_notify_approve',
+                payment=p.rec_name, amount=p.amount,
+                party=p.party.rec_name))
+
+    def new_invoice(self, config):
+        "The supplier invoice: one line per kind of payout line"
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        InvoiceLine = pool.get('account.invoice.line')
+        Line = pool.get('ev.payout.line')
+        party = self.team.contractor
+        invoice = Invoice(type='in', company=self.company,
+            party=party, currency=self.currency,
+            invoice_date=pool.get('ir.date').today(),
+            reference=self.number,
+            description=gettext('ev_payout.msg_invoice_description',
+                run=self.number, team=self.team.rec_name,
+                start=self.period_start.isoformat(),
+                end=self.period_end.isoformat()))
+        invoice.on_change_type()
+        invoice.on_change_party()
+        totals = {}
+        for line in self.lines:
+            if line.state in {'proposed', 'confirmed'}:
+                totals.setdefault(line.kind, [Decimal(0), 0])
+                totals[line.kind][0] += line.amount
+                totals[line.kind][1] += 1
+        kinds = dict(Line.fields_get(['kind'])['kind']['selection'])
+        lines = []
+        for kind in COUNTED_KINDS_ORDER:
+            if kind not in totals:
+                continue
+            amount, count = totals[kind]
+            account = (config.hold_account
+                if kind in {'hold', 'hold_release'}
+                else config.expense_account)
+            lines.append(InvoiceLine(type='line', company=self.company,
+                    currency=self.currency, account=account,
+                    quantity=1, unit_price=amount,
+                    description=gettext('ev_payout.msg_invoice_line',
+                        kind=kinds[kind], count=count)))
+        invoice.lines = lines
+        return invoice
+
+    def new_payment(self, config, invoice):
+        Payment = Pool().get('account.payment')
+        line, = invoice.lines_to_pay
+        return Payment(company=self.company, journal=config.payment_journal,
+            kind='payable', party=invoice.party, line=line,
+            amount=invoice.total_amount, date=invoice.invoice_date,
+            reference=self.number, origin=self)
+
+    @classmethod
+    @ModelView.button_action('ev_payout.wizard_run_pay')
+    def pay(cls, runs):
+        pass
+
+    @classmethod
+    @Workflow.transition('paid')
+    def mark_paid(cls, runs):
+        pass
+
+
+class Payment(metaclass=PoolMeta):
+    __name__ = 'account.payment'
+
+    ev_utr = fields.Char("UTR",
+        states={'readonly': Eval('state') == 'succeeded'},
+        help="The bank's reference of the transfer (UTR) or the UPI "
+        "transaction ID; bank statements are matched on it.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.ev_utr.search_unaccented = False
+
+    @classmethod
+    def _get_origin(cls):
+        return super()._get_origin() + ['ev.payout.run']
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        "A bank statement names a payment by its UTR"
+        domain = super().search_rec_name(name, clause)
+        _, operator, operand, *extra = clause
+        if operator.startswith('!') or operator.startswith('not '):
+            return ['AND', domain, ('ev_utr', operator, operand, *extra)]
+        return ['OR', domain, ('ev_utr', operator, operand, *extra)]
+
+    @classmethod
+    def validate_fields(cls, payments, field_names):
+        super().validate_fields(payments, field_names)
+        if 'ev_utr' not in field_names:
+            return
+        for payment in payments:
+            utr = payment.ev_utr
+            if utr and not (utr.isalnum()
+                    and UTR_LENGTH[0] <= len(utr) <= UTR_LENGTH[1]):
+                raise PayoutValidationError(gettext(
+                        'ev_payout.msg_utr_invalid', utr=utr,
+                        payment=payment.rec_name))
+            if utr and cls.search([
+                        ('ev_utr', '=', utr), ('id', '!=', payment.id)],
+                    limit=1):
+                raise PayoutValidationError(gettext(
+                        'ev_payout.msg_utr_used', utr=utr))
+
+    @classmethod
+    def succeed(cls, payments):
+        "A run is paid when its payment succeeds (by hand or by statement)"
+        Run = Pool().get('ev.payout.run')
+        super().succeed(payments)
+        runs = [p.origin for p in payments if isinstance(p.origin, Run)
+            and p.origin.state == 'posted']
+        if runs:
+            Run.mark_paid(runs)
+
+
+class PayStart(ModelView):
+    __name__ = 'ev.payout.run.pay.start'
+    __string__ = "Record a Payout's Payment"
+
+    run = fields.Many2One('ev.payout.run', "Run", readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    payee = fields.Char("Paid To", readonly=True)
+    utr = fields.Char("UTR", required=True,
+        help="The bank's reference of the transfer or the UPI "
+        "transaction ID.")
+
+
+class Pay(Wizard):
+    __name__ = 'ev.payout.run.pay'
+    __string__ = "Record a Payout's Payment"
+
+    start = StateView('ev.payout.run.pay.start',
+        'ev_payout.run_pay_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Paid", 'pay', 'tryton-ok', default=True),
+            ])
+    pay = StateTransition()
+
+    def default_start(self, fields):
+        return {
+            'run': self.record.id,
+            'amount': self.record.payment.amount
+            if self.record.payment else None,
+            'payee': self.record.payee,
+            }
+
+    def transition_pay(self):
+        "Finance sent the money: the approved payment is processed and paid"
+        pool = Pool()
+        Payment = pool.get('account.payment')
+        Group = pool.get('account.payment.group')
+        run = self.record
+        payment = run.payment
+        if run.state != 'posted' or not payment:
+            raise PayoutError(gettext('ev_payout.msg_run_not_posted',
+                    run=run.rec_name))
+        if payment.state not in {'approved', 'processing'}:
+            states = dict(Payment.fields_get(['state'])['state']['selection'])
+            raise PayoutError(gettext('ev_payout.msg_payment_not_approved',
+                    payment=payment.rec_name, run=run.rec_name,
+                    state=states[payment.state]))
+        # The run's Record Payment button (Finance) is the door: the
+        # payment's own buttons are pressed on its behalf
+        with without_check_access():
+            payment = Payment(payment.id)
+            payment.ev_utr = (self.start.utr or '').strip().upper()
+            payment.save()
+            if payment.state == 'approved':
+                def group():
+                    group = Group(company=payment.company,
+                        journal=payment.journal, kind=payment.kind)
+                    group.save()
+                    return group
+                Payment.process([payment], group)
+            Payment.succeed([payment])
+        return 'end'
