@@ -40,12 +40,13 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="Debited with the labour, visits and adjustments paid to teams.")
     hold_account = fields.Many2One('account.account', "Part Hold Account",
         domain=[
+            ['OR', ('type.expense', '=', True), ('type.debt', '=', True)],
             ('closed', '!=', True),
-            ('type', '!=', None),
             ('company', '=', Eval('context', {}).get('company', -1)),
             ],
-        help="Credited with the cost of the parts held back from a payout, "
-        "debited when a released hold is paid back.")
+        help="Credited with the cost of the parts held back from a payout "
+        "(an expense recovered, or a debt of the contractor), debited when "
+        "a released hold is paid back.")
     payment_journal = fields.Many2One('account.payment.journal',
         "Payment Journal",
         domain=[('company', '=', Eval('context', {}).get('company', -1))],

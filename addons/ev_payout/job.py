@@ -2,8 +2,9 @@
 "The job's agreed extras: paid with its labour once the job is payable"
 from trytond.i18n import gettext
 from trytond.model import Index, fields
-from trytond.pool import PoolMeta
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
+from trytond.transaction import without_check_access
 
 from .exceptions import PayoutValidationError
 
@@ -42,6 +43,18 @@ class Job(metaclass=PoolMeta):
         default.setdefault('payout_extra')
         default.setdefault('payout_extra_reason')
         return super().copy(jobs, default=default)
+
+    @classmethod
+    def mark_payable(cls, jobs):
+        """A team paid per job gets its run at once, not at the next hourly
+        cycle"""
+        Run = Pool().get('ev.payout.run')
+        super().mark_payable(jobs)
+        teams = list({j.team for j in jobs if j.team
+                and j.team.payout_frequency == 'job'})
+        if teams:
+            with without_check_access():
+                Run.create_runs(teams=teams)
 
     @classmethod
     def validate_fields(cls, jobs, field_names):

@@ -209,7 +209,7 @@ class Run(Workflow, ModelSQL, ModelView):
     # -- drafting ----------------------------------------------------------
 
     @classmethod
-    def create_runs(cls, today=None):
+    def create_runs(cls, today=None, teams=None):
         """Draft the runs of every period that ended and of every job that
         became payable under a per-job schedule. Idempotent: a period or
         job has one run (the teams are locked while drafting and a unique
@@ -220,8 +220,11 @@ class Run(Workflow, ModelSQL, ModelView):
         today = today or pool.get('ir.date').today()
         schedule = Schedule.__table__()
         cursor = Transaction().connection.cursor()
+        where = schedule.valid_from <= today
+        if teams is not None:
+            where &= schedule.team.in_([t.id for t in teams] or [-1])
         cursor.execute(*schedule.select(schedule.team,
-                where=schedule.valid_from < today, group_by=[schedule.team]))
+                where=where, group_by=[schedule.team]))
         team_ids = sorted(t for t, in cursor)
         runs = []
         for sub_ids in grouped_slice(team_ids, 200):

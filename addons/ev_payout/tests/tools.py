@@ -51,7 +51,11 @@ class PayoutWorld(ServiceWorld):
             w.payment_journal.save()
             config = Configuration(1)
             config.expense_account = w.expense
-            config.hold_account = w.revenue
+            w.recovered = Account(name="Recovered Part Costs", code='RPC',
+                type=w.expense.type, parent=w.expense.parent,
+                company=w.company)
+            w.recovered.save()
+            config.hold_account = w.recovered
             config.payment_journal = w.payment_journal
             config.save()
             Address = pool.get('party.address')
@@ -141,3 +145,108 @@ def release_hold(hold, on):
         Hold.write([hold], {
                 'released_at': dt.datetime.combine(on, dt.time(9))})
     return Hold(hold.id)
+
+
+# -- for the scenario (proteus): the work that makes payouts, written on
+# the server as the field and service modules would
+
+def _scenario_lead():
+    pool = Pool()
+    Lead = pool.get('sale.opportunity')
+    Party = pool.get('party.party')
+    Address = pool.get('party.address')
+    leads = Lead.search([], limit=1)
+    if leads:
+        return leads[0]
+    customer = Party(name="Meera Iyer")
+    customer.save()
+    address = Address(party=customer, street="12 MG Road",
+        city="Bengaluru", postal_code='560001')
+    address.save()
+    lead = Lead(party=customer, address=address, charger_quantity=1,
+        charger_model="Wallbox 7kW", lead_source='phone')
+    lead.save()
+    return lead
+
+
+def scenario_job(config, team_id, on, **values):
+    "A job of the team marked payable on the day `on`; returns its id"
+    from trytond.transaction import Transaction
+    from trytond.modules.company.tests import set_company
+    import types
+    with Transaction().start(config.database_name, 0) as transaction:
+        pool = Pool()
+        Team = pool.get('ev.field.team')
+        team = Team(team_id)
+        with set_company(team.company):
+            w = types.SimpleNamespace(lead=_scenario_lead(),
+                company=team.company)
+            job = payable_job(w, team, on, **values)
+        transaction.commit()
+    return job.id
+
+
+def scenario_hold(config, party_id, amount, on, release=None):
+    """A hold placed on the party on the day `on` for a part of a new
+    service case (or the hold `release` released on that day)"""
+    from trytond.transaction import Transaction
+    from trytond.modules.company.tests import set_company
+    with Transaction().start(config.database_name, 0) as transaction:
+        pool = Pool()
+        Hold = pool.get('ev.service.hold')
+        Company = pool.get('company.company')
+        company, = Company.search([], limit=1)
+        with set_company(company):
+            if release is not None:
+                hold = release_hold(Hold(release), on)
+            else:
+                hold = _scenario_hold(company, party_id, amount, on)
+        transaction.commit()
+    return hold.id
+
+
+def _scenario_hold(company, party_id, amount, on):
+    pool = Pool()
+    Station = pool.get('ev.station')
+    Case = pool.get('ev.service.case')
+    Part = pool.get('ev.service.part')
+    Hold = pool.get('ev.service.hold')
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    lead = _scenario_lead()
+    station = Station(customer=lead.party)
+    station.save()
+    case = Case(station=station, company=company,
+        description="Charger replaced: the old one did not come back")
+    case.save()
+    unit, = Uom.search([('symbol', '=', 'u')])
+    template = Template(name="Wallbox 7kW charger", type='goods',
+        default_uom=unit, list_price=Decimal(amount))
+    template.products = [{'cost_price': Decimal(amount)}]
+    template.save()
+    part = Part(case=case, product=template.products[0])
+    part.save()
+    with without_check_access():
+        hold, = Hold.create([{
+                    'part': part.id, 'company': company.id,
+                    'party': party_id, 'amount': Decimal(amount),
+                    'currency': company.currency.id,
+                    'placed_at': dt.datetime.combine(on, dt.time(9)),
+                    'reason': "Old charger not returned",
+                    }])
+    return hold
+
+
+def as_cron(database_name, function):
+    """Call function() in a transaction of root that is committed, started
+    again with the locks it asks for, as trytond-cron does"""
+    from trytond.transaction import Transaction, TransactionError
+    extras = {}
+    while True:
+        try:
+            with Transaction().start(database_name, 0, **extras) as t:
+                result = function()
+                t.commit()
+            return result
+        except TransactionError as error:
+            error.fix(extras)
