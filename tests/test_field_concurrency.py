@@ -34,14 +34,14 @@ BOOKED_STATES = ['scheduled', 'confirmed', 'done', 'commissioned', 'closed']
 TIMEOUT = 30  # seconds a thread waits for the other
 
 
-def cache_dump():
-    """The DB_CACHE dump of a database with ev_field activated, as
-    activate_module('ev_field') keeps it (./ev test sets DB_CACHE)"""
+def cache_dump(module=MODULE):
+    """The DB_CACHE dump of a database with the module activated, as
+    activate_module(module) keeps it (./ev test sets DB_CACHE)"""
     from trytond.tests import test_tryton
     if not test_tryton.DB_CACHE or test_tryton.DB_CACHE.startswith(
             'postgresql://'):
         return None
-    return test_tryton._db_cache_file(test_tryton.DB_CACHE, MODULE)
+    return test_tryton._db_cache_file(test_tryton.DB_CACHE, module)
 
 
 def pg_tool(*args):
@@ -51,8 +51,8 @@ def pg_tool(*args):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def activate(name):
-    "A fresh database `name` with ev_field, as activate_module makes one"
+def activate(name, module=MODULE):
+    "A fresh database `name` with the module, as activate_module makes one"
     from trytond import backend
     from trytond.pool import Pool
     from trytond.tests.test_tryton import create_db, db_exist, drop_db
@@ -60,9 +60,9 @@ def activate(name):
     from trytond.tests import test_tryton
     cache = test_tryton.DB_CACHE or ''
     if cache.startswith('postgresql://') and test_tryton.restore_db_cache(
-            MODULE):
+            module):
         # The module's template database (./ev test), built if missing
-        template = test_tryton._db_cache_file(cache, MODULE)[len(cache) + 1:]
+        template = test_tryton._db_cache_file(cache, module)[len(cache) + 1:]
         with Transaction().start(
                 None, 0, close=True, autocommit=True) as transaction:
             transaction.database.create(transaction.connection, name, template)
@@ -71,7 +71,7 @@ def activate(name):
         backend.Database._extensions.pop(name, None)
         Pool(name).init()
         return
-    dump = cache_dump()
+    dump = cache_dump(module)
     if dump and os.path.exists(dump):
         with Transaction().start(
                 None, 0, close=True, autocommit=True) as transaction:
@@ -84,7 +84,7 @@ def activate(name):
     with Transaction().start(name, USER, close=True) as transaction:
         pool = Pool()
         Module = pool.get('ir.module')
-        Module.activate(Module.search([('name', '=', MODULE)]))
+        Module.activate(Module.search([('name', '=', module)]))
         transaction.commit()
         ActivateUpgrade = pool.get('ir.module.activate_upgrade',
             type='wizard')

@@ -334,6 +334,83 @@ class PayoutTestCase(PayoutWorld, ModuleDBTestCase):
                 Payment.search([('rec_name', '=', 'HDFCN52026081512345')]),
                 [run.payment])
 
+    @with_transaction()
+    def test_dispute_rejected_pays_the_line_as_it_was(self):
+        "Rejected with a reason: the original amount goes to the next run"
+        pool = Pool()
+        Line = pool.get('ev.payout.line')
+        Dispute = pool.get('ev.dispute')
+        Run = pool.get('ev.payout.run')
+        w = self.setup()
+        with w.set_company(w.company):
+            run = self.signed_run(w)
+            line = run.lines[0]
+            with as_user(w.alpha_user):
+                dispute = Line(line.id).open_dispute("Paid too little")
+                # The crew reads its own dispute, not another team's
+                self.assertEqual(Dispute.search([]), [dispute])
+            with as_user(w.beta_user):
+                self.assertEqual(Dispute.search([]), [])
+            with as_user(w.finance):
+                dispute = Dispute(dispute.id)
+                dispute.owner = w.finance
+                dispute.resolution = "The rate card says 2,500"
+                dispute.save()
+                Dispute.reject([dispute])
+            settlement, = Line.search([('kind', '=', 'settlement')])
+            self.assertEqual((settlement.amount, settlement.origin,
+                    settlement.description), (Decimal(2500), dispute,
+                    f'"{line.description}" paid as it was (dispute '
+                    f'{dispute.number} rejected)'))
+            # It joins the team's next run
+            today = dt.date.today()
+            month_later = today.replace(day=28) + dt.timedelta(days=4)
+            next_month = month_later.replace(day=1)
+            runs = Run.create_runs(today=next_month)
+            self.assertEqual([l.origin for r in runs for l in r.lines],
+                [dispute])
+            self.assertEqual(Line(line.id).state, 'disputed')
+
+    @with_transaction()
+    def test_dispute_wizard_refuses_another_teams_line(self):
+        pool = Pool()
+        Line = pool.get('ev.payout.line')
+        Dispute = pool.get('ev.dispute')
+        Wizard = pool.get('ev.payout.line.dispute', type='wizard')
+        w = self.setup()
+        with w.set_company(w.company):
+            run = self.signed_run(w)
+            line = run.lines[0]
+            with as_user(w.beta_user):
+                session_id, _, _ = Wizard.create()
+                with Transaction().set_context(
+                        active_model='ev.payout.line', active_id=line.id,
+                        active_ids=[line.id]):
+                    with self.assertRaises(AccessError):
+                        Wizard.execute(session_id, {'start': {
+                                    'reason': "Not ours but we try",
+                                    'claimed_amount': None,
+                                    'line': line.id, 'amount': None}},
+                            'dispute')
+            self.assertEqual(Dispute.search([]), [])
+            self.assertEqual(Line(line.id).state, 'proposed')
+
+    @with_transaction()
+    def test_marked_payable_per_job_team_gets_its_run_at_once(self):
+        pool = Pool()
+        Job = pool.get('ev.field.job')
+        Run = pool.get('ev.payout.run')
+        w = self.setup()
+        with w.set_company(w.company):
+            set_schedule(w.beta, 'job', dt.date.today() - dt.timedelta(
+                    days=30))
+            job = payable_job(w, w.beta, dt.date.today())
+            Job.write([job], {'payable': False, 'payable_at': None})
+            Job.mark_payable([Job(job.id)])
+            run, = Run.search([('team', '=', w.beta.id)])
+            self.assertEqual((run.job, run.frequency, run.state),
+                (Job(job.id), 'job', 'draft'))
+
     def pay(self, Pay, run, utr):
         session_id, _, _ = Pay.create()
         with Transaction().set_context(active_model='ev.payout.run',
