@@ -1,5 +1,11 @@
 # This file is part of the EV operations suite.
+import pytest
+
 from trytond.tests.test_tryton import ModuleTestCase
+
+# Tryton's checks of the models, views and access data: the same on every
+# backend, so run in the SQLite pass only (./ev test)
+pytestmark = pytest.mark.backend_independent
 
 
 class EvStationTestCase(ModuleTestCase):
