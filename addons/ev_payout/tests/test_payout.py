@@ -12,6 +12,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
+from trytond.modules.ev_field.tests.tools import create_user
+
 from .tools import (
     PayoutWorld, payable_job, place_hold, release_hold, set_schedule)
 
@@ -411,13 +413,53 @@ class PayoutTestCase(PayoutWorld, ModuleDBTestCase):
             self.assertEqual((run.job, run.frequency, run.state),
                 (Job(job.id), 'job', 'draft'))
 
+    @with_transaction()
+    def test_doors_closed_to_outsiders_and_the_wrong_roles(self):
+        "Outsider: nothing; team: no schedules, no adjustments; Ops: no pay"
+        pool = Pool()
+        Run = pool.get('ev.payout.run')
+        Line = pool.get('ev.payout.line')
+        Schedule = pool.get('ev.payout.schedule')
+        Configuration = pool.get('ev.payout.configuration')
+        Pay = pool.get('ev.payout.run.pay', type='wizard')
+        w = self.setup()
+        with w.set_company(w.company):
+            run = self.signed_run(w)
+            outsider = create_user('outsider')
+            with as_user(outsider):
+                for Model in [Run, Line, Schedule, Configuration]:
+                    with self.assertRaises(AccessError):
+                        Model.search([])
+            with as_user(w.alpha_user):
+                # (as RPC does: save() is the server's, unchecked)
+                with self.assertRaises(AccessError):
+                    Schedule.create([{'team': w.alpha.id, 'frequency': 'job',
+                                'valid_from': D(YEAR + 1, 1, 1)}])
+                with self.assertRaises(AccessError):
+                    Line.create([{'team': w.alpha.id,
+                                'description': "Bonus we give ourselves",
+                                'amount': Decimal(10000)}])
+                with self.assertRaises(AccessError):
+                    Configuration.write([Configuration(1)],
+                        {'signoff_hours': 1})
+            Run.close_signoff(now=dt.datetime.now() + dt.timedelta(days=4))
+            with as_user(w.finance):
+                Run.post([Run(run.id)])
+            with as_user(w.ops):
+                with self.assertRaises(AccessError):
+                    self.pay(Pay, Run(run.id), 'HDFCN52026081512345')
+            self.assertEqual(Run(run.id).state, 'posted')
+            self.assertEqual(Schedule.search([('team', '=', w.alpha.id)],
+                    count=True), 1)
+            self.assertEqual(Line.search([('kind', '=', 'adjustment')]), [])
+
     def pay(self, Pay, run, utr):
+        "The Record Payment wizard, executed as a client would"
         session_id, _, _ = Pay.create()
         with Transaction().set_context(active_model='ev.payout.run',
                 active_id=run.id, active_ids=[run.id]):
-            pay = Pay(session_id)
-            pay.start.utr = utr
-            pay.transition_pay()
+            Pay.execute(session_id, {'start': {'utr': utr, 'run': run.id,
+                        'amount': None, 'payee': None}}, 'pay')
 
 
 del ModuleDBTestCase
