@@ -226,6 +226,9 @@ class Run(Workflow, ModelSQL, ModelView):
         cursor.execute(*schedule.select(schedule.team,
                 where=where, group_by=[schedule.team]))
         team_ids = sorted(t for t, in cursor)
+        # All at once: Tryton 8 takes the locks by starting the transaction
+        # again, once
+        Team.lock(Team.browse(team_ids))
         runs = []
         for sub_ids in grouped_slice(team_ids, 200):
             with without_check_access():
@@ -239,7 +242,6 @@ class Run(Workflow, ModelSQL, ModelView):
         Team = pool.get('ev.field.team')
         Schedule = pool.get('ev.payout.schedule')
         Line = pool.get('ev.payout.line')
-        Team.lock(teams)
         history = Schedule.history([t.id for t in teams])
         to_create, drafted = [], {}
         for team in teams:
