@@ -22,6 +22,28 @@ from .line import COUNTED_KINDS_ORDER
 UTR_LENGTH = (12, 22)
 
 
+def settle_payment(payment, utr):
+    """The money moved: the payment gets its UTR, is processed in a group
+    of its own if it was not, and succeeds (account_payment_clearing moves
+    the debt to the clearing account). The caller's button is the door:
+    the payment's own buttons are pressed on its behalf."""
+    pool = Pool()
+    Payment = pool.get('account.payment')
+    Group = pool.get('account.payment.group')
+    with without_check_access():
+        payment = Payment(payment.id)
+        payment.ev_utr = utr
+        payment.save()
+        if payment.state in {'approved', 'submitted'}:
+            def group():
+                group = Group(company=payment.company,
+                    journal=payment.journal, kind=payment.kind)
+                group.save()
+                return group
+            Payment.process([payment], group)
+        Payment.succeed([payment])
+
+
 class Run(metaclass=PoolMeta):
     __name__ = 'ev.payout.run'
 
@@ -220,9 +242,7 @@ class Pay(Wizard):
 
     def transition_pay(self):
         "Finance sent the money: the approved payment is processed and paid"
-        pool = Pool()
-        Payment = pool.get('account.payment')
-        Group = pool.get('account.payment.group')
+        Payment = Pool().get('account.payment')
         run = self.record
         payment = run.payment
         if run.state != 'posted' or not payment:
@@ -233,18 +253,5 @@ class Pay(Wizard):
             raise PayoutError(gettext('ev_payout.msg_payment_not_approved',
                     payment=payment.rec_name, run=run.rec_name,
                     state=states[payment.state]))
-        # The run's Record Payment button (Finance) is the door: the
-        # payment's own buttons are pressed on its behalf
-        with without_check_access():
-            payment = Payment(payment.id)
-            payment.ev_utr = (self.start.utr or '').strip().upper()
-            payment.save()
-            if payment.state == 'approved':
-                def group():
-                    group = Group(company=payment.company,
-                        journal=payment.journal, kind=payment.kind)
-                    group.save()
-                    return group
-                Payment.process([payment], group)
-            Payment.succeed([payment])
+        settle_payment(payment, (self.start.utr or '').strip().upper())
         return 'end'

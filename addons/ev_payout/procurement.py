@@ -16,7 +16,7 @@ from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .accounting import UTR_LENGTH
+from .accounting import UTR_LENGTH, settle_payment
 from .exceptions import PayoutError
 
 
@@ -28,26 +28,6 @@ def _config_payment_journal():
                 field=Configuration.fields_get(['payment_journal'])[
                     'payment_journal']['string']))
     return journal
-
-
-def _settle(payment, utr):
-    """The money moved: the payment is processed in a group of its own and
-    succeeds (account_payment_clearing reconciles the invoice)"""
-    pool = Pool()
-    Payment = pool.get('account.payment')
-    Group = pool.get('account.payment.group')
-    with without_check_access():
-        payment = Payment(payment.id)
-        payment.ev_utr = utr
-        payment.save()
-        if payment.state in {'approved', 'submitted'}:
-            def group():
-                group = Group(company=payment.company,
-                    journal=payment.journal, kind=payment.kind)
-                group.save()
-                return group
-            Payment.process([payment], group)
-        Payment.succeed([payment])
 
 
 def _normalized(reference):
@@ -123,7 +103,8 @@ class Procurement(metaclass=PoolMeta):
             payment = procurement.payment
             if payment.state in {'approved', 'processing'}:
                 # Its success marks the procurement paid (mark_paid)
-                _settle(payment, _normalized(procurement.payment_reference))
+                settle_payment(payment,
+                    _normalized(procurement.payment_reference))
 
     @classmethod
     def create_payments(cls, procurements):
@@ -408,7 +389,7 @@ class Refund(Workflow, ModelSQL, ModelView):
             cls.save(refunds)
         for refund, payment in zip(refunds, payments):
             # Its success marks the refund received (mark_received)
-            _settle(payment, _normalized(refund.reference))
+            settle_payment(payment, _normalized(refund.reference))
 
     @classmethod
     @Workflow.transition('received')
