@@ -465,6 +465,10 @@ def main():
         logger.info("demo service cases loaded into %s", options.database)
     if load_claims(options.database):
         logger.info("demo warranty claims loaded into %s", options.database)
+    # After the service cases: a part's hold is deducted from a payout
+    from demo.payout import load_payout
+    if load_payout(options.database):
+        logger.info("demo payouts loaded into %s", options.database)
     from demo.helpdesk import load_helpdesk
     if load_helpdesk(options.database):
         logger.info("demo helpdesk loaded into %s", options.database)
