@@ -9,7 +9,8 @@ checks what it did over JSON-RPC as the same user:
 - the dispatcher (`coordinator`) finds today's jobs in *Field Jobs › Today*,
   schedules the survey nobody is assigned to, and finds it in the *Team
   Calendar*;
-- Finance (`finance`) approves the local procurement waiting for it;
+- Finance (`finance`) approves the local procurement waiting for it, and
+  reads the payout runs;
 - Tata Motors' user (`oem-tata`) follows its leads and their milestones in
   *OEM Leads*, and sees no other OEM's lead;
 - the IoT operator (`iot`) reads the *Charger Overview* while the demo
@@ -262,6 +263,29 @@ def test_finance_approves_a_procurement(server, desk):
         ['state', 'approved_by'])
     assert approved['state'] == 'approved'
     assert approved['approved_by'] == finance.user_id
+
+
+def test_finance_reads_the_payout_runs(server, desk):
+    """Finance finds the three teams' runs of the demo (demo/payout.py) in
+    *Payouts › Payout Runs*: one per state it meets"""
+    page = desk
+    finance = session(server, 'finance')
+    runs = finance('model.ev.payout.run.search_read', [], 0, None, None,
+        ['number', 'state'])
+    assert {r['state'] for r in runs} == {'draft', 'sign_off', 'paid'}
+
+    with debug_on_failure(page, server, 'finance'):
+        login(page, server, 'finance', PASSWORD)
+        tab = open_menu(page, "EV Operations", "Payouts", "Payout Runs")
+        open_tab(page, tab, "All")
+        rows = tab.locator('.treeview tbody tr')
+        wait_visible(page, rows.first, "the payout runs")
+        expect(rows).to_have_count(len(runs))
+        for run in runs:
+            expect(tab.locator('.treeview tbody tr',
+                    has_text=run['number'])).to_have_count(1)
+        screenshot(page, 'payout-runs.png')
+        assert not page.js_errors, page.js_errors
 
 
 def test_oem_follows_its_leads(server, desk):

@@ -9,12 +9,13 @@ presses none of Finance's buttons."""
 import datetime as dt
 import re
 import zoneinfo
+from decimal import Decimal
 
 import pytest
 
 from server import ADMIN_PASSWORD
 
-from test_demo_field import session
+from test_demo_field import rpc_domain, session
 
 
 @pytest.fixture(scope='module')
@@ -33,7 +34,7 @@ def date(value):
 
 
 def decimal(value):
-    return value['decimal'] if value is not None else None
+    return Decimal(value['decimal']) if value is not None else None
 
 
 def runs(call, domain=(), fields=()):
@@ -59,7 +60,8 @@ def test_books_of_the_payouts(server):
     finance = session(server, 'finance')
     year = today().year
     fiscal_year, = finance('model.account.fiscalyear.search_read',
-        [('start_date', '<=', today()), ('end_date', '>=', today())],
+        rpc_domain([('start_date', '<=', today()),
+                ('end_date', '>=', today())]),
         0, None, None, ['name', 'state', 'invoice_sequences', 'periods'])
     assert (fiscal_year['name'], fiscal_year['state']) == (str(year), 'open')
     assert fiscal_year['invoice_sequences'] and len(
@@ -119,10 +121,12 @@ def test_draft_run_deducts_the_overdue_hold(server):
     north = runs(finance, [('team.code', '=', 'BLR-N')])['BLR-N']
     assert (north['frequency'], north['state']) == ('job', 'draft')
     assert (decimal(north['gross']), decimal(north['deductions']),
-        decimal(north['net'])) == ('2500.00', '-32000.00', '-29500.00')
+        decimal(north['net'])) == (
+        Decimal(2500), Decimal(-32000), Decimal(-29500))
     (labour, hold_line) = lines(finance, north, ['origin'])
     assert (labour[:3], hold_line[:3]) == (
-        ('labour', 'proposed', '2500.00'), ('hold', 'proposed', '-32000.00'))
+        ('labour', 'proposed', Decimal(2500)),
+        ('hold', 'proposed', Decimal(-32000)))
     hold, = finance('model.ev.service.hold.search_read',
         [('state', '=', 'active')], 0, None, None, ['party.name'])
     assert hold_line[3] == f"ev.service.hold,{hold['id']}"
@@ -144,11 +148,12 @@ def test_fortnight_waits_for_sign_off_with_a_dispute(server):
         dt.timedelta(days=16))
     assert south['sent_at'] and south['signoff_deadline']
     assert (decimal(south['gross']), decimal(south['disputed']),
-        decimal(south['net'])) == ('3300.00', '2500.00', '3300.00')
+        decimal(south['net'])) == (
+        Decimal(3300), Decimal(2500), Decimal(3300))
     assert [l[:3] for l in lines(finance, south)] == [
-        ('labour', 'disputed', '2500.00'),
-        ('labour', 'proposed', '2500.00'),
-        ('extra', 'proposed', '800.00'),
+        ('labour', 'disputed', Decimal(2500)),
+        ('labour', 'proposed', Decimal(2500)),
+        ('extra', 'proposed', Decimal(800)),
         ]
     dispute, = finance('model.ev.dispute.search_read',
         [('origin', 'like', 'ev.payout.line,%')], 0, None, None,
@@ -157,7 +162,7 @@ def test_fortnight_waits_for_sign_off_with_a_dispute(server):
     assert (dispute['state'], dispute['owner.']['login'],
         dispute['opened_by.']['login'], decimal(dispute['claimed_amount']),
         dispute['party.']['name']) == ('open', 'finance', 'lakshmi',
-        '3500.00', "Rao Power Works (South contractor)")
+        Decimal(3500), "Rao Power Works (South contractor)")
     assert dispute['reason'].startswith("Two visits")
 
 
@@ -169,7 +174,7 @@ def test_month_posted_and_paid_with_its_utr(server):
     assert (east['frequency'], east['state'], date(east['period_start']),
         date(east['period_end'])) == ('month', 'paid',
         last_month.replace(day=1), last_month)
-    assert decimal(east['net']) == '6200.00'
+    assert decimal(east['net']) == Decimal(6200)
     assert east['payee'] == 'A/c 50100234567891 IFSC HDFC0000523'
     assert east['posted_by.']['login'] == 'finance'
     utr = f'HDFCN{today():%Y%m%d}48213'
@@ -178,13 +183,13 @@ def test_month_posted_and_paid_with_its_utr(server):
         ['state', 'type', 'total_amount', 'party.name', 'reference'])
     assert (invoice['state'], invoice['type'], decimal(
             invoice['total_amount']), invoice['party.']['name'],
-        invoice['reference']) == ('posted', 'in', '6200.00',
+        invoice['reference']) == ('posted', 'in', Decimal(6200),
         "D'Souza Power Services (East contractor)", east['number'])
     payment, = finance('model.account.payment.read', [east['payment']],
-        ['state', 'amount', 'approved_by.login', 'ev_utr'])
-    assert (payment['state'], decimal(payment['amount']),
-        payment['approved_by.']['login'], payment['ev_utr']) == (
-        'succeeded', '6200.00', 'finance', utr)
+        ['state', 'amount', 'ev_utr', 'journal.name'])
+    assert (payment['state'], decimal(payment['amount']), payment['ev_utr'],
+        payment['journal.']['name']) == ('succeeded', Decimal(6200),
+        utr, "Bank transfers (NEFT/UPI)")
     # A bank statement's line names the payment by its UTR
     found = finance('model.account.payment.search', [('rec_name', '=', utr)],
         0, None, None)
