@@ -47,6 +47,20 @@ def in_transaction(database, function, barrier=None):
             error.fix(extras)
 
 
+def build_in_transaction(database, function):
+    "function() committed, with the locks it asks for (no company yet)"
+    from trytond.transaction import Transaction, TransactionError
+    extras = {}
+    while True:
+        try:
+            with Transaction().start(database, USER, **extras) as t:
+                function()
+                t.commit()
+            return
+        except TransactionError as error:
+            error.fix(extras)
+
+
 def in_threads(database, function):
     "function() in two transactions at once; the results or exceptions"
     barrier = threading.Barrier(2, timeout=TIMEOUT)
@@ -83,65 +97,68 @@ def database():
     if db_exist(name):
         drop_db(name)
     activate(name, 'ev_payout')
+
+    def build():
+        transaction = Transaction()
+        pool = Pool()
+        User = pool.get('res.user')
+        Party = pool.get('party.party')
+        Lead = pool.get('sale.opportunity')
+        Team = pool.get('ev.field.team')
+        Account = pool.get('account.account')
+        Journal = pool.get('account.journal')
+        PaymentJournal = pool.get('account.payment.journal')
+        Configuration = pool.get('ev.payout.configuration')
+        FiscalYear = pool.get('account.fiscalyear')
+        Schedule = pool.get('ev.payout.schedule')
+        company = create_company()
+        User.write([User(USER)], {
+                'companies': [('add', [company.id])],
+                'company': company.id,
+                })
+        with transaction.set_context(company=company.id):
+            create_chart(company)
+            fiscalyear = set_invoice_sequences(get_fiscalyear(company))
+            fiscalyear.save()
+            FiscalYear.create_period([fiscalyear])
+            expense, = Account.search([('type.expense', '=', True),
+                    ('closed', '!=', True)], limit=1)
+            payable, = Account.search([('type.payable', '=', True),
+                    ('closed', '!=', True)], limit=1)
+            clearing = Account(name="Bank Clearing", type=payable.type,
+                reconcile=True, deferral=True, parent=payable.parent,
+                company=company)
+            clearing.save()
+            journal, = Journal.search([('code', '=', 'EXP')])
+            payment_journal = PaymentJournal(name="Bank transfers",
+                process_method='manual', currency=company.currency,
+                company=company, clearing_journal=journal,
+                clearing_account=clearing)
+            payment_journal.save()
+            config = Configuration(1)
+            config.expense_account = expense
+            config.hold_account = expense
+            config.payment_journal = payment_journal
+            config.save()
+            contractor = Party(name="North Electricals",
+                addresses=[{'street': "4 Industrial Area"}])
+            contractor.save()
+            team = Team(name="North", code='NORTH', company=company,
+                installation=True, labour_rate=Decimal(2500),
+                contractor=contractor, payout_vpa='north@okaxis')
+            team.save()
+            Schedule(team=team, frequency='month',
+                valid_from=dt.date(YEAR, 7, 1)).save()
+            customer = Party(name="Meera Iyer")
+            customer.save()
+            lead = Lead(party=customer)
+            lead.save()
+            w = types.SimpleNamespace(lead=lead, company=company)
+            for day in (3, 10, 17):
+                payable_job(w, team, dt.date(YEAR, 7, day))
+
     try:
-        with Transaction().start(name, USER) as transaction:
-            pool = Pool()
-            User = pool.get('res.user')
-            Party = pool.get('party.party')
-            Lead = pool.get('sale.opportunity')
-            Team = pool.get('ev.field.team')
-            Account = pool.get('account.account')
-            Journal = pool.get('account.journal')
-            PaymentJournal = pool.get('account.payment.journal')
-            Configuration = pool.get('ev.payout.configuration')
-            FiscalYear = pool.get('account.fiscalyear')
-            Schedule = pool.get('ev.payout.schedule')
-            company = create_company()
-            User.write([User(USER)], {
-                    'companies': [('add', [company.id])],
-                    'company': company.id,
-                    })
-            with transaction.set_context(company=company.id):
-                create_chart(company)
-                fiscalyear = set_invoice_sequences(get_fiscalyear(company))
-                fiscalyear.save()
-                FiscalYear.create_period([fiscalyear])
-                expense, = Account.search([('type.expense', '=', True),
-                        ('closed', '!=', True)], limit=1)
-                payable, = Account.search([('type.payable', '=', True),
-                        ('closed', '!=', True)], limit=1)
-                clearing = Account(name="Bank Clearing", type=payable.type,
-                    reconcile=True, deferral=True, parent=payable.parent,
-                    company=company)
-                clearing.save()
-                journal, = Journal.search([('code', '=', 'EXP')])
-                payment_journal = PaymentJournal(name="Bank transfers",
-                    process_method='manual', currency=company.currency,
-                    company=company, clearing_journal=journal,
-                    clearing_account=clearing)
-                payment_journal.save()
-                config = Configuration(1)
-                config.expense_account = expense
-                config.hold_account = expense
-                config.payment_journal = payment_journal
-                config.save()
-                contractor = Party(name="North Electricals",
-                    addresses=[{'street': "4 Industrial Area"}])
-                contractor.save()
-                team = Team(name="North", code='NORTH', company=company,
-                    installation=True, labour_rate=Decimal(2500),
-                    contractor=contractor, payout_vpa='north@okaxis')
-                team.save()
-                Schedule(team=team, frequency='month',
-                    valid_from=dt.date(YEAR, 7, 1)).save()
-                customer = Party(name="Meera Iyer")
-                customer.save()
-                lead = Lead(party=customer)
-                lead.save()
-                w = types.SimpleNamespace(lead=lead, company=company)
-                for day in (3, 10, 17):
-                    payable_job(w, team, dt.date(YEAR, 7, day))
-            transaction.commit()
+        build_in_transaction(name, build)
         yield name
     finally:
         drop_db(name)
