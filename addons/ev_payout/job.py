@@ -36,6 +36,12 @@ class Job(metaclass=PoolMeta):
         cls._sql_indexes.add(Index(t, (t.team, Index.Equality()),
                 (t.payable_at, Index.Range()),
                 where=t.payable == True))  # noqa: E712
+        # The cost per installation selects the company's payable
+        # installations by the date they became payable
+        cls._sql_indexes.add(Index(t, (t.company, Index.Equality()),
+                (t.payable_at, Index.Range()),
+                where=(t.payable == True)  # noqa: E712
+                & (t.kind == 'installation')))
 
     @classmethod
     def copy(cls, jobs, default=None):

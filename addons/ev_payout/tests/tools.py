@@ -95,7 +95,8 @@ def set_schedule(team, frequency, valid_from, reason=None):
 _slot = 0
 
 
-def payable_job(w, team, on, labour=None, extra=None, extra_reason=None):
+def payable_job(w, team, on, labour=None, extra=None, extra_reason=None,
+        lead=None, materials=None, logistics=None):
     """An installation job of the team, closed and marked payable on the
     date `on` (written as the closure module would: the tests of the
     payouts need many, at given dates)"""
@@ -104,7 +105,7 @@ def payable_job(w, team, on, labour=None, extra=None, extra_reason=None):
     # Each job its own slot: a team is never booked twice at once
     _slot += 1
     start = dt.datetime.combine(on, dt.time(0)) + dt.timedelta(hours=_slot)
-    job = Job(kind='installation', lead=w.lead, company=w.company,
+    job = Job(kind='installation', lead=lead or w.lead, company=w.company,
         team=team, slot_start=start,
         slot_end=start + dt.timedelta(minutes=30))
     job.save()
@@ -114,8 +115,8 @@ def payable_job(w, team, on, labour=None, extra=None, extra_reason=None):
                 'payable': True,
                 'payable_at': dt.datetime.combine(on, dt.time(12)),
                 'cost_labour': team.labour_rate if labour is None else labour,
-                'cost_materials': Decimal(0),
-                'cost_logistics': Decimal(0),
+                'cost_materials': materials or Decimal(0),
+                'cost_logistics': logistics or Decimal(0),
                 'payout_extra': extra,
                 'payout_extra_reason': extra_reason,
                 })
