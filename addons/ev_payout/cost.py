@@ -137,7 +137,8 @@ class Cost(CostMixin, ModelSQL, ModelView):
     job = fields.Many2One('ev.field.job', "Job", readonly=True)
     team = fields.Many2One('ev.field.team', "Team", readonly=True)
     lead = fields.Many2One('sale.opportunity', "Lead", readonly=True)
-    oem = fields.Many2One('party.party', "OEM", readonly=True)
+    oem = fields.Many2One('party.party', "OEM", readonly=True,
+        context={'company': Eval('company', -1)}, depends={'company'})
     payable_date = fields.Date("Payable On", readonly=True)
     month = fields.Date("Month", readonly=True,
         help="The month the installation became payable.")
@@ -318,6 +319,7 @@ class CostOEM(CostSumMixin, ModelSQL, ModelView):
     __string__ = "Cost per Installation per OEM"
 
     oem = fields.Many2One('party.party', "OEM", readonly=True,
+        context={'company': Eval('company', -1)}, depends={'company'},
         help="Empty for the direct leads.")
     _group_names = ['oem']
 
