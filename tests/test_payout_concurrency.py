@@ -28,6 +28,9 @@ YEAR = dt.date.today().year - 1
 TIMEOUT = 60
 
 
+COMPANY = {}
+
+
 def in_transaction(database, function, barrier=None):
     """function() in a committed transaction of admin, started again with
     the locks it asks for (as trytond-cron does)"""
@@ -39,7 +42,7 @@ def in_transaction(database, function, barrier=None):
                 if barrier is not None:
                     barrier.wait()
                     barrier = None
-                with t.set_context(company=1):
+                with t.set_context(company=COMPANY[database]):
                     result = function()
                 t.commit()
             return result
