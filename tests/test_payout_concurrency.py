@@ -115,6 +115,7 @@ def database():
         FiscalYear = pool.get('account.fiscalyear')
         Schedule = pool.get('ev.payout.schedule')
         company = create_company()
+        COMPANY[name] = company.id
         User.write([User(USER)], {
                 'companies': [('add', [company.id])],
                 'company': company.id,
