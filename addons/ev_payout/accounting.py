@@ -75,6 +75,7 @@ class Run(metaclass=PoolMeta):
                 raise PayoutError(gettext('ev_payout.msg_run_net_not_positive',
                         run=run.rec_name, net=run.net))
         invoices = [run.new_invoice(config) for run in runs]
+        cls._lock_numbering(invoices)
         Invoice.save(invoices)
         Invoice.update_taxes(invoices)
         Invoice.post(invoices)
@@ -94,6 +95,31 @@ class Run(metaclass=PoolMeta):
             payments, lambda p: gettext('ev_payout.msg_notify_approve',
                 payment=p.rec_name, amount=p.amount,
                 party=p.party.rec_name))
+
+    @classmethod
+    def _lock_numbering(cls, invoices):
+        """Lock the strict sequences that number the invoices and their
+        moves before any work: a transaction meeting a lock is started
+        again with it, and would save all its invoices again (once per
+        sequence)"""
+        pool = Pool()
+        Period = pool.get('account.period')
+        Sequence = pool.get('ir.sequence.strict')
+        sequences = set()
+        for company, date in {(i.company, i.invoice_date) for i in invoices}:
+            period = Period.find(company, date=date, test_state=False)
+            fiscalyear = period.fiscalyear
+            pattern = {
+                'company': company.id,
+                'fiscalyear': fiscalyear.id,
+                'period': period.id,
+                }
+            for invoice_sequence in fiscalyear.invoice_sequences:
+                if invoice_sequence.match(pattern):
+                    sequences.add(invoice_sequence.in_invoice_sequence)
+                    break
+            sequences.add(period.move_sequence_used)
+        Sequence.lock([s for s in sequences if s])
 
     def new_invoice(self, config):
         "The supplier invoice: one line per kind of payout line"
