@@ -57,8 +57,8 @@ class Run(metaclass=PoolMeta):
         Invoice = pool.get('account.invoice')
         Payment = pool.get('account.payment')
         Configuration = pool.get('ev.payout.configuration')
-        # Two clicks at once: the second waits, then finds the run posted
-        # (the transition skips it) and pays nothing twice
+        # Two clicks at once: the second waits for the lock, then finds the
+        # run posted (the transition skips it) or gives up: never pays twice
         cls.lock(runs)
         config = Configuration(1)
         for name in ['expense_account', 'hold_account', 'payment_journal']:
