@@ -118,13 +118,14 @@ def create_accounting(pool, company):
                 ('closed', '!=', True), ('company', '=', company.id)],
             limit=1)
         return found
-    expense, revenue, payable = (
-        account(k) for k in ['expense', 'revenue', 'payable'])
+    expense, payable = (account(k) for k in ['expense', 'payable'])
     books = {
         'expense': Account(name="Field Team Payouts", code='PAYOUT',
             type=expense.type, parent=expense.parent, company=company),
+        # Credited with the parts held back (an expense recovered): a
+        # supplier invoice line takes expense or debt accounts only
         'hold': Account(name="Part Holds on Field Teams", code='HOLD',
-            type=revenue.type, parent=revenue.parent, company=company),
+            type=expense.type, parent=expense.parent, company=company),
         # Where a payment waits between the transfer and the bank statement
         'clearing': Account(name="Bank Clearing (payouts)", code='BCLR',
             type=payable.type, reconcile=True, deferral=True,
