@@ -11,6 +11,7 @@ from sql.conditionals import Case
 from sql.functions import CurrentTimestamp, Function
 from sql.operators import Any
 
+from trytond.modules.ev_station.bulk import invalidate_cache  # noqa: F401
 from trytond.transaction import Transaction
 
 # Rows per INSERT statement on SQLite (PostgreSQL takes one array per
@@ -64,16 +65,6 @@ def among(column, ids):
     if on_postgresql():
         return column == Any(list(ids))
     return column.in_(list(ids))
-
-
-def invalidate_cache(*model_names):
-    """Forget the records of the models cached by the transaction after a
-    set-based SQL write (as ModelSQL does after its own writes)"""
-    transaction = Transaction()
-    transaction.counter += 1
-    for cache in transaction.cache.values():
-        for name in model_names:
-            cache.pop(name, None)
 
 
 def row_source(rows, types):

@@ -7,16 +7,21 @@ by its number or its UTR)."""
 import datetime as dt
 from decimal import Decimal
 
+from sql.aggregate import Count, Sum
+
 from trytond.i18n import gettext
 from trytond.model import ModelView, Workflow, fields
+from trytond.modules.ev_station.bulk import lock_together
 from trytond.modules.ev_station.notification import group_users, notify
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import PayoutError, PayoutValidationError
 from .line import COUNTED_KINDS_ORDER
+from .run import COUNTED
 
 # A UTR: 12 to 22 letters and digits (NEFT/RTGS/IMPS and UPI references)
 UTR_LENGTH = (12, 22)
@@ -58,8 +63,13 @@ class Run(metaclass=PoolMeta):
         Payment = pool.get('account.payment')
         Configuration = pool.get('ev.payout.configuration')
         # Two clicks at once: the second waits for the lock, then finds the
-        # run posted (the transition skips it) or gives up: never pays twice
-        cls.lock(runs)
+        # run posted (the transition skips it) or gives up: never pays twice.
+        # The numbering's strict sequences are locked with the runs, before
+        # any work: a lock met later starts the transaction again and
+        # throws the work away
+        today = pool.get('ir.date').today()
+        lock_together((cls, runs), *cls._numbering_locks(
+                {(r.company, today) for r in runs}))
         config = Configuration(1)
         for name in ['expense_account', 'hold_account', 'payment_journal']:
             if not getattr(config, name):
@@ -74,10 +84,12 @@ class Run(metaclass=PoolMeta):
             if run.net <= 0:
                 raise PayoutError(gettext('ev_payout.msg_run_net_not_positive',
                         run=run.rec_name, net=run.net))
-        invoices = [run.new_invoice(config) for run in runs]
-        cls._lock_numbering(invoices)
+        totals = cls._kind_totals(runs)
+        invoices = [run.new_invoice(config, today, totals[run.id])
+            for run in runs]
+        cls._open_journal_periods(invoices)
+        # Saving computes the taxes (Invoice.on_modification)
         Invoice.save(invoices)
-        Invoice.update_taxes(invoices)
         Invoice.post(invoices)
         payments = []
         for run, invoice in zip(runs, invoices):
@@ -97,16 +109,14 @@ class Run(metaclass=PoolMeta):
                 party=p.party.rec_name))
 
     @classmethod
-    def _lock_numbering(cls, invoices):
-        """Lock the strict sequences that number the invoices and their
-        moves before any work: a transaction meeting a lock is started
-        again with it, and would save all its invoices again (once per
-        sequence)"""
+    def _numbering_locks(cls, companies_dates):
+        """(Model, records) of the strict sequences that number the supplier
+        invoices and their moves of these (company, invoice date)"""
         pool = Pool()
         Period = pool.get('account.period')
         Sequence = pool.get('ir.sequence.strict')
         sequences = set()
-        for company, date in {(i.company, i.invoice_date) for i in invoices}:
+        for company, date in companies_dates:
             period = Period.find(company, date=date, test_state=False)
             fiscalyear = period.fiscalyear
             pattern = {
@@ -119,9 +129,42 @@ class Run(metaclass=PoolMeta):
                     sequences.add(invoice_sequence.in_invoice_sequence)
                     break
             sequences.add(period.move_sequence_used)
-        Sequence.lock([s for s in sequences if s])
+        sequences = [s for s in sequences if s]
+        return [(Sequence, sequences)] if sequences else []
 
-    def new_invoice(self, config):
+    @classmethod
+    def _open_journal_periods(cls, invoices):
+        """Open the journal's period before posting: the first move of a
+        period locks the journal periods' table, which would start the
+        transaction again after all the work"""
+        pool = Pool()
+        Period = pool.get('account.period')
+        MoveLine = pool.get('account.move.line')
+        for company, date, journal in {
+                (i.company, i.invoice_date, i.journal) for i in invoices}:
+            period = Period.find(company, date=date)
+            MoveLine.check_journal_period_modify(period, journal)
+
+    @classmethod
+    def _kind_totals(cls, runs):
+        """{run id: {kind: [amount, number of lines]}} of the lines counted
+        in the runs, in one query"""
+        Line = Pool().get('ev.payout.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        totals = {r.id: {} for r in runs}
+        for sub_ids in grouped_slice([r.id for r in runs], 1000):
+            cursor.execute(*line.select(line.run, line.kind,
+                    Sum(line.amount), Count(line.id),
+                    where=line.run.in_(list(sub_ids))
+                    & line.state.in_(COUNTED),
+                    group_by=[line.run, line.kind]))
+            for run_id, kind, amount, count in cursor:
+                totals[run_id][kind] = [
+                    Decimal(str(amount)).quantize(Decimal('0.01')), count]
+        return totals
+
+    def new_invoice(self, config, date, totals):
         "The supplier invoice: one line per kind of payout line"
         pool = Pool()
         Invoice = pool.get('account.invoice')
@@ -130,20 +173,13 @@ class Run(metaclass=PoolMeta):
         party = self.team.contractor
         invoice = Invoice(type='in', company=self.company,
             party=party, currency=self.currency,
-            invoice_date=pool.get('ir.date').today(),
-            reference=self.number,
+            invoice_date=date, reference=self.number,
             description=gettext('ev_payout.msg_invoice_description',
                 run=self.number, team=self.team.rec_name,
                 start=self.period_start.isoformat(),
                 end=self.period_end.isoformat()))
         invoice.on_change_type()
         invoice.on_change_party()
-        totals = {}
-        for line in self.lines:
-            if line.state in {'proposed', 'confirmed'}:
-                totals.setdefault(line.kind, [Decimal(0), 0])
-                totals[line.kind][0] += line.amount
-                totals[line.kind][1] += 1
         kinds = dict(Line.fields_get(['kind'])['kind']['selection'])
         lines = []
         for kind in COUNTED_KINDS_ORDER:

@@ -18,10 +18,12 @@ from trytond.i18n import gettext
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import AccessError
+from trytond.modules.ev_station.bulk import invalidate_cache, sql_update
 from trytond.modules.ev_station.notification import notify
 from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -252,97 +254,149 @@ class Line(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def gather(cls, runs):
-        """Fill new runs, set-based: the team's payable work, holds placed
-        and released up to the period's end, and its pending lines"""
-        for run in runs:
-            for query in cls._gather_queries(run):
-                Transaction().connection.cursor().execute(*query)
+        """Fill new runs, set-based: one statement per kind of line for all
+        the runs. Each source (a payable job's labour and extras, a service
+        visit, a hold placed or released, a pending line) goes to the first
+        new run of its team that covers it: a period ending on or after its
+        date, or the per-job run of its job (holds and pending lines: any
+        per-job run)."""
+        line = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        if not runs:
+            return
+        run_ids = sorted(r.id for r in runs)
+        team_ids = sorted({r.team.id for r in runs})
+        for query in cls._gather_queries(run_ids, team_ids):
+            cursor.execute(*query)
+        # Pending lines (adjustments, settlements): a few per team
+        cursor.execute(*line.select(line.id, line.team, line.date,
+                where=(line.run == Null) & line.team.in_(team_ids)))
+        pending = cursor.fetchall()
+        if pending:
+            by_team = {}
+            for r in sorted(runs, key=lambda r: r.id):
+                by_team.setdefault(r.team.id, []).append(r)
+            moves = {}
+            for line_id, team_id, date in pending:
+                if isinstance(date, str):
+                    date = dt.date.fromisoformat(date)
+                for r in by_team[team_id]:
+                    if r.job or r.period_end >= date:
+                        moves.setdefault(r.id, []).append(line_id)
+                        break
+            for run_id, line_ids in moves.items():
+                cursor.execute(*line.update([line.run], [run_id],
+                        where=line.id.in_(line_ids)))
+        # The history of the lines starts with their run (ModelSQL.create
+        # would have written it)
+        cursor.execute(*line.select(line.id, where=line.run.in_(run_ids)))
+        line_ids = [i for i, in cursor]
+        for sub_ids in grouped_slice(line_ids, 1000):
+            cls._insert_history(list(sub_ids))
+        invalidate_cache(cls.__name__)
 
     @classmethod
-    def _gather_queries(cls, run):
+    def _gather_queries(cls, run_ids, team_ids):
         pool = Pool()
         Job = pool.get('ev.field.job')
         Hold = pool.get('ev.service.hold')
+        Run = pool.get('ev.payout.run')
+        Team = pool.get('ev.field.team')
         line = cls.__table__()
         job = Job.__table__()
         hold = Hold.__table__()
-        team = run.team
-        end = dt.datetime.combine(run.period_end, dt.time.max)
         user = Transaction().user
         columns = [line.run, line.team, line.company, line.currency,
             line.kind, line.origin, line.date, line.description, line.amount,
             line.state, line.create_uid, line.create_date]
 
-        def fixed(kind):
-            return [Literal(run.id), Literal(team.id), Literal(run.company.id),
-                Literal(run.currency.id), Literal(kind)]
+        def first_run(team_where, date, job_id=None, any_job=False,
+                periods=True):
+            """The first new run of the team(s) covering `date` (or the
+            job's own run)"""
+            run = Run.__table__()
+            team = Team.__table__()
+            covers = Literal(False)
+            if periods:
+                covers |= (run.job == Null) & (run.period_end >= date)
+            if job_id is not None:
+                covers |= run.job == job_id
+            if any_job:
+                covers |= run.job != Null
+            return run.join(team, condition=run.team == team.id).select(
+                run.id, where=run.id.in_(run_ids) & team_where(team)
+                & covers, order_by=[run.id.asc], limit=1)
 
-        def not_paid(kind, model, table):
-            return ~Exists(line.select(line.id, where=(line.kind == kind)
-                    & (line.origin == _reference(model, table.id))))
+        def insert(kind, source, origin_model, date, description, amount,
+                where, team_where, **covers):
+            "INSERT the lines of `kind` from the rows of `source`"
+            target = source.select(source.id.as_('source'),
+                first_run(team_where, date, **covers).as_('run'),
+                date.as_('date'), description.as_('description'),
+                amount.as_('amount'),
+                where=where & ~Exists(line.select(line.id,
+                        where=(line.kind == kind)
+                        & (line.origin == _reference(
+                                origin_model, source.id)))))
+            run = Run.__table__()
+            return line.insert(columns, target.join(run,
+                    condition=run.id == target.run).select(
+                    run.id, run.team, run.company, run.currency,
+                    Literal(kind), _reference(origin_model, target.source),
+                    target.date, target.description, target.amount,
+                    Literal('proposed'), Literal(user), CurrentTimestamp()))
 
-        tail = [Literal('proposed'), Literal(user), CurrentTimestamp()]
-        if run.job:
-            job_where = job.id == run.job.id
-        else:
-            job_where = ((job.team == team.id)
-                & (job.payable == Literal(True)) & (job.payable_at <= end))
+        def job_team(team):
+            return team.id == job.team
+
+        payable = (job.team.in_(team_ids) & (job.payable == Literal(True))
+            & (job.payable_at != Null))
+        payable_on = to_date(job.payable_at)
         prefix = gettext('ev_payout.msg_line_labour')
-        yield line.insert(columns, job.select(*fixed('labour'),
-                _reference('ev.field.job', job.id), to_date(job.payable_at),
-                Concat(prefix + ' ', job.number), job.cost_labour, *tail,
-                where=job_where & (job.cost_labour > 0)
-                & not_paid('labour', 'ev.field.job', job)))
+        yield insert('labour', job, 'ev.field.job', payable_on,
+            Concat(prefix + ' ', job.number), job.cost_labour,
+            payable & (job.cost_labour > 0), job_team, job_id=job.id)
         prefix = gettext('ev_payout.msg_line_extra')
-        yield line.insert(columns, job.select(*fixed('extra'),
-                _reference('ev.field.job', job.id), to_date(job.payable_at),
-                Concat(Concat(Concat(prefix + ' ', job.number), ': '),
-                    job.payout_extra_reason),
-                job.payout_extra, *tail,
-                where=job_where & (job.payout_extra > 0)
-                & not_paid('extra', 'ev.field.job', job)))
-        if team.visit_rate and not run.job:
-            prefix = gettext('ev_payout.msg_line_visit')
-            yield line.insert(columns, job.select(*fixed('visit'),
-                    _reference('ev.field.job', job.id),
-                    to_date(job.reported_at),
-                    Concat(prefix + ' ', job.number), Literal(team.visit_rate),
-                    *tail,
-                    where=(job.team == team.id) & (job.kind == 'service')
-                    & (job.reported_at <= end)
-                    & job.state.in_(['done', 'commissioned', 'closed'])
-                    & not_paid('visit', 'ev.field.job', job)))
-        contractor = team.contractor
-        if contractor:
-            run_end = run.period_end if not run.job else dt.date.max
-            hold_end = dt.datetime.combine(run_end, dt.time.max)
-            prefix = gettext('ev_payout.msg_line_hold')
-            yield line.insert(columns, hold.select(*fixed('hold'),
-                    _reference('ev.service.hold', hold.id),
-                    to_date(hold.placed_at),
-                    Concat(prefix + ' ', hold.reason), -hold.amount, *tail,
-                    where=(hold.party == contractor.id)
-                    & (hold.state == 'active') & (hold.amount > 0)
-                    & (hold.placed_at <= hold_end)
-                    & not_paid('hold', 'ev.service.hold', hold)))
-            prefix = gettext('ev_payout.msg_line_hold_release')
-            deducted = Exists(line.select(line.id,
-                    where=(line.kind == 'hold')
-                    & (line.origin == _reference('ev.service.hold', hold.id))
-                    & (line.state != 'disputed')))
-            yield line.insert(columns, hold.select(*fixed('hold_release'),
-                    _reference('ev.service.hold', hold.id),
-                    to_date(hold.released_at),
-                    Concat(prefix + ' ', hold.release_reason), hold.amount,
-                    *tail,
-                    where=(hold.party == contractor.id)
-                    & (hold.state == 'released')
-                    & (hold.released_at <= hold_end) & deducted
-                    & not_paid('hold_release', 'ev.service.hold', hold)))
-        pending_end = run.period_end if not run.job else dt.date.max
-        yield line.update([line.run], [run.id],
-            where=(line.team == team.id) & (line.run == Null)
-            & (line.date <= pending_end))
+        yield insert('extra', job, 'ev.field.job', payable_on,
+            Concat(Concat(Concat(prefix + ' ', job.number), ': '),
+                job.payout_extra_reason),
+            job.payout_extra,
+            payable & (job.payout_extra > 0), job_team, job_id=job.id)
+        # Service visits: teams with a rate, in their period runs
+        team = Team.__table__()
+        rated = team.select(team.id, where=team.id.in_(team_ids)
+            & (team.visit_rate > 0))
+        prefix = gettext('ev_payout.msg_line_visit')
+        rate = team.select(team.visit_rate, where=team.id == job.team)
+        yield insert('visit', job, 'ev.field.job', to_date(job.reported_at),
+            Concat(prefix + ' ', job.number), rate,
+            job.team.in_(rated) & (job.kind == 'service')
+            & (job.reported_at != Null)
+            & job.state.in_(['done', 'commissioned', 'closed']), job_team)
+
+        # Holds are on the contractor of the team(s)
+        team = Team.__table__()
+        contractors = team.select(team.contractor,
+            where=team.id.in_(team_ids) & (team.contractor != Null))
+
+        def hold_team(team):
+            return team.contractor == hold.party
+        prefix = gettext('ev_payout.msg_line_hold')
+        yield insert('hold', hold, 'ev.service.hold', to_date(hold.placed_at),
+            Concat(prefix + ' ', hold.reason), -hold.amount,
+            hold.party.in_(contractors) & (hold.state == 'active')
+            & (hold.amount > 0), hold_team, any_job=True)
+        prefix = gettext('ev_payout.msg_line_hold_release')
+        deducted = Exists(line.select(line.id,
+                where=(line.kind == 'hold')
+                & (line.origin == _reference('ev.service.hold', hold.id))
+                & (line.state != 'disputed')))
+        yield insert('hold_release', hold, 'ev.service.hold',
+            to_date(hold.released_at),
+            Concat(prefix + ' ', hold.release_reason), hold.amount,
+            hold.party.in_(contractors) & (hold.state == 'released')
+            & (hold.released_at != Null) & deducted, hold_team,
+            any_job=True)
 
     # -- sign-off ----------------------------------------------------------
 
@@ -377,6 +431,26 @@ class Line(Workflow, ModelSQL, ModelView):
         with without_check_access():
             cls._confirm(lines, silent)
         Run.check_signed(list({l.run for l in lines}))
+
+    @classmethod
+    def confirm_silence(cls, runs):
+        """The window closed: every line of the runs still proposed is
+        confirmed by silence, in one statement (a cycle confirms tens of
+        thousands), with its history row as the workflow would write it"""
+        line = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        ids = []
+        for sub_ids in grouped_slice([r.id for r in runs], 1000):
+            cursor.execute(*line.select(line.id,
+                    where=line.run.in_(list(sub_ids))
+                    & (line.state == 'proposed')))
+            ids.extend(i for i, in cursor)
+        sql_update(cls, ids, {
+                line.state: 'confirmed',
+                line.confirmed_by: None,
+                line.confirmed_at: dt.datetime.now(),
+                line.silent: Literal(True),
+                }, where=lambda t: t.state == 'proposed')
 
     @classmethod
     @Workflow.transition('confirmed')

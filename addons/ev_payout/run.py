@@ -161,7 +161,7 @@ class Run(Workflow, ModelSQL, ModelView):
         zero = Decimal(0)
         result = {n: {r.id: zero for r in runs} for n in names}
         counted = line.state.in_(COUNTED)
-        for sub_ids in grouped_slice([r.id for r in runs]):
+        for sub_ids in grouped_slice([r.id for r in runs], 1000):
             cursor.execute(*line.select(line.run,
                     Sum(Case((counted & (line.amount > 0), line.amount),
                             else_=Literal(0))),
@@ -263,14 +263,32 @@ class Run(Workflow, ModelSQL, ModelView):
         runs = cls.create(to_create)
         Line.gather(runs)
         # A period with nothing to pay leaves no run, only the watermark
-        empty = [r for r in runs if not r.lines]
+        filled = cls._with_lines(runs)
+        empty = [r for r in runs if r.id not in filled]
         cls.delete(empty)
         by_end = {}
         for team, period_end in drafted.items():
             by_end.setdefault(period_end, []).append(team)
         for period_end, ended in by_end.items():
             Team.write(ended, {'payout_drafted_until': period_end})
-        return [r for r in runs if r not in set(empty)]
+        return [r for r in runs if r.id in filled]
+
+    @classmethod
+    def _with_lines(cls, runs, state=None):
+        "The ids of the runs with lines (in `state`), in one query"
+        Line = Pool().get('ev.payout.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        found = set()
+        where = Literal(True)
+        if state:
+            where &= line.state == state
+        for sub_ids in grouped_slice([r.id for r in runs], 1000):
+            cursor.execute(*line.select(line.run,
+                    where=where & line.run.in_(list(sub_ids)),
+                    group_by=[line.run]))
+            found.update(r for r, in cursor)
+        return found
 
     @classmethod
     def _new(cls, team, frequency, start, end, key, job=None):
@@ -304,8 +322,9 @@ class Run(Workflow, ModelSQL, ModelView):
         Configuration = Pool().get('ev.payout.configuration')
         hours = Configuration(1).signoff_hours
         now = dt.datetime.now()
+        filled = cls._with_lines(runs)
         for run in runs:
-            if not run.lines:
+            if run.id not in filled:
                 raise PayoutError(gettext('ev_payout.msg_run_empty',
                         run=run.rec_name))
         cls.write(runs, {
@@ -344,8 +363,9 @@ class Run(Workflow, ModelSQL, ModelView):
     @classmethod
     def check_signed(cls, runs):
         "A run none of whose lines waits for the team is signed off"
+        waiting = cls._with_lines(runs, state='proposed')
         done = [r for r in runs if r.state == 'sign_off'
-            and not any(l.state == 'proposed' for l in r.lines)]
+            and r.id not in waiting]
         if done:
             # The team's last answer signs the run off: its users may not
             # write runs, the line's button was their door
@@ -371,9 +391,7 @@ class Run(Workflow, ModelSQL, ModelView):
                     ('state', '=', 'sign_off'),
                     ('signoff_deadline', '<=', now),
                     ])
-            lines = [l for r in runs for l in r.lines
-                if l.state == 'proposed']
-            Line.confirm(lines, silent=True)
+            Line.confirm_silence(runs)
             cls.check_signed(runs)
         return runs
 

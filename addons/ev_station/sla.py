@@ -61,6 +61,7 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
+from .bulk import sql_update
 from .immutable import ImmutableMixin
 
 CLOCK_STATES = [
@@ -475,7 +476,7 @@ class Clock(ModelSQL, ModelView):
         table = cls.__table__()
         due = Coalesce(table.due_at, at)
         scheduled = Coalesce(table.scheduled_at, table.started_at)
-        cls._sql_update(table, [o[0] for o in breached], {
+        sql_update(cls, [o[0] for o in breached], {
                 table.state: 'breached',
                 table.warned: Literal(True),
                 table.paused: Literal(False),
@@ -484,7 +485,7 @@ class Clock(ModelSQL, ModelView):
                 table.breached_at: Case(
                     (due >= scheduled, due), else_=scheduled),
                 })
-        cls._sql_update(table, [o[0] for o in warned], {
+        sql_update(cls, [o[0] for o in warned], {
                 table.warned: Literal(True),
                 })
         # A clock over its target is breached without a warning first
@@ -492,26 +493,6 @@ class Clock(ModelSQL, ModelView):
         Event.record([o[0] for o in breached], 'breached', at)
         cls._call_hooks(warned, 'sla_warned')
         cls._call_hooks(breached, 'sla_breached')
-
-    @classmethod
-    def _sql_update(cls, table, ids, values):
-        """UPDATE the clocks of ids with {column of table: value}, without
-        the ORM (no checks: the engine's own columns)"""
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
-        if not ids:
-            return
-        columns = [table.write_uid, table.write_date, *values.keys()]
-        row = [transaction.user, CurrentTimestamp(), *values.values()]
-        for sub_ids in grouped_slice(ids, 1000):
-            cursor.execute(*table.update(columns, row,
-                    where=fields.SQL_OPERATORS['in'](table.id, sub_ids)))
-        # As ModelSQL.write does: what the transaction read is stale
-        transaction.counter += 1
-        for cache in transaction.cache.values():
-            if cls.__name__ in cache:
-                for id_ in ids:
-                    cache[cls.__name__].pop(id_, None)
 
     @classmethod
     def _call_hooks(cls, owners, hook):

@@ -224,7 +224,7 @@ def create_world(database, n_teams, month_start, size):
             journal.save()
             config = Configuration(1)
             config.expense_account = account('expense')
-            config.hold_account = account('revenue')
+            config.hold_account = account('expense')
             config.payment_journal = journal
             config.save()
 
