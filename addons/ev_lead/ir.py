@@ -40,10 +40,17 @@ class Rule(metaclass=PoolMeta):
             return domain
         # An OEM's user is an outsider: besides its own leads it sees no
         # business data (Tryton lets every user read parties, products...).
-        restriction = _oem_restriction(model_name, oem)
+        restriction = cls.ev_oem_restriction(model_name, oem)
         if restriction is None:
             return domain
         return ['AND', domain, restriction] if domain else restriction
+
+    @classmethod
+    def ev_oem_restriction(cls, model_name, oem):
+        """None when the model is open to the users of `oem`, else the
+        domain they are kept to. A module opens its own models to the OEMs
+        by extending it (their record rules then apply as well)."""
+        return _oem_restriction(model_name, oem)
 
 
 class ModelAccess(metaclass=PoolMeta):
@@ -59,8 +66,10 @@ class ModelAccess(metaclass=PoolMeta):
         # not readable at all: else a search of its own leads on a related
         # field (party.contact_mechanisms.value, ...) would probe them,
         # as Tryton does not apply their rules to such a search.
+        Rule = Pool().get('ir.rule')
         closed = dict.fromkeys(['read', 'write', 'create', 'delete'], False)
-        return {model: (closed if _oem_restriction(model, oem) == NOTHING
+        return {model: (closed
+                if Rule.ev_oem_restriction(model, oem) == NOTHING
                 else perms) for model, perms in access.items()}
 
 
