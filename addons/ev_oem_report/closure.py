@@ -324,7 +324,8 @@ class ClosurePack(Workflow, ModelSQL, ModelView):
         Dispute = Pool().get('ev.dispute')
         if self.state != 'submitted':
             raise ClosurePackError(gettext(
-                    'ev_oem_report.msg_pack_dispute_state', pack=self.rec_name))
+                    'ev_oem_report.msg_pack_dispute_state',
+                    pack=self.rec_name))
         if not (reason or '').strip():
             raise ClosurePackError(gettext(
                     'ev_oem_report.msg_pack_dispute_reason',
@@ -384,4 +385,3 @@ class Dispute(Wizard):
         Pack.read([self.record.id], ['id'])
         self.record.open_dispute(self.start.reason)
         return 'end'
-

@@ -122,8 +122,8 @@ class ClosurePackItem(sequence_ordered(), ModelSQL, ModelView):
         return item
 
     def link_list(self):
-        return [l.strip() for l in (self.links or '').splitlines()
-            if l.strip()]
+        return [link.strip() for link in (self.links or '').splitlines()
+            if link.strip()]
 
     def client_entries(self):
         Log = Pool().get('ev.station.log')
