@@ -4,6 +4,7 @@ closes, completed and submitted by Central Ops, accepted or disputed by the
 OEM. Its items follow the OEM's template (template.py); its PDF and ZIP are
 rendered from plain data (closure_render.py) when it is submitted."""
 import datetime as dt
+import json
 import re
 
 from trytond.i18n import gettext
@@ -267,7 +268,7 @@ class ClosurePack(Workflow, ModelSQL, ModelView):
         self.archive, manifest = closure_render.build_zip(
             self.pdf_name, pdf, files, data['pack'])
         self.archive_name = f'{safe_name(self.number)}.zip'
-        self.manifest = closure_render.json.dumps(manifest, indent=2)
+        self.manifest = json.dumps(manifest, indent=2)
 
     def get_render_data(self):
         """The template's data (dicts and strings) and the files ({name:
