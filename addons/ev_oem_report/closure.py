@@ -9,6 +9,7 @@ import re
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
@@ -170,6 +171,24 @@ class ClosurePack(Workflow, ModelSQL, ModelView):
                 values['number'] = Sequence(ModelData.get_id(
                         'ev_oem_report', 'sequence_closure_pack')).get()
         return values
+
+    @classmethod
+    def check_modification(cls, mode, packs, values=None, external=False):
+        super().check_modification(
+            mode, packs, values=values, external=external)
+        # The state, the files and who did what are the buttons' to write:
+        # a client changes only the items, and only of a pack in progress
+        if mode == 'write' and external:
+            if fixed := values.keys() - {'items'}:
+                raise AccessError(gettext(
+                        'ev_oem_report.msg_pack_fields_readonly',
+                        fields=', '.join(
+                            cls._fields[f].string for f in sorted(fixed))))
+            for pack in packs:
+                if pack.state not in EDITABLE:
+                    raise AccessError(gettext(
+                            'ev_oem_report.msg_pack_readonly',
+                            pack=pack.rec_name, state=pack.state_string))
 
     @classmethod
     def copy(cls, packs, default=None):

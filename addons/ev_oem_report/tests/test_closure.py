@@ -266,6 +266,12 @@ class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
                 with self.subTest(method=method):
                     with self.assertRaises(AccessError):
                         rpc(crew, Pack, method, *args)
+            # Central Ops move a pack by its buttons only
+            with self.assertRaises(AccessError) as cm:
+                rpc(w.ops, Pack, 'write', [pack.id], {'state': 'accepted'})
+            self.assertEqual(cm.exception.message,
+                'These fields of a closure pack are set by its steps and '
+                'cannot be written: State.')
             # Nor the OEM: submitting is Central Ops'
             with self.assertRaises(AccessButtonError):
                 rpc(w.oem_user, Pack, 'submit', [pack.id])
