@@ -6,6 +6,7 @@ its own packs"""
 import hashlib
 import io
 import json
+import unittest
 import zipfile
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import set_company
+from trytond.modules.ev_oem_report import closure_render
 from trytond.modules.ev_field.tests.test_field import FieldFlow
 from trytond.modules.ev_field.tests.tools import create_user, setup_world
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase
@@ -339,3 +341,18 @@ class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
                 f'Closure pack {pack.number} disputed by the OEM '
                 f'({dispute.number}): The bill is from last year')
             self.assertEqual(entry.author, w.oem_user)
+
+
+class ClosureRenderTestCase(unittest.TestCase):
+    "The PDF's fetcher serves the pack's files and nothing else"
+
+    def test_fetcher_refuses_other_urls(self):
+        fetcher = closure_render.file_fetcher({'01-a.jpg': b'jpeg'})
+        response = fetcher.fetch('ev-file:01-a.jpg')
+        self.assertEqual((response.read(), response.content_type),
+            (b'jpeg', 'image/jpeg'))
+        for url in ['file:///etc/passwd', 'http://169.254.169.254/',
+                'ev-file:02-other.jpg']:
+            with self.subTest(url=url):
+                with self.assertRaises(ValueError):
+                    fetcher.fetch(url)
