@@ -54,9 +54,10 @@ def log_codes(station):
 class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
     module = 'ev_oem_report'
 
-    def closed_installation(self, w):
+    def closed_installation(self, w, chargers=1):
         """An installation of a VoltDrive lead closed with its photos (the
-        main one, two of the earthing) and a real signature image"""
+        main one, two of the earthing, on the first station; the main one
+        only on the others) and a real signature image"""
         pool = Pool()
         Job = pool.get('ev.field.job')
         Lead = pool.get('sale.opportunity')
@@ -66,14 +67,22 @@ class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
         Lead.write([w.lead], {'oem': w.oem.id, 'oem_reference': 'VD-2041'})
         self.configure(qa_share=Decimal(0))
         job = self.installation_done(w)
+        if chargers > 1:
+            # ev_field reports one serial a job: the lead's other chargers'
+            # stations, as a lead of several chargers has them
+            pool.get('ev.station').create([{
+                        'customer': w.lead.party.id, 'lead': w.lead.id,
+                        }] * (chargers - 1))
         w.signature = image(120, 40, 'PNG', seed=99)
         Job.write([job], {'customer_signature': w.signature,
                 'charger_identity': 'EVB-000123',
                 'network_verified': True, 'app_paired': True})
-        w.station, = w.lead.stations
+        w.station, *others = w.lead.stations
         w.photos = add_photos(w.station, w.crew.party,
             ['final-site.jpg', 'earthing-pit.jpg', 'earthing-bar.jpg',
                 'driveway.jpg'])
+        for station in others:
+            add_photos(station, w.crew.party, ['final-site.jpg'])
         Job.commission([job])
         job.closure_call_note = "Charging works"
         job.save()
@@ -82,6 +91,8 @@ class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
         w.ops = create_user('ops', 'ev_lead.group_central_ops')
         w.oem_user = create_oem_user('voltdrive', w.oem, w.company)
         w.other_user = create_oem_user('ampworks', w.other_oem, w.company)
+        if chargers > 1:
+            return job, job.closure_packs
         pack, = job.closure_packs
         return job, pack
 
@@ -142,6 +153,33 @@ class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
             with self.assertRaises(AccessError):
                 Item.write([earthing], {'rejected': True,
                         'rejection_reason': "Too late"})
+
+    @with_transaction()
+    def test_a_pack_per_station_of_a_multi_charger_lead(self):
+        w = setup_world()
+        with set_company(w.company):
+            job, packs = self.closed_installation(w, chargers=2)
+            self.assertEqual(
+                sorted(p.station.id for p in packs),
+                sorted(s.id for s in w.lead.stations))
+
+            def verdicts(pack):
+                return {i.label: i.verdict for i in pack.items
+                    if i.item_type in {'main_photo', 'photo'}}
+            first, = [p for p in packs if p.station == w.station]
+            second, = [p for p in packs if p.station != w.station]
+            self.assertEqual(verdicts(first), {
+                    "Main final-site photo": 'present',
+                    "Two photos of the earthing": 'present'})
+            # Each station's own photos: the second has no earthing photo
+            self.assertEqual(verdicts(second), {
+                    "Main final-site photo": 'present',
+                    "Two photos of the earthing": 'missing'})
+            self.assertEqual(second.missing,
+                "Two photos of the earthing, Electricity bill")
+            # Closing again builds nothing twice
+            Pool().get('ev.oem.closure.pack').build([job])
+            self.assertEqual(len(job.closure_packs), 2)
 
     @with_transaction()
     def test_pdf_embeds_the_photos_and_zip_manifest(self):
