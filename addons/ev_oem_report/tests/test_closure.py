@@ -306,6 +306,12 @@ class ClosurePackTestCase(FieldFlow, ModuleDBTestCase):
                 with self.subTest(method=method):
                     with self.assertRaises(AccessError):
                         rpc(crew, Pack, method, *args)
+            # The crew's job form does not show the packs
+            Job = pool.get('ev.field.job')
+            view = rpc(crew, Job, 'fields_view_get', None, 'form')
+            self.assertNotIn('closure_packs', view['fields'])
+            values, = rpc(crew, Job, 'read', [job.id], ['number', 'state'])
+            self.assertEqual(values['state'], 'closed')
             # Central Ops move a pack by its buttons only
             with self.assertRaises(AccessError) as cm:
                 rpc(w.ops, Pack, 'write', [pack.id], {'state': 'accepted'})
