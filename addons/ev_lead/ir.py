@@ -31,6 +31,12 @@ class Rule(metaclass=PoolMeta):
         return context
 
     @classmethod
+    def ev_oem_open_models(cls):
+        """The models an OEM's user may use besides OEM_OPEN_MODELS: other
+        modules add theirs, kept to the OEM by their own record rules"""
+        return set()
+
+    @classmethod
     def domain_get(cls, model_name, mode='read'):
         domain = super().domain_get(model_name, mode=mode)
         if not Transaction().check_access:
@@ -40,17 +46,10 @@ class Rule(metaclass=PoolMeta):
             return domain
         # An OEM's user is an outsider: besides its own leads it sees no
         # business data (Tryton lets every user read parties, products...).
-        restriction = cls.ev_oem_restriction(model_name, oem)
+        restriction = _oem_restriction(model_name, oem)
         if restriction is None:
             return domain
         return ['AND', domain, restriction] if domain else restriction
-
-    @classmethod
-    def ev_oem_restriction(cls, model_name, oem):
-        """None when the model is open to the users of `oem`, else the
-        domain they are kept to. A module opens its own models to the OEMs
-        by extending it (their record rules then apply as well)."""
-        return _oem_restriction(model_name, oem)
 
 
 class ModelAccess(metaclass=PoolMeta):
@@ -66,10 +65,8 @@ class ModelAccess(metaclass=PoolMeta):
         # not readable at all: else a search of its own leads on a related
         # field (party.contact_mechanisms.value, ...) would probe them,
         # as Tryton does not apply their rules to such a search.
-        Rule = Pool().get('ir.rule')
         closed = dict.fromkeys(['read', 'write', 'create', 'delete'], False)
-        return {model: (closed
-                if Rule.ev_oem_restriction(model, oem) == NOTHING
+        return {model: (closed if _oem_restriction(model, oem) == NOTHING
                 else perms) for model, perms in access.items()}
 
 
@@ -93,7 +90,8 @@ NOTHING = [('id', '=', -1)]
 def _oem_restriction(model_name, oem):
     "None when the model is open to the OEM's user, else a domain"
     if model_name.startswith(OEM_OPEN_PREFIXES) \
-            or model_name in OEM_OPEN_MODELS:
+            or model_name in OEM_OPEN_MODELS \
+            or model_name in Pool().get('ir.rule').ev_oem_open_models():
         return None
     if model_name == 'res.user':
         return [('id', '=', Transaction().user)]
