@@ -31,6 +31,12 @@ class Rule(metaclass=PoolMeta):
         return context
 
     @classmethod
+    def ev_oem_open_models(cls):
+        """The models an OEM's user may use besides OEM_OPEN_MODELS: other
+        modules add theirs, kept to the OEM by their own record rules"""
+        return set()
+
+    @classmethod
     def domain_get(cls, model_name, mode='read'):
         domain = super().domain_get(model_name, mode=mode)
         if not Transaction().check_access:
@@ -84,7 +90,8 @@ NOTHING = [('id', '=', -1)]
 def _oem_restriction(model_name, oem):
     "None when the model is open to the OEM's user, else a domain"
     if model_name.startswith(OEM_OPEN_PREFIXES) \
-            or model_name in OEM_OPEN_MODELS:
+            or model_name in OEM_OPEN_MODELS \
+            or model_name in Pool().get('ir.rule').ev_oem_open_models():
         return None
     if model_name == 'res.user':
         return [('id', '=', Transaction().user)]
