@@ -121,7 +121,7 @@ class ReportTestCase(CompanyTestMixin, ModuleDBTestCase):
 
     @with_transaction()
     def test_xlsx_chosen_metrics_and_columns(self):
-        "Only the metrics and columns of the configuration, in the list's order"
+        "Only the configuration's metrics and columns, in the list's order"
         company, tata, mg, (config, _), leads = setup_month()
         config.metrics = ['installed', 'sla_compliance']
         config.columns = ['oem_reference', 'installed']
