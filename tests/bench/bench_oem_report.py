@@ -33,12 +33,15 @@ have a row per lead.
 
     TRYTOND_DATABASE__URI=postgresql://postgres@127.0.0.1:5432/ \\
         .venv/bin/python tests/bench/bench_oem_report.py [--leads 100000]
-        [--rebuild]
+        [--rebuild] [--profile]
 """
 import argparse
+import cProfile
 import datetime as dt
+import io
 import json
 import os
+import pstats
 import resource
 import subprocess
 import sys
@@ -94,7 +97,11 @@ def load_leads(uri, database, world, n_leads, month_start, month_end,
     with connect(uri, database) as conn:
         conn.execute("SET LOCAL work_mem = '256MB'")
         conn.execute('SELECT setseed(0.2026)')
+        (currency,), = conn.execute(
+            'SELECT currency FROM company_company WHERE id = %s',
+            (int(world['company']),))
         params = {'company': world['company'], 'oem': world['oem'],
+            'currency': currency,
             'admin': world['admin'], 'month': month_start, 'n': n_leads,
             'seconds': seconds}
         # g % 10: 0 cancelled; 1 new; 2..9 contacted; 4..9 surveyed;
@@ -102,13 +109,14 @@ def load_leads(uri, database, world, n_leads, month_start, month_end,
         conn.execute(
             'INSERT INTO sale_opportunity (number, company, lead_source, '
             'oem, oem_reference, state, charger_model, charger_quantity, '
-            'site_type, contacted_at, closed_at, cancellation_reason, '
+            'site_type, currency, contacted_at, closed_at, '
+            'cancellation_reason, '
             'conversion_probability, start_date, create_uid, create_date) '
             "SELECT 'BOR' || lpad(g::text, 7, '0'), %(company)s, 'oem', "
             "%(oem)s, 'BM-' || g, "
             "CASE WHEN g %% 10 = 0 THEN 'cancelled' WHEN g %% 10 = 1 "
             "THEN 'lead' WHEN g %% 10 < 4 THEN 'contacted' ELSE 'won' END, "
-            "'7.4 kW AC', 1, 'home', "
+            "'7.4 kW AC', 1, 'home', %(currency)s, "
             "CASE WHEN g %% 10 <> 1 THEN received + interval '1 hour' "
             '* (1 + g %% 40) END, '
             "CASE WHEN g %% 10 = 0 THEN received + interval '2 days' END, "
@@ -136,8 +144,7 @@ def load_leads(uri, database, world, n_leads, month_start, month_end,
             '  WHERE oem = %(oem)s) o '
             "JOIN (VALUES ('survey', 4), ('installation', 6)) "
             'AS j(kind, from_) ON o.n %% 10 >= j.from_', params)
-        write_meta(conn, loaded=1, size=size, **world,
-            month=month_start.isoformat())
+        write_meta(conn, loaded=1, size=size, month=month_start.isoformat())
         conn.commit()
     with connect(uri, database, autocommit=True) as conn:
         conn.execute('VACUUM (ANALYZE)')
@@ -153,7 +160,7 @@ def rss_mb(field):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(database, meta):
+def child(database, meta, profile=False):
     """In the child process: the report of the month generated once;
     prints its figures as JSON on stdout"""
     from trytond.pool import Pool
@@ -174,6 +181,9 @@ def child(database, meta):
                 fp.write('5')
         except OSError:
             pass
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
         started = time.monotonic()
         report, = Report.create([{
                     'config': int(meta['config']),
@@ -184,6 +194,12 @@ def child(database, meta):
         transaction.commit()
         seconds = time.monotonic() - started
         peak = rss_mb('VmHWM')
+        if profiler:
+            profiler.disable()
+            stream = io.StringIO()
+            pstats.Stats(profiler, stream=stream).sort_stats(
+                'cumulative').print_stats(40)
+            note(stream.getvalue())
         report = Report(report.id)
         result = {'seconds': seconds, 'peak_rss_mb': peak,
             'pool_rss_mb': pool_rss, 'rows': report.lead_count,
@@ -197,12 +213,14 @@ def main():
     parser.add_argument('--leads', type=int, default=LEADS)
     parser.add_argument('--rebuild', action='store_true',
         help="drop the template database and make it again")
+    parser.add_argument('--profile', action='store_true',
+        help="profile the generation (cProfile, on stderr); slower")
     parser.add_argument('--child', help=argparse.SUPPRESS)
     args = parser.parse_args()
     uri = server_uri()
     if args.child:
         with bench_environment(uri, prefix='ev-bench-oem-child-'):
-            child(args.child, read_meta(uri, args.child))
+            child(args.child, read_meta(uri, args.child), args.profile)
         return 0
     month_start, month_end = last_month()
     size = f'{args.leads}@{month_start.isoformat()}'
@@ -212,9 +230,17 @@ def main():
             size, modules=MODULES, table='ev_oem_report')
         if not meta.get('loaded'):
             note(f'making the OEM and {args.leads} leads ({size})')
-            init_pool(TEMPLATE)
-            world = create_world(TEMPLATE, month_start)
-            close_database(TEMPLATE)
+            if meta.get('config'):
+                # made by a run stopped before the leads were loaded
+                world = {k: int(meta[k])
+                    for k in ['admin', 'company', 'oem', 'config']}
+            else:
+                init_pool(TEMPLATE)
+                world = create_world(TEMPLATE, month_start)
+                close_database(TEMPLATE)
+                with connect(uri, TEMPLATE) as conn:
+                    write_meta(conn, **world)
+                    conn.commit()
             seconds = load_leads(uri, TEMPLATE, world, args.leads,
                 month_start, month_end, size)
             note(f'  leads loaded in {seconds:.1f} s')
@@ -226,7 +252,8 @@ def main():
         copy_database(uri, COPY, TEMPLATE)
         try:
             process = subprocess.run(
-                [sys.executable, __file__, '--child', COPY],
+                [sys.executable, __file__, '--child', COPY]
+                + (['--profile'] if args.profile else []),
                 stdout=subprocess.PIPE, text=True, env=os.environ,
                 check=True)
         finally:
