@@ -123,3 +123,12 @@ def setup_month():
                     'example.com',
                     } for oem in [tata, mg]])
     return company, tata, mg, configs, leads
+
+
+def as_cron(database_name, function):
+    """Call function() in a committed transaction of root, as trytond-cron
+    does"""
+    with Transaction().start(database_name, 0) as transaction:
+        result = function()
+        transaction.commit()
+    return result
