@@ -178,7 +178,6 @@ class Report(ModelSQL, ModelView):
             for report in cls.browse(reports):
                 emails.extend(Email.for_report(report))
             Email.enqueue(emails)
-        return emails
 
     def _generate(self):
         config = self.config

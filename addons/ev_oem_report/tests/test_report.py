@@ -226,7 +226,8 @@ class ReportTestCase(CompanyTestMixin, ModuleDBTestCase):
         company, tata, mg, (config, _), leads = setup_month()
         with set_company(company):
             report = generate(config)
-            email_, = Report.send([report])
+            Report.send([report])
+        email_, = Email.search([('report', '=', report.id)])
         message = email.message_from_bytes(bytes(email_.get_message()),
             policy=email.policy.default)
         self.assertEqual(message['To'], 'reports@tata.example.com')
