@@ -164,7 +164,11 @@ class ReportConfig(DeactivableMixin, ModelSQL, ModelView):
 
     @property
     def next_period(self):
-        return period_of(self.frequency, self.next_period_start)
+        """The next period: from next_period_start to the end of its week or
+        month (a first period started mid-way is short, the next ones are
+        whole: they never overlap)"""
+        return (self.next_period_start,
+            period_of(self.frequency, self.next_period_start)[1])
 
     @property
     def targets(self):

@@ -218,6 +218,34 @@ class ReportTestCase(CompanyTestMixin, ModuleDBTestCase):
             ['reports@mg.example.com', 'reports@tata.example.com'])
 
     @with_transaction()
+    def test_cron_weekly_from_mid_week(self):
+        "A weekly report from mid-week: a short first week, then whole ones"
+        pool = Pool()
+        Report = pool.get('ev.oem.report')
+        Config = pool.get('ev.oem.report.config')
+        Date = pool.get('ir.date')
+        company, tata, mg, (config, other), leads = setup_month()
+        today = Date.today()
+        start = today - dt.timedelta(days=17)
+        if start.weekday() == 0:
+            start += dt.timedelta(days=1)
+        Config.write([config], {'frequency': 'weekly',
+                'next_period_start': start})
+        Config.write([other], {'active': False})
+        with set_company(company):
+            Report.generate_due()
+            self.assertEqual(Report.generate_due(), [])
+        periods = [(r.period_start, r.period_end) for r in Report.search(
+                [], order=[('period_start', 'ASC')])]
+        self.assertEqual(periods[0][0], start)
+        for period_start, period_end in periods:
+            self.assertEqual(period_end.weekday(), 6)
+        for (_, end), (next_start, _) in zip(periods, periods[1:]):
+            self.assertEqual(next_start, end + dt.timedelta(days=1))
+        self.assertLess(periods[-1][1], today)
+        self.assertGreaterEqual(periods[-1][1], today - dt.timedelta(days=7))
+
+    @with_transaction()
     def test_email_attaches_the_file(self):
         "The email says what it is and carries the file as generated"
         pool = Pool()
