@@ -17,7 +17,7 @@ from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 
-from .tools import (
+from .report_tools import (
     COUNTS, END, LEADS, REASONS, ROWS, START, TRANSITIONS, setup_month)
 
 LABELS = {
@@ -58,7 +58,7 @@ def generate(config, start=START, end=END):
 
 
 def expected_row(reference, leads):
-    "The data row of a lead of tools.LEADS, as openpyxl reads it"
+    "The data row of a lead of report_tools.LEADS, as openpyxl reads it"
     (received, contacted, surveyed, installed, closure, cancelled,
         reason, _) = LEADS[reference]
     lead = leads[reference]

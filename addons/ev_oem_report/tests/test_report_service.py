@@ -14,7 +14,7 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .test_report import generate
-from .tools import setup_month
+from .report_tools import setup_month
 
 
 def add_cases(station, states):
