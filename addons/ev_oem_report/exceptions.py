@@ -9,3 +9,11 @@ class ClosurePackError(UserError):
 
 class ClosureTemplateError(ValidationError):
     pass
+
+
+class ReportPeriodError(ValidationError):
+    pass
+
+
+class ReportConfigError(ValidationError):
+    pass

@@ -9,9 +9,10 @@ from trytond.tests.test_tryton import ModuleTestCase
 pytestmark = pytest.mark.backend_independent
 
 
-class EvOemReportClosureTestCase(CompanyTestMixin, ModuleTestCase):
+class EvOemReportTestCase(CompanyTestMixin, ModuleTestCase):
     "Tryton's own checks of the module: views, depends, access, messages"
     module = 'ev_oem_report'
+    extras = ['ev_service']
 
 
 del ModuleTestCase
