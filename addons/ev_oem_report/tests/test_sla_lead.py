@@ -331,6 +331,14 @@ class SlaLeadTestCase(CompanyTestMixin, ModuleDBTestCase):
                 {c.record_id for c in Clock.search([])}, {own.id})
             self.assertEqual(
                 [e.lead.id for e in Escalation.search([])], [own.id])
+            # Its lead's SLA page
+            with patch.object(sla_lead, 'now', return_value=monday(13)):
+                self.assertEqual(Clock.read([own_clock.id],
+                        ['metric', 'state', 'business_hours', 'due_at']), [{
+                            'id': own_clock.id,
+                            'metric': 'lead_first_contact',
+                            'state': 'breached', 'business_hours': 5.0,
+                            'due_at': monday(12)}])
             with self.assertRaises(AccessError):
                 Clock.read([other_clock.id], ['state'])
             with self.assertRaises(AccessError):
@@ -374,6 +382,9 @@ class SlaLeadTestCase(CompanyTestMixin, ModuleDBTestCase):
                 Clock.write([clock], {'state': 'met'})
         # The supervisor reads them, and writes no clock either
         with as_user(boss):
-            self.assertEqual(len(Escalation.search([])), 1)
+            escalation, = Escalation.search([])
+            self.assertEqual(
+                Escalation.read([escalation.id], ['lead.rec_name'])[0][
+                    'lead.']['rec_name'], lead.rec_name)
             with self.assertRaises(AccessError):
                 Clock.write([clock], {'state': 'met'})
