@@ -364,16 +364,19 @@ class Escalation(ModelSQL, ModelView):
     @classmethod
     def get_ages(cls, escalations, names):
         result = {n: {} for n in names}
+        at, calendars = now(), {}
         # Read as the engine: the escalations' rules kept them to the user
         with without_check_access():
             for clock in Pool().get('ev.sla.clock').browse(
                     [e.id for e in escalations]):
-                cls._ages(clock, now(), result)
+                if clock.calendar.id not in calendars:
+                    calendars[clock.calendar.id] = (
+                        clock.calendar.business_hours())
+                cls._ages(clock, calendars[clock.calendar.id], at, result)
         return result
 
     @staticmethod
-    def _ages(clock, at, result):
-        hours = clock.calendar.business_hours()
+    def _ages(clock, hours, at, result):
         if 'age' in result:
             result['age'][clock.id] = _hours(
                 hours.business_seconds(clock.started_at, at)
