@@ -280,6 +280,25 @@ class SlaLeadTestCase(CompanyTestMixin, ModuleDBTestCase):
                     })
 
     @with_transaction()
+    def test_on_hold_does_not_count(self):
+        "The time a lead is on hold does not count against its targets"
+        Lead = Pool().get('sale.opportunity')
+        company, _, tata, _, _, _ = self.setup()
+        with set_company(company):
+            lead = create_lead(company, tata, 'T-1')
+            with patch.object(sla_lead, 'now', return_value=monday(10)):
+                Lead.write([lead], {'state': 'on_hold'})
+            clock = clock_of(lead, 'lead_first_contact')
+            self.assertEqual((clock.state, clock.business_hours),
+                ('paused', 2.0))
+            with patch.object(sla_lead, 'now', return_value=monday(14)):
+                Lead.write([lead], {'state': 'lead'})
+            clock = clock_of(lead, 'lead_first_contact')
+            # 2 hours spent before the hold, 2 left from 14:00
+            self.assertEqual((clock.state, clock.due_at),
+                ('running', monday(16)))
+
+    @with_transaction()
     def test_default_target_when_oem_has_none(self):
         "A lead of an OEM without its own targets runs on the defaults"
         company, _, _, _, _, _ = self.setup()
