@@ -130,25 +130,25 @@ class OpsFigure(ModelSQL, ModelView):
             & (job.slot_start >= start) & (job.slot_start < end)
             & job.state.in_(BOOKED_STATES))
         queries = {
-            'active_leads': lead.select(Count(Literal('*')),
+            'active_leads': lead.select(Count(lead.id),
                 where=(lead.company == company)
                 & lead.state.in_(OPEN_STATES)),
-            'surveys_today': job.select(Count(Literal('*')),
+            'surveys_today': job.select(Count(job.id),
                 where=today & (job.kind == 'survey')),
-            'installations_today': job.select(Count(Literal('*')),
+            'installations_today': job.select(Count(job.id),
                 where=today & (job.kind == 'installation')),
             # A reported survey waits for its review (ready or not ready)
-            'pending_reviews': job.select(Count(Literal('*')),
+            'pending_reviews': job.select(Count(job.id),
                 where=(job.company == company) & (job.kind == 'survey')
                 & (job.state == 'done')),
-            'emergencies': job.select(Count(Literal('*')),
+            'emergencies': job.select(Count(job.id),
                 where=(job.company == company) & (job.state == 'emergency')),
             }
         # One row per figure, each a count of its own: a SELECT without FROM
         rows = [Select([
-                    Literal(index).as_('id'),
+                    cls.id.sql_cast(Literal(index)).as_('id'),
                     company_literal(cls),
-                    Literal(name).as_('figure'),
+                    cls.figure.sql_cast(Literal(name)).as_('figure'),
                     queries[name].as_('count'),
                     ])
             for index, (name, _) in enumerate(OPS_FIGURES, 1)]
@@ -179,28 +179,30 @@ class FunnelStage(ModelSQL, ModelView):
         Job = pool.get('ev.field.job')
         lead, job = Lead.__table__(), Job.__table__()
         company = Transaction().context.get('company')
-        reported = job.reported_at != Null
-        per_lead = lead.join(job, type_='LEFT',
-            condition=job.lead == lead.id).select(
+        # The jobs' milestones per lead first: one hash join with the
+        # period's leads rather than a group by over their join
+        milestones = job.select(job.lead.as_('lead'),
+            Max(Case((job.kind == 'survey', 1))).as_('surveyed'),
+            Max(Case((job.kind == 'installation', 1))).as_('installed'),
+            where=(job.company == company) & (job.reported_at != Null),
+            group_by=[job.lead])
+        per_lead = lead.join(milestones, type_='LEFT',
+            condition=milestones.lead == lead.id).select(
             lead.id.as_('lead'),
-            Max(Case((lead.contacted_at != Null, 1), else_=0)
-                ).as_('contacted'),
-            Max(Case(((job.kind == 'survey') & reported, 1), else_=0)
-                ).as_('surveyed'),
-            Max(Case(((job.kind == 'installation') & reported, 1), else_=0)
-                ).as_('installed'),
-            where=(lead.company == company) & in_period(lead.create_date),
-            group_by=[lead.id])
+            Case((lead.contacted_at != Null, 1), else_=0).as_('contacted'),
+            Coalesce(milestones.surveyed, 0).as_('surveyed'),
+            Coalesce(milestones.installed, 0).as_('installed'),
+            where=(lead.company == company) & in_period(lead.create_date))
         totals = With('received', 'contacted', 'surveyed', 'installed',
             query=per_lead.select(
-                Count(Literal('*')),
+                Count(per_lead.lead),
                 Coalesce(Sum(per_lead.contacted), 0),
                 Coalesce(Sum(per_lead.surveyed), 0),
                 Coalesce(Sum(per_lead.installed), 0)))
         rows = [totals.select(
-                Literal(index).as_('id'),
+                cls.id.sql_cast(Literal(index)).as_('id'),
                 company_literal(cls),
-                Literal(name).as_('stage'),
+                cls.stage.sql_cast(Literal(name)).as_('stage'),
                 getattr(totals, name).as_('leads'),
                 percent(getattr(totals, name), totals.received).as_('rate'))
             for index, (name, _) in enumerate(FUNNEL_STAGES, 1)]
@@ -249,22 +251,30 @@ class ZonePerformance(ModelSQL, ModelView):
         reported = job.reported_at != Null
         survey = job.kind == 'survey'
         installation = job.kind == 'installation'
+        # The jobs counted per lead first: one hash join with the period's
+        # leads rather than a group by over their join
+        counts = job.select(job.lead.as_('lead'),
+            _count(survey).as_('surveys'),
+            _count(survey & reported).as_('surveys_completed'),
+            _count(installation & (reported | (job.state == 'cancelled'))
+                ).as_('installations'),
+            _count(installation & reported).as_('installed'),
+            where=job.company == company,
+            group_by=[job.lead])
         per_lead = lead.join(address, type_='LEFT',
             condition=address.id == lead.address
-            ).join(job, type_='LEFT', condition=job.lead == lead.id
+            ).join(counts, type_='LEFT', condition=counts.lead == lead.id
             ).select(
                 lead.id.as_('lead'),
                 zone_of(address).as_('zone'),
                 hours(lead.create_date, lead.contacted_at).as_('contact'),
-                _count(survey).as_('surveys'),
-                _count(survey & reported).as_('surveys_completed'),
-                _count(installation & (reported | (job.state == 'cancelled'))
-                    ).as_('installations'),
-                _count(installation & reported).as_('installed'),
+                Coalesce(counts.surveys, 0).as_('surveys'),
+                Coalesce(counts.surveys_completed, 0
+                    ).as_('surveys_completed'),
+                Coalesce(counts.installations, 0).as_('installations'),
+                Coalesce(counts.installed, 0).as_('installed'),
                 where=(lead.company == company)
-                & in_period(lead.create_date),
-                group_by=[lead.id, address.postal_code, lead.create_date,
-                    lead.contacted_at])
+                & in_period(lead.create_date))
         surveys = Sum(per_lead.surveys)
         completed = Sum(per_lead.surveys_completed)
         installations = Sum(per_lead.installations)
@@ -273,7 +283,7 @@ class ZonePerformance(ModelSQL, ModelView):
             Min(per_lead.lead).as_('id'),
             company_literal(cls),
             per_lead.zone.as_('zone'),
-            Count(Literal('*')).as_('leads'),
+            Count(per_lead.lead).as_('leads'),
             Count(per_lead.contact).as_('contacted'),
             Avg(per_lead.contact).as_('first_contact_hours'),
             surveys.as_('surveys'),
@@ -332,6 +342,6 @@ class Satisfaction(ModelSQL, ModelView):
             company_literal(cls),
             rows.month.as_('month'),
             rows.zone.as_('zone'),
-            Count(Literal('*')).as_('responses'),
+            Count(rows.feedback).as_('responses'),
             Avg(rows.rating * 1.0).as_('rating'),
             group_by=[rows.month, rows.zone])

@@ -61,9 +61,9 @@ class FinanceFigure(ModelSQL, ModelView):
 
         def row(figure, count, amount, table, where):
             return table.select(
-                Literal(index[figure]).as_('id'),
+                cls.id.sql_cast(Literal(index[figure])).as_('id'),
                 company_literal(cls),
-                Literal(figure).as_('figure'),
+                cls.figure.sql_cast(Literal(figure)).as_('figure'),
                 count.as_('count'),
                 cls.amount.sql_cast(Coalesce(amount, 0)).as_('amount'),
                 where=where)
@@ -75,15 +75,15 @@ class FinanceFigure(ModelSQL, ModelView):
                 & run.state.in_(RUN_STATES),
                 group_by=[run.id, run.state])
         rows = [row('runs_' + state,
-                Count(Literal('*')), Sum(nets.net), nets,
+                Count(nets.id), Sum(nets.net), nets,
                 nets.state == state)
             for state in RUN_STATES]
         rows.append(row('lines_pending',
-                Count(Literal('*')), Sum(pending_line.amount), pending_line,
+                Count(pending_line.id), Sum(pending_line.amount), pending_line,
                 (pending_line.company == company)
                 & (pending_line.run == Null)
                 & pending_line.state.in_(list(COUNTED))))
         rows.append(row('holds_active',
-                Count(Literal('*')), Sum(hold.amount), hold,
+                Count(hold.id), Sum(hold.amount), hold,
                 (hold.company == company) & (hold.state == 'active')))
         return Union(*rows, all_=True)

@@ -3,7 +3,7 @@
 company and the date range the table queries read from the context, and the
 condition of that range on a timestamp column. Each module's context model
 is a ModelView with this mixin; a module that wants another default period
-overrides default_from_date."""
+overrides _default_from_date (KpiYearContextMixin: twelve months)."""
 import datetime as dt
 
 from sql import Literal
@@ -39,12 +39,25 @@ class KpiContextMixin:
         context = Transaction().context
         if 'from_date' in context:
             return context['from_date']
-        return Date.today() - dt.timedelta(days=DEFAULT_DAYS - 1)
+        return cls._default_from_date(Date.today())
+
+    @classmethod
+    def _default_from_date(cls, today):
+        return today - dt.timedelta(days=DEFAULT_DAYS - 1)
 
     @classmethod
     def default_to_date(cls):
         Date = Pool().get('ir.date')
         return Transaction().context.get('to_date') or Date.today()
+
+
+class KpiYearContextMixin(KpiContextMixin):
+    "A reporting context of the last twelve months by default"
+    __slots__ = ()
+
+    @classmethod
+    def _default_from_date(cls, today):
+        return today.replace(day=1, year=today.year - 1)
 
 
 def in_period(column):

@@ -71,14 +71,15 @@ def load_dashboard_data(uri, database, world):
         params = {'company': int(world['company']),
             'admin': int(world['admin']), 'zones': ZONES}
         (party,), = conn.execute(
-            'INSERT INTO party_party (name, active, create_uid, create_date) '
-            "VALUES ('Bench Customers', true, %(admin)s, now()) "
+            'INSERT INTO party_party (code, name, active, create_uid, '
+            "create_date) VALUES ('BENCH-CUSTOMERS', 'Bench Customers', "
+            "true, %(admin)s, now()) "
             'RETURNING id', params)
         params['party'] = party
         # One address per lead, its PIN code in one of the zones
         conn.execute(
-            'INSERT INTO party_address (party, street, postal_code, active, '
-            'sequence, create_uid, create_date) '
+            'INSERT INTO party_address (party, street_unstructured, postal_code, '
+            'active, sequence, create_uid, create_date) '
             "SELECT %(party)s, 'lead ' || id, "
             "(100 + id %% %(zones)s)::text || '0' || lpad((id %% 97)::text, "
             "2, '0'), true, 10, %(admin)s, now() "
@@ -86,7 +87,8 @@ def load_dashboard_data(uri, database, world):
         conn.execute(
             'UPDATE sale_opportunity o SET address = a.id '
             'FROM party_address a '
-            "WHERE a.party = %(party)s AND a.street = 'lead ' || o.id",
+            "WHERE a.party = %(party)s "
+            "AND a.street_unstructured = 'lead ' || o.id",
             params)
         # 1 % of the jobs booked today, 0.1 % of them in emergency
         conn.execute(
