@@ -15,7 +15,15 @@ graph views on a board per role (dashboard.xml).
 A zone is the first three digits of the site's PIN code (the sorting
 district: seed 001, question 19, "start with pin code-based zones").
 Milestones are those of the OEM reports: surveyed and installed are the
-first report (reported_at) of the lead's survey and installation jobs."""
+first report (reported_at) of the lead's survey and installation jobs.
+
+Refreshing: the figures are computed at each read (no stored snapshot), so
+opening a board or its reload button shows the database as it is. Tryton 8
+has no self-refreshing view: ir.action.act_window has no auto_refresh field
+(trytond/ir/action.py), and sao 8's bus dispatches only its client:, chat: and
+notification:<user> channels (pop-up notifications, chats, the
+notification counter), none of which reloads a view. A periodic reload of
+the boards needs a client change (sao/custom.js), not made here."""
 from sql import Cast, Literal, Null, Select, Union, With
 from sql.aggregate import Avg, Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce, NullIf

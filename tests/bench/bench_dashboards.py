@@ -78,8 +78,8 @@ def load_dashboard_data(uri, database, world):
         params['party'] = party
         # One address per lead, its PIN code in one of the zones
         conn.execute(
-            'INSERT INTO party_address (party, street_unstructured, postal_code, '
-            'active, sequence, create_uid, create_date) '
+            'INSERT INTO party_address (party, street_unstructured, '
+            'postal_code, active, sequence, create_uid, create_date) '
             "SELECT %(party)s, 'lead ' || id, "
             "(100 + id %% %(zones)s)::text || '0' || lpad((id %% 97)::text, "
             "2, '0'), true, 10, %(admin)s, now() "

@@ -2,8 +2,7 @@
 """The Finance dashboard (with ev_payout): it shows money, so Finance and
 Management read it and Central Ops does not; nor do the field teams."""
 from trytond.model.exceptions import AccessError
-from trytond.modules.company.tests import (
-    CompanyTestMixin, create_company, set_company)
+from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase, as_user
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -11,8 +10,10 @@ from trytond.tests.test_tryton import with_transaction
 from .test_report import create_user
 
 
-class FinanceDashboardTestCase(CompanyTestMixin, ModuleDBTestCase):
+class FinanceDashboardTestCase(ModuleDBTestCase):
     "The Finance dashboard: its figures without money due, and its readers"
+    # CompanyTestMixin's checks run in test_dashboard.py (they take one
+    # module, not the two activated here)
     module = ['ev_oem_report', 'ev_payout']
 
     @with_transaction()
