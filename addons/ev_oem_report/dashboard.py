@@ -32,6 +32,8 @@ from sql.functions import DateTrunc, Extract, Substring, Trim
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_lead.opportunity import OPEN_STATES
 from trytond.modules.ev_station.kpi import KpiContextMixin, in_period
+
+from .dashboard_feedback import ZONE_DIGITS
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
@@ -51,8 +53,6 @@ FUNNEL_STAGES = [
 # Jobs booked for a day (today's surveys and installations)
 BOOKED_STATES = ['scheduled', 'confirmed', 'emergency', 'done',
     'commissioned', 'closed']
-# A zone: the first digits of the PIN code
-ZONE_DIGITS = 3
 
 
 def company_literal(model):
@@ -325,25 +325,20 @@ class Satisfaction(ModelSQL, ModelView):
     def table_query(cls):
         pool = Pool()
         Feedback = pool.get('ev.oem.closure.feedback')
-        Lead = pool.get('sale.opportunity')
-        Address = pool.get('party.address')
-        feedback, lead = Feedback.__table__(), Lead.__table__()
-        address = Address.__table__()
-        company = Transaction().context.get('company')
+        feedback = Feedback.__table__()
         context = Transaction().context
-        where = feedback.company == company
+        where = feedback.company == context.get('company')
         if context.get('from_date'):
             where &= feedback.date >= context['from_date']
         if context.get('to_date'):
             where &= feedback.date <= context['to_date']
-        rows = feedback.join(lead, condition=lead.id == feedback.lead
-            ).join(address, type_='LEFT',
-                condition=address.id == lead.address).select(
+        # The zone is the feedback's own (the site's when it was given)
+        rows = feedback.select(
             feedback.id.as_('feedback'),
             feedback.rating.as_('rating'),
             cls.month.sql_cast(DateTrunc('month', feedback.date)
                 ).as_('month'),
-            zone_of(address).as_('zone'),
+            Coalesce(feedback.zone, '').as_('zone'),
             where=where)
         return rows.select(
             Min(rows.feedback).as_('id'),

@@ -12,6 +12,12 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 RATINGS = range(1, 6)
+# A zone: the first digits of the PIN code (dashboard.zone_of)
+ZONE_DIGITS = 3
+
+
+def zone_code(postal_code):
+    return (postal_code or '').strip()[:ZONE_DIGITS]
 
 
 class ClosureFeedback(ModelSQL, ModelView):
@@ -29,6 +35,9 @@ class ClosureFeedback(ModelSQL, ModelView):
             ])
     lead = fields.Many2One('sale.opportunity', "Lead", readonly=True,
         ondelete='RESTRICT')
+    zone = fields.Char("Zone", readonly=True,
+        help="The zone of the site when the feedback was given: the first "
+        "three digits of its PIN code.")
     date = fields.Date("Date", required=True)
     rating = fields.Integer("Rating", required=True,
         help="From 1 (very unhappy) to 5 (very happy).")
@@ -57,11 +66,15 @@ class ClosureFeedback(ModelSQL, ModelView):
 
     @classmethod
     def preprocess_values(cls, mode, values):
-        "The lead is the job's: the dashboards read the zone from it"
+        """The lead is the job's, the zone its site's: kept on the feedback,
+        the Management dashboard averages the ratings without a join"""
         values = super().preprocess_values(mode, values)
         if values.get('job'):
             Job = Pool().get('ev.field.job')
-            values['lead'] = Job(values['job']).lead.id
+            lead = Job(values['job']).lead
+            values['lead'] = lead.id
+            values['zone'] = zone_code(
+                lead.address.postal_code if lead.address else None)
         return values
 
     @classmethod
