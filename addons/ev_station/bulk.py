@@ -31,24 +31,20 @@ def invalidate_cache(*model_names):
             cache.pop(name, None)
 
 
-def sql_update(Model, ids, values, where=None, history=True, table=None):
+def sql_update(Model, ids, values, where=None, history=True):
     """UPDATE the rows of `ids` of Model's table with {column: value}
     (columns of Model.__table__()), stamping write_uid and write_date, then
     add their history rows (models with _history) and forget the cached
     records. No access check, no validation: for the caller's own columns,
     checked by the caller. `where(table)`, a condition on the table, guards
     against a concurrent change: the rows it excludes are left alone (and
-    get a history row of what they are). Values computed from the row's
-    columns must use the `table` given here (Model.__table__() of the
-    caller): a column of another table instance names an alias the UPDATE
-    does not have."""
+    get a history row of what they are)."""
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     ids = list(ids)
     if not ids:
         return
-    if table is None:
-        table = Model.__table__()
+    table = Model.__table__()
     columns = [table.write_uid, table.write_date]
     row = [transaction.user, CurrentTimestamp()]
     for column, value in values.items():

@@ -484,7 +484,7 @@ class Clock(ModelSQL, ModelView):
                 # Not before the change that put it over its target
                 table.breached_at: Case(
                     (due >= scheduled, due), else_=scheduled),
-                }, table=table)
+                })
         sql_update(cls, [o[0] for o in warned], {
                 table.warned: Literal(True),
                 })
