@@ -22,8 +22,8 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.ev_charger_iot.charger import HEALTH
 from trytond.modules.ev_field.team import company_timezone, to_utc
+from trytond.modules.ev_station.kpi import KpiContextMixin, in_period
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
 from .category import PRIORITIES
@@ -36,48 +36,10 @@ TREND_DAYS = 7
 CALL_DAYS_MAX = 366
 
 
-class Context(ModelView):
+class Context(KpiContextMixin, ModelView):
+    "The company and the period, the last 30 days by default"
     __name__ = 'ev.helpdesk.dashboard.context'
     __string__ = "Helpdesk Dashboard Context"
-
-    company = fields.Many2One('company.company', "Company", required=True)
-    from_date = fields.Date("From Date",
-        domain=[If(Eval('to_date') & Eval('from_date'),
-                ('from_date', '<=', Eval('to_date')), ())])
-    to_date = fields.Date("To Date",
-        domain=[If(Eval('from_date') & Eval('to_date'),
-                ('to_date', '>=', Eval('from_date')), ())])
-
-    @classmethod
-    def default_company(cls):
-        return Transaction().context.get('company')
-
-    @classmethod
-    def default_from_date(cls):
-        # The last 30 days by default
-        Date = Pool().get('ir.date')
-        context = Transaction().context
-        if 'from_date' in context:
-            return context['from_date']
-        return Date.today() - dt.timedelta(days=29)
-
-    @classmethod
-    def default_to_date(cls):
-        Date = Pool().get('ir.date')
-        return Transaction().context.get('to_date') or Date.today()
-
-
-def in_period(column):
-    "The condition of the context's dates on a timestamp column"
-    context = Transaction().context
-    where = Literal(True)
-    if context.get('from_date'):
-        where &= column >= dt.datetime.combine(
-            context['from_date'], dt.time())
-    if context.get('to_date'):
-        where &= column < dt.datetime.combine(
-            context['to_date'] + dt.timedelta(days=1), dt.time())
-    return where
 
 
 def hours(start, end):

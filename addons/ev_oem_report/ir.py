@@ -8,6 +8,9 @@ OEM_MODELS = {
     'ev.oem.report.config', 'ev.oem.report',
     'ev.oem.closure.pack', 'ev.oem.closure.pack.item',
     'ev.oem.closure.pack.dispute.start', 'ev.dispute',
+    # the SLA clocks of their leads (rule_group_sla_clock_oem) and their
+    # escalations (rule_group_sla_lead_escalation_oem)
+    'ev.sla.clock', 'ev.oem.sla.escalation',
     }
 
 

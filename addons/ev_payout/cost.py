@@ -30,10 +30,10 @@ from sql.conditionals import Coalesce, NullIf
 from sql.functions import DateTrunc
 
 from trytond.model import ModelSQL, ModelView, fields
-from trytond.modules.ev_service.kpi import _date_range
+from trytond.modules.ev_station.kpi import KpiYearContextMixin, in_period
 from trytond.modules.ev_service.visit import VISIT_DONE_STATES
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
+from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from .line import _reference
@@ -43,18 +43,11 @@ COMPONENTS = ['materials', 'labour', 'logistics', 'service_visits',
     'service_parts', 'revenue']
 
 
-class Context(ModelView):
+class Context(KpiYearContextMixin, ModelView):
+    "The company, the dates, a team and an OEM of the costs"
     __name__ = 'ev.payout.cost.context'
     __string__ = "Cost per Installation Context"
 
-    company = fields.Many2One('company.company', "Company", required=True)
-    from_date = fields.Date("From Date",
-        domain=[If(Eval('to_date') & Eval('from_date'),
-                ('from_date', '<=', Eval('to_date')), ())],
-        help="The first day the installations became payable.")
-    to_date = fields.Date("To Date",
-        domain=[If(Eval('from_date') & Eval('to_date'),
-                ('to_date', '>=', Eval('from_date')), ())])
     team = fields.Many2One('ev.field.team', "Team",
         help="Only the installations of this team.")
     oem = fields.Many2One('party.party', "OEM",
@@ -63,23 +56,10 @@ class Context(ModelView):
         help="Only the installations of the leads of this OEM.")
 
     @classmethod
-    def default_company(cls):
-        return Transaction().context.get('company')
-
-    @classmethod
-    def default_from_date(cls):
-        # The last twelve months by default
-        Date = Pool().get('ir.date')
-        context = Transaction().context
-        if 'from_date' in context:
-            return context['from_date']
-        today = Date.today()
-        return today.replace(day=1, year=today.year - 1)
-
-    @classmethod
-    def default_to_date(cls):
-        Date = Pool().get('ir.date')
-        return Transaction().context.get('to_date') or Date.today()
+    def __setup__(cls):
+        super().__setup__()
+        cls.from_date.help = (
+            "The first day the installations became payable.")
 
 
 class CostMixin:
@@ -181,7 +161,7 @@ class Cost(CostMixin, ModelSQL, ModelView):
         parts = cls._service_parts(company)
 
         where = ((job.company == company) & (job.kind == 'installation')
-            & (job.payable == Literal(True)) & _date_range(job.payable_at))
+            & (job.payable == Literal(True)) & in_period(job.payable_at))
         if context.get('team'):
             where &= job.team == context['team']
         if context.get('oem'):

@@ -22,8 +22,8 @@ from sql.functions import (
 
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.modelstorage import local_cache
+from trytond.modules.ev_station.kpi import KpiYearContextMixin, in_period
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
 from .case import OPEN_STATES
@@ -49,49 +49,10 @@ STEPS = [
 ID_BASE = 2 ** 16
 
 
-class Context(ModelView):
+class Context(KpiYearContextMixin, ModelView):
+    "The company and the date range, the last twelve months by default"
     __name__ = 'ev.service.kpi.context'
     __string__ = "Service KPI Context"
-
-    company = fields.Many2One('company.company', "Company", required=True)
-    from_date = fields.Date("From Date",
-        domain=[If(Eval('to_date') & Eval('from_date'),
-                ('from_date', '<=', Eval('to_date')), ())])
-    to_date = fields.Date("To Date",
-        domain=[If(Eval('from_date') & Eval('to_date'),
-                ('to_date', '>=', Eval('from_date')), ())])
-
-    @classmethod
-    def default_company(cls):
-        return Transaction().context.get('company')
-
-    @classmethod
-    def default_from_date(cls):
-        # The last twelve months by default
-        Date = Pool().get('ir.date')
-        context = Transaction().context
-        if 'from_date' in context:
-            return context['from_date']
-        today = Date.today()
-        return today.replace(day=1, year=today.year - 1)
-
-    @classmethod
-    def default_to_date(cls):
-        Date = Pool().get('ir.date')
-        return Transaction().context.get('to_date') or Date.today()
-
-
-def _date_range(column):
-    "The condition of the context's dates on a timestamp column"
-    context = Transaction().context
-    where = Literal(True)
-    if context.get('from_date'):
-        where &= column >= dt.datetime.combine(
-            context['from_date'], dt.time())
-    if context.get('to_date'):
-        where &= column < dt.datetime.combine(
-            context['to_date'] + dt.timedelta(days=1), dt.time())
-    return where
 
 
 class StepMixin:
@@ -212,7 +173,7 @@ class StepMixin:
 
         def live(ended):
             if not end:
-                return _date_range(ended)
+                return in_period(ended)
             # The dates outside the stored months, as ranges of the ends'
             # indexes: after the last one, and before the first one when
             # the range starts within a month
@@ -425,7 +386,7 @@ class Overdue(ModelSQL, ModelView):
             & (part.overdue_since != Null)
             & part.return_state.in_(
                 [s for s in EXPECTED_STATES if s != 'incomplete'])
-            & _date_range(part.shipped_at))
+            & in_period(part.shipped_at))
         # The team is the one stored when the part became overdue (an
         # index-only scan of the parts, no case read per part)
         return part.select(
@@ -473,7 +434,7 @@ class Unaccepted(ModelSQL, ModelView):
                 where=(handover.state == 'pending')
                 & (case.company == company)
                 & case.state.in_(OPEN_STATES)
-                & _date_range(case.reported_at),
+                & in_period(case.reported_at),
                 group_by=[case.id, case.company, case.coordinator])
         return unaccepted.select(
             Min(unaccepted.id).as_('id'),

@@ -23,11 +23,12 @@ from sql.operators import Exists
 from trytond import backend
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_field.team import company_timezone
+from trytond.modules.ev_station.kpi import in_period
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
 from .case import OPEN_STATES
-from .kpi import ID_BASE, _date_range, _midnight, _next_month
+from .kpi import ID_BASE, _midnight, _next_month
 
 
 def _hours(start, end):
@@ -470,7 +471,7 @@ class ClaimZone(ModelSQL, ModelView):
             claim_team.team.as_('team'),
             Count(Literal(1)).as_('claims'),
             where=(claim_team.company == company)
-            & _date_range(claim_team.submitted_at),
+            & in_period(claim_team.submitted_at),
             group_by=[claim_team.company, claim_team.team])
 
 
@@ -513,13 +514,13 @@ class NoSummary(ModelSQL, ModelView):
             case.select(*columns, Literal(1).as_('open'),
                 where=(case.company == company)
                 & case.state.in_(OPEN_STATES)
-                & _date_range(case.reported_at)),
+                & in_period(case.reported_at)),
             closed_case.select(
                 *(getattr(closed_case, c.name) for c in columns),
                 Literal(0).as_('open'),
                 where=(closed_case.company == company)
                 & (closed_case.state == 'closed')
-                & _date_range(closed_case.closed_at)),
+                & in_period(closed_case.closed_at)),
             all_=True)
         # An anti-join: the cases with no reviewed final summary
         final = summary.select(Literal(1),

@@ -44,7 +44,9 @@ def sql_update(Model, ids, values, where=None, history=True):
     ids = list(ids)
     if not ids:
         return
-    table = Model.__table__()
+    # The table of the columns given: values computed from its columns
+    # (a CASE on another column) must name the table being updated
+    table = next(iter(values)).table if values else Model.__table__()
     columns = [table.write_uid, table.write_date]
     row = [transaction.user, CurrentTimestamp()]
     for column, value in values.items():

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.backend_independent
 class EvOemReportTestCase(CompanyTestMixin, ModuleTestCase):
     "Tryton's own checks of the module: views, depends, access, messages"
     module = 'ev_oem_report'
-    extras = ['ev_service']
+    extras = ['ev_payout', 'ev_service']
 
 
 del ModuleTestCase

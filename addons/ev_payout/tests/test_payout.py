@@ -4,6 +4,8 @@ books and paying; each door tried as the team, another team and Finance"""
 import datetime as dt
 from decimal import Decimal
 
+from sql import Column
+
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
 from trytond.model.modelview import AccessButtonError
@@ -204,6 +206,75 @@ class PayoutTestCase(PayoutWorld, ModuleDBTestCase):
                 [('hold_release', Decimal(1200)),
                     ('labour', Decimal(2500))])
             self.assertEqual(Run.create_runs(today=D(YEAR, 10, 1)), [])
+
+    @with_transaction()
+    def test_periods_drafted_together_and_line_history(self):
+        """Two fortnights drafted at once (the cron was down): each job in
+        its own fortnight, a hold and a pending adjustment in the first run
+        covering their date, a hold of a contractor shared by two teams
+        deducted once; every line's history starts with its run and shows
+        the confirmation by silence"""
+        pool = Pool()
+        Run = pool.get('ev.payout.run')
+        Line = pool.get('ev.payout.line')
+        w = self.setup()
+        with w.set_company(w.company):
+            set_schedule(w.alpha, 'fortnight', D(YEAR, 8, 1))
+            set_schedule(w.beta, 'fortnight', D(YEAR, 8, 1))
+            w.beta.contractor = w.contractor
+            w.beta.save()
+            j1 = payable_job(w, w.alpha, D(YEAR, 8, 14))
+            j2 = payable_job(w, w.alpha, D(YEAR, 8, 20))
+            j3 = payable_job(w, w.beta, D(YEAR, 8, 2))
+            hold = place_hold(w, self, 700, D(YEAR, 8, 10))
+            adjustment, = Line.create([{
+                        'team': w.alpha.id, 'kind': 'adjustment',
+                        'date': D(YEAR, 8, 25), 'amount': Decimal(150),
+                        'description': "Toll refund"}])
+            runs = Run.create_runs(today=D(YEAR, 9, 2))
+            first, second = self.runs(w.alpha)
+            beta, = self.runs(w.beta)
+            self.assertEqual(sorted(runs), sorted([first, second, beta]))
+            self.assertEqual([(r.period_start, r.period_end)
+                    for r in [first, second]],
+                [(D(YEAR, 8, 1), D(YEAR, 8, 15)),
+                    (D(YEAR, 8, 16), D(YEAR, 8, 31))])
+
+            def content(run):
+                return sorted((l.kind, l.origin, l.amount)
+                    for l in Run(run.id).lines)
+            # The hold of the shared contractor goes to the first new run
+            # covering its day: Alpha's first fortnight (drafted first)
+            self.assertEqual(content(first), sorted([
+                        ('labour', j1, Decimal(2500)),
+                        ('hold', hold, Decimal(-700))]))
+            self.assertEqual(content(second), sorted([
+                        ('labour', j2, Decimal(2500)),
+                        ('adjustment', None, Decimal(150))]))
+            self.assertEqual(Line(adjustment.id).run, second)
+            self.assertEqual(content(beta), [('labour', j3, Decimal(2000))])
+
+            Run.send([first])
+            Run.close_signoff(now=dt.datetime.now() + dt.timedelta(
+                    hours=1000))
+            self.assertEqual(Run(first.id).state, 'signed')
+            self.assertEqual(Run(second.id).state, 'draft')
+            line = Line.__table__()
+            history = Line.__table_history__()
+            cursor = Transaction().connection.cursor()
+            for l in Run(first.id).lines:
+                cursor.execute(*history.select(history.run, history.state,
+                        history.silent,
+                        where=history.id == l.id,
+                        order_by=[Column(history, '__id').asc]))
+                self.assertEqual([(r, s, bool(q)) for r, s, q in cursor], [
+                        (first.id, 'proposed', False),
+                        (first.id, 'confirmed', True)],
+                    msg=l.description)
+            cursor.execute(*line.select(line.state, line.silent,
+                    line.confirmed_by, where=line.run == first.id))
+            self.assertEqual({(s, bool(q), u) for s, q, u in cursor},
+                {('confirmed', True, None)})
 
     @with_transaction()
     def test_team_sees_only_its_runs_and_cannot_change_amounts(self):
