@@ -472,6 +472,11 @@ def main():
     from demo.helpdesk import load_helpdesk
     if load_helpdesk(options.database):
         logger.info("demo helpdesk loaded into %s", options.database)
+    # After the field teams: the OEMs' installations closed with their packs
+    from demo.oem_report import load_oem_report
+    if load_oem_report(options.database):
+        logger.info("demo closure packs and OEM reports loaded into %s",
+            options.database)
     close_configuration_wizard(options.database)
 
 

@@ -12,6 +12,7 @@ from server import TrytonServer
 # called, another scheduled, a procurement approved, a charger reset)
 DEMO_FILES = ['test_demo_field.py', 'test_demo_service.py',
     'test_demo_helpdesk.py', 'test_demo_payout.py',
+    'test_demo_oem_report.py', 'test_browser_oem_report.py',
     'test_browser_field.py',
     'test_browser_roles.py', 'test_browser_helpdesk.py']
 

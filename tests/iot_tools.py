@@ -82,7 +82,7 @@ class DemoServer(IotServer):
     (demo/__main__.py, every module), configured for the IoT services"""
 
     modules = ('ev_station', 'ev_lead', 'ev_field', 'ev_charger_iot',
-        'ev_service', 'ev_helpdesk', 'ev_payout')
+        'ev_service', 'ev_helpdesk', 'ev_payout', 'ev_oem_report')
 
     def __init__(self, **kwargs):
         super().__init__(demo=True, data=False, prefix='ev_demo', **kwargs)

@@ -17,11 +17,14 @@ from trytond.pyson import PYSONDecoder
 from server import ADMIN_PASSWORD, ROOT
 
 from demo.field import TEAMS
+from demo.oem_report import INSTALLATIONS
 from demo.payout import PAST_JOBS
 
-# The installations of past weeks the payouts' demo paid (demo/payout.py):
-# not the field demo's week
-FIELD_DEMO = [('lead.party.name', 'not in', [j[1] for j in PAST_JOBS])]
+# The installations of past weeks the payouts' demo paid (demo/payout.py)
+# and those the OEMs' closure packs come from (demo/oem_report.py): not
+# the field demo's week
+FIELD_DEMO = [('lead.party.name', 'not in',
+        [j[1] for j in PAST_JOBS] + [i[4] for i in INSTALLATIONS])]
 
 PASSWORD = 'demo-pass'
 TABS = ['Today', 'Unassigned', 'Emergencies', 'Scheduled', 'To Review',
