@@ -161,29 +161,7 @@ class Case(Workflow, ModelSQL, ModelView):
                 Index(t, (t.station, Index.Equality())),
                 Index(t, (t.state, Index.Equality(cardinality='low'))),
                 })
-        # The KPIs select the cases whose step ended in a date range
-        cls._sql_indexes.update({
-                Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
-                for ts in [t.decided_at, t.client_approved_at, t.shipped_at,
-                    t.visited_at, t.return_received_at]})
-        # The KPIs of the open cases reported in a range and of the cases
-        # closed in a range (without accepted handover, without final
-        # summary), read from the index alone
-        cls._sql_indexes.update({
-                Index(t, (t.company, Index.Equality()),
-                    (t.reported_at, Index.Range()),
-                    include=[t.id, t.station, t.coordinator, t.category],
-                    where=t.state.in_(OPEN_STATES)),
-                Index(t, (t.company, Index.Equality()),
-                    (t.closed_at, Index.Range()),
-                    include=[t.id, t.coordinator, t.category,
-                        t.reported_at],
-                    where=t.state == 'closed'),
-                })
-        # The step time rollups find the cases written since their last run
-        cls._sql_indexes.update({
-                Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
-                for ts in [t.write_date, t.create_date]})
+        # The KPIs' indexes: kpi.py
         cls._order = [('reported_at', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
             ('reported', 'diagnosis'),

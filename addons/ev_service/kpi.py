@@ -23,7 +23,7 @@ from sql.functions import (
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.modelstorage import local_cache
 from trytond.modules.ev_station.kpi import KpiYearContextMixin, in_period
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
 from .case import OPEN_STATES
@@ -47,6 +47,38 @@ STEPS = [
 # smallint[], and PostgreSQL does not hash an integer = ANY(smallint[]), so
 # the read of thousands of rows by id would compare each row with each id
 ID_BASE = 2 ** 16
+
+
+class Case(metaclass=PoolMeta):
+    __name__ = 'ev.service.case'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        # The KPIs select the cases whose step ended in a date range
+        cls._sql_indexes.update({
+                Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
+                for ts in [t.decided_at, t.client_approved_at, t.shipped_at,
+                    t.visited_at, t.return_received_at]})
+        # The KPIs of the open cases reported in a range and of the cases
+        # closed in a range (without accepted handover, without final
+        # summary), read from the index alone
+        cls._sql_indexes.update({
+                Index(t, (t.company, Index.Equality()),
+                    (t.reported_at, Index.Range()),
+                    include=[t.id, t.station, t.coordinator, t.category],
+                    where=t.state.in_(OPEN_STATES)),
+                Index(t, (t.company, Index.Equality()),
+                    (t.closed_at, Index.Range()),
+                    include=[t.id, t.coordinator, t.category,
+                        t.reported_at],
+                    where=t.state == 'closed'),
+                })
+        # The step time rollups find the cases written since their last run
+        cls._sql_indexes.update({
+                Index(t, (t.company, Index.Equality()), (ts, Index.Range()))
+                for ts in [t.write_date, t.create_date]})
 
 
 class Context(KpiYearContextMixin, ModelView):
