@@ -24,16 +24,14 @@ has no self-refreshing view: ir.action.act_window has no auto_refresh field
 notification:<user> channels (pop-up notifications, chats, the
 notification counter), none of which reloads a view. A periodic reload of
 the boards needs a client change (sao/custom.js), not made here."""
-from sql import Cast, Literal, Null, Select, Union, With
-from sql.aggregate import Avg, Count, Max, Min, Sum
-from sql.conditionals import Case, Coalesce, NullIf
-from sql.functions import DateTrunc, Extract, Substring, Trim
+from sql import Cast, Literal, Select, Union, With
+from sql.aggregate import Avg, Count, Min, Sum
+from sql.conditionals import Coalesce, NullIf
+from sql.functions import DateTrunc, Extract
 
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_lead.opportunity import OPEN_STATES
 from trytond.modules.ev_station.kpi import KpiContextMixin, in_period
-
-from .dashboard_feedback import ZONE_DIGITS
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
@@ -61,10 +59,6 @@ def company_literal(model):
         model.company.sql_type().base).as_('company')
 
 
-def _count(condition):
-    return Sum(Case((condition, 1), else_=0))
-
-
 def hours(start, end):
     return (Extract('EPOCH', end) - Extract('EPOCH', start)) / 3600.0
 
@@ -74,27 +68,9 @@ def percent(part, whole):
     return part * 100.0 / NullIf(whole, 0)
 
 
-def zone_of(address):
-    "The zone of a party.address table: its PIN code's sorting district"
-    return Coalesce(Substring(Trim(address.postal_code), 1, ZONE_DIGITS), '')
-
-
 class Context(KpiContextMixin, ModelView):
     __name__ = 'ev.oem.dashboard.context'
     __string__ = "Dashboard Context"
-
-
-class Lead(metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        # The management dashboards read a company's leads of a period
-        cls._sql_indexes.add(
-            Index(t, (t.company, Index.Equality()),
-                (t.create_date, Index.Range())))
 
 
 class Job(metaclass=PoolMeta):
@@ -182,31 +158,19 @@ class FunnelStage(ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
-        pool = Pool()
-        Lead = pool.get('sale.opportunity')
-        Job = pool.get('ev.field.job')
-        lead, job = Lead.__table__(), Job.__table__()
+        Lead = Pool().get('sale.opportunity')
+        lead = Lead.__table__()
         company = Transaction().context.get('company')
-        # The jobs' milestones per lead first: one hash join with the
-        # period's leads rather than a group by over their join
-        milestones = job.select(job.lead.as_('lead'),
-            Max(Case((job.kind == 'survey', 1))).as_('surveyed'),
-            Max(Case((job.kind == 'installation', 1))).as_('installed'),
-            where=(job.company == company) & (job.reported_at != Null),
-            group_by=[job.lead])
-        per_lead = lead.join(milestones, type_='LEFT',
-            condition=milestones.lead == lead.id).select(
-            lead.id.as_('lead'),
-            Case((lead.contacted_at != Null, 1), else_=0).as_('contacted'),
-            Coalesce(milestones.surveyed, 0).as_('surveyed'),
-            Coalesce(milestones.installed, 0).as_('installed'),
-            where=(lead.company == company) & in_period(lead.create_date))
+        # The milestones stored on the lead (milestone.py): one scan of the
+        # period's leads
         totals = With('received', 'contacted', 'surveyed', 'installed',
-            query=per_lead.select(
-                Count(per_lead.lead),
-                Coalesce(Sum(per_lead.contacted), 0),
-                Coalesce(Sum(per_lead.surveyed), 0),
-                Coalesce(Sum(per_lead.installed), 0)))
+            query=lead.select(
+                Count(lead.id),
+                Count(lead.contacted_at),
+                Count(lead.surveyed_at),
+                Count(lead.installed_at),
+                where=(lead.company == company)
+                & in_period(lead.create_date)))
         rows = [totals.select(
                 cls.id.sql_cast(Literal(index)).as_('id'),
                 company_literal(cls),
@@ -249,40 +213,20 @@ class ZonePerformance(ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
-        pool = Pool()
-        Lead = pool.get('sale.opportunity')
-        Job = pool.get('ev.field.job')
-        Address = pool.get('party.address')
-        lead, job = Lead.__table__(), Job.__table__()
-        address = Address.__table__()
+        Lead = Pool().get('sale.opportunity')
+        lead = Lead.__table__()
         company = Transaction().context.get('company')
-        reported = job.reported_at != Null
-        survey = job.kind == 'survey'
-        installation = job.kind == 'installation'
-        # The jobs counted per lead first: one hash join with the period's
-        # leads rather than a group by over their join
-        counts = job.select(job.lead.as_('lead'),
-            _count(survey).as_('surveys'),
-            _count(survey & reported).as_('surveys_completed'),
-            _count(installation & (reported | (job.state == 'cancelled'))
-                ).as_('installations'),
-            _count(installation & reported).as_('installed'),
-            where=job.company == company,
-            group_by=[job.lead])
-        per_lead = lead.join(address, type_='LEFT',
-            condition=address.id == lead.address
-            ).join(counts, type_='LEFT', condition=counts.lead == lead.id
-            ).select(
-                lead.id.as_('lead'),
-                zone_of(address).as_('zone'),
-                hours(lead.create_date, lead.contacted_at).as_('contact'),
-                Coalesce(counts.surveys, 0).as_('surveys'),
-                Coalesce(counts.surveys_completed, 0
-                    ).as_('surveys_completed'),
-                Coalesce(counts.installations, 0).as_('installations'),
-                Coalesce(counts.installed, 0).as_('installed'),
-                where=(lead.company == company)
-                & in_period(lead.create_date))
+        # The zone and the jobs' counts stored on the lead (milestone.py):
+        # one scan of the period's leads
+        per_lead = lead.select(
+            lead.id.as_('lead'),
+            Coalesce(lead.zone, '').as_('zone'),
+            hours(lead.create_date, lead.contacted_at).as_('contact'),
+            Coalesce(lead.survey_jobs, 0).as_('surveys'),
+            Coalesce(lead.surveys_reported, 0).as_('surveys_completed'),
+            Coalesce(lead.installations_ended, 0).as_('installations'),
+            Coalesce(lead.installations_reported, 0).as_('installed'),
+            where=(lead.company == company) & in_period(lead.create_date))
         surveys = Sum(per_lead.surveys)
         completed = Sum(per_lead.surveys_completed)
         installations = Sum(per_lead.installations)

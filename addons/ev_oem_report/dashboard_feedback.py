@@ -12,7 +12,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 RATINGS = range(1, 6)
-# A zone: the first digits of the PIN code (dashboard.zone_of)
+# A zone: the first digits of the PIN code (milestone.zone_of)
 ZONE_DIGITS = 3
 
 
