@@ -29,6 +29,7 @@ from sql.aggregate import Avg, Count, Min, Sum
 from sql.conditionals import Coalesce, NullIf
 from sql.functions import DateTrunc, Extract
 
+from trytond import backend
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.ev_lead.opportunity import OPEN_STATES
 from trytond.modules.ev_station.kpi import KpiContextMixin, in_period
@@ -59,8 +60,23 @@ def company_literal(model):
         model.company.sql_type().base).as_('company')
 
 
-def hours(start, end):
+def duration(start, end):
+    """end - start of each row, for average_hours: an interval on
+    PostgreSQL, hours elsewhere"""
+    if backend.name == 'postgresql':
+        return end - start
     return (Extract('EPOCH', end) - Extract('EPOCH', start)) / 3600.0
+
+
+def average_hours(duration):
+    """The average hours of a duration column, empty without one. On
+    PostgreSQL the intervals are summed and their epoch taken once per
+    group: EXTRACT per row computes in numeric, the slowest part of the
+    zone dashboard (about half of its time on 100,000 leads)"""
+    if backend.name == 'postgresql':
+        return (Extract('EPOCH', Sum(duration)) / 3600.0
+            / NullIf(Count(duration), 0))
+    return Avg(duration)
 
 
 def percent(part, whole):
@@ -221,23 +237,23 @@ class ZonePerformance(ModelSQL, ModelView):
         per_lead = lead.select(
             lead.id.as_('lead'),
             Coalesce(lead.zone, '').as_('zone'),
-            hours(lead.create_date, lead.contacted_at).as_('contact'),
-            Coalesce(lead.survey_jobs, 0).as_('surveys'),
-            Coalesce(lead.surveys_reported, 0).as_('surveys_completed'),
-            Coalesce(lead.installations_ended, 0).as_('installations'),
-            Coalesce(lead.installations_reported, 0).as_('installed'),
+            duration(lead.create_date, lead.contacted_at).as_('contact'),
+            lead.survey_jobs.as_('surveys'),
+            lead.surveys_reported.as_('surveys_completed'),
+            lead.installations_ended.as_('installations'),
+            lead.installations_reported.as_('installed'),
             where=(lead.company == company) & in_period(lead.create_date))
-        surveys = Sum(per_lead.surveys)
-        completed = Sum(per_lead.surveys_completed)
-        installations = Sum(per_lead.installations)
-        installed = Sum(per_lead.installed)
+        surveys = Coalesce(Sum(per_lead.surveys), 0)
+        completed = Coalesce(Sum(per_lead.surveys_completed), 0)
+        installations = Coalesce(Sum(per_lead.installations), 0)
+        installed = Coalesce(Sum(per_lead.installed), 0)
         return per_lead.select(
             Min(per_lead.lead).as_('id'),
             company_literal(cls),
             per_lead.zone.as_('zone'),
             Count(per_lead.lead).as_('leads'),
             Count(per_lead.contact).as_('contacted'),
-            Avg(per_lead.contact).as_('first_contact_hours'),
+            average_hours(per_lead.contact).as_('first_contact_hours'),
             surveys.as_('surveys'),
             completed.as_('surveys_completed'),
             percent(completed, surveys).as_('survey_completion'),
