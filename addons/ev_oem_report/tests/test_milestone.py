@@ -3,11 +3,9 @@
 (milestone.py): they follow the field flow, the jobs cancelled, moved and
 deleted, the site's address and its PIN code; a hand-written value does not
 stick; the migration's code fills them for leads written by SQL."""
-from decimal import Decimal
-
 from trytond.modules.company.tests import CompanyTestMixin, set_company
-from trytond.modules.ev_field.tests.tools import (
-    create_job, report_survey, setup_world, slot)
+from trytond.modules.ev_field.tests.test_field import FieldFlow
+from trytond.modules.ev_field.tests.tools import create_job, setup_world
 from trytond.modules.ev_station.tests.tools import ModuleDBTestCase
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -33,18 +31,6 @@ def expected(zone='560', surveyed_at=None, installed_at=None, survey_jobs=0,
         'installations_reported': installations_reported}
 
 
-def report_installation(job):
-    "The installation confirmed and reported with the serial from the van"
-    Job = Pool().get('ev.field.job')
-    Job.confirm_day([job])
-    job.charger_lot, = [m.lot for m in job.allocation.moves if m.lot]
-    job.cable_used_m = Decimal(14)
-    job.tests_done = job.demo_given = True
-    job.customer_signature = b'\x89PNG signature'
-    job.save()
-    Job.submit_report([job])
-
-
 def new_address(party, postal_code):
     Address = Pool().get('party.address')
     address = Address(party=party, street="4 Park Street",
@@ -53,46 +39,33 @@ def new_address(party, postal_code):
     return address
 
 
-class MilestoneTestCase(CompanyTestMixin, ModuleDBTestCase):
+class MilestoneTestCase(FieldFlow, CompanyTestMixin, ModuleDBTestCase):
     "The dashboards' figures stored on the lead follow the events"
     module = 'ev_oem_report'
 
     @with_transaction()
     def test_field_flow(self):
-        """Each step of the flow, from the survey created to the
-        installation reported, shows on the lead"""
+        """A survey reported, then a second one and the installation
+        reported: the first report of each kind and the counts show on the
+        lead"""
         Job = Pool().get('ev.field.job')
         w = setup_world()
         with set_company(w.company):
             self.assertEqual(stored(w.lead), expected())
-            survey = create_job(w, 'survey')
-            self.assertEqual(stored(w.lead), expected(survey_jobs=1))
-            Job.schedule([survey])
-            Job.confirm_day([survey])
-            report_survey(survey)
-            self.assertEqual(stored(w.lead), expected(survey_jobs=1))
-
-            Job.submit_report([survey])
-            surveyed_at = Job(survey.id).reported_at
+            first = self.survey_done(w)
+            surveyed_at = Job(first.id).reported_at
             self.assertTrue(surveyed_at)
             self.assertEqual(stored(w.lead), expected(
                     surveyed_at=surveyed_at, survey_jobs=1,
                     surveys_reported=1))
-            Job.review_ready([survey])
 
-            installation = create_job(w, 'installation', when=slot(13))
-            Job.schedule([installation])
-            Job.plan_materials([installation])
-            Job.allocate_materials([installation])
-            self.assertEqual(stored(w.lead), expected(
-                    surveyed_at=surveyed_at, survey_jobs=1,
-                    surveys_reported=1))
-            report_installation(installation)
+            # installation_done reports a survey of its own first
+            installation = self.installation_done(w)
             installed_at = Job(installation.id).reported_at
             self.assertTrue(installed_at)
             self.assertEqual(stored(w.lead), expected(
                     surveyed_at=surveyed_at, installed_at=installed_at,
-                    survey_jobs=1, surveys_reported=1,
+                    survey_jobs=2, surveys_reported=2,
                     installations_ended=1, installations_reported=1))
 
     @with_transaction()
@@ -174,11 +147,7 @@ class MilestoneTestCase(CompanyTestMixin, ModuleDBTestCase):
         Job = pool.get('ev.field.job')
         w = setup_world()
         with set_company(w.company):
-            survey = create_job(w, 'survey')
-            Job.schedule([survey])
-            Job.confirm_day([survey])
-            report_survey(survey)
-            Job.submit_report([survey])
+            survey = self.survey_done(w)
             surveyed_at = Job(survey.id).reported_at
             figures = expected(surveyed_at=surveyed_at, survey_jobs=1,
                 surveys_reported=1)
