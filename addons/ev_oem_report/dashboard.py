@@ -26,14 +26,24 @@ Joining the leads with their addresses and grouping all their jobs at each
 read took 445 ms (funnel) and 701 ms (zones) on 100,000 leads; see
 tests/bench/bench_dashboards.py and the README for the figures now.
 
-Refreshing: the figures are computed at each read from what the leads and
-jobs hold (no snapshot taken at intervals), so opening a board or its
-reload button shows the database as it is. Tryton 8
-has no self-refreshing view: ir.action.act_window has no auto_refresh field
-(trytond/ir/action.py), and sao 8's bus dispatches only its client:, chat: and
-notification:<user> channels (pop-up notifications, chats, the
-notification counter), none of which reloads a view. A periodic reload of
-the boards needs a client change (sao/custom.js), not made here."""
+Refreshing: the figures are computed at each read (no stored snapshot), so
+a reload shows the database as it is, and the boards reload on their own.
+Tryton 8 has no self-refreshing view (ir.action.act_window has no
+auto_refresh field, and sao 8's bus dispatches only its client:, chat: and
+notification:<user> channels), so:
+
+- the server publishes on the bus channel `ev.dashboard`, once per
+  committed transaction that changed their data, the names of the
+  dashboard models concerned (dashboard_refresh.py: the sources and the
+  fields they read);
+- sao/custom.js listens to it while a dashboard is open and reloads the
+  tabs showing these models (at most once per 5 s, only the tab shown, not
+  while the user types in it); without a bus it reloads the dashboard
+  shown every minute.
+
+The bus needs PostgreSQL (LISTEN/NOTIFY; on SQLite nothing is published)
+and `[bus] allow_subscribe = True`, which `./ev run` sets on PostgreSQL
+(tryton.conf)."""
 from sql import Cast, Literal, Select, Union, With
 from sql.aggregate import Avg, Count, Min, Sum
 from sql.conditionals import Coalesce, NullIf

@@ -11,6 +11,8 @@ from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
+from .dashboard_refresh import SATISFACTION, DashboardSource
+
 RATINGS = range(1, 6)
 # A zone: the first digits of the PIN code (milestone.zone_of)
 ZONE_DIGITS = 3
@@ -20,10 +22,13 @@ def zone_code(postal_code):
     return (postal_code or '').strip()[:ZONE_DIGITS]
 
 
-class ClosureFeedback(ModelSQL, ModelView):
+class ClosureFeedback(DashboardSource, ModelSQL, ModelView):
     "Customer Feedback after the Closure Call"
     __name__ = 'ev.oem.closure.feedback'
     __string__ = "Customer Feedback"
+    _dashboards = (SATISFACTION,)
+    _dashboard_fields = frozenset(
+        ['company', 'job', 'zone', 'date', 'rating'])
 
     company = fields.Many2One('company.company', "Company", required=True,
         readonly=True)
