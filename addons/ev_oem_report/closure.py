@@ -114,8 +114,8 @@ class ClosurePack(Workflow, ModelSQL, ModelView):
                     'invisible': Eval('state') != 'submitted',
                     'depends': ['state'],
                     },
+                # Shown on an accepted pack too: pressed, it says why not
                 'rebuild': {
-                    'invisible': Eval('state') == 'accepted',
                     'depends': ['state'],
                     },
                 })

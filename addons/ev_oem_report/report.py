@@ -21,8 +21,8 @@ import datetime as dt
 import os
 import tempfile
 
-from sql import Literal, Null
-from sql.aggregate import Min
+from sql import Column, Literal, Null
+from sql.aggregate import Max, Min
 from sql.conditionals import Case
 
 from trytond import backend
@@ -310,21 +310,31 @@ class Report(ModelSQL, ModelView):
         status = Case(*((lead.state == s, n) for s, n in OEM_STATUS.items()),
             else_=lead.state)
 
-        # One clock a transition (the engine's unique record and metric)
-        from_ = lead.join(jobs, 'LEFT', condition=jobs.lead == lead.id)
-        sla_columns = []
+        # The clocks of the OEM's leads, a row a lead and a column a
+        # transition's figure: one scan of the clocks, one join
+        clock, clock_lead = Clock.__table__(), Lead.__table__()
+        figures = []
         for metric in TRANSITIONS:
-            clock = Clock.__table__()
-            from_ = from_.join(clock, 'LEFT', condition=(
-                    clock.record_model == LEAD_MODEL)
-                & (clock.record_id == lead.id)
-                & (clock.metric == metric))
-            sla_columns.extend(self._clock_columns(clock, end))
-        settled = Clock.__table__()
-        settled_leads = settled.select(settled.record_id,
-            where=(settled.record_model == LEAD_MODEL)
-            & (in_period(settled.breached_at)
-                | ((settled.state == 'met') & in_period(settled.stopped_at))))
+            figures.extend(Max(Case((clock.metric == metric, column),
+                        else_=Null)).as_(f'{metric}{part}')
+                for column, part in zip(self._clock_columns(clock, end),
+                    ['', '_hours', '_settled']))
+        clocks = clock.join(clock_lead,
+            condition=clock.record_id == clock_lead.id).select(
+            clock.record_id.as_('lead'), *figures,
+            where=(clock.record_model == LEAD_MODEL)
+            & clock.metric.in_(TRANSITIONS)
+            & (clock_lead.oem == self.oem.id),
+            group_by=[clock.record_id])
+        from_ = lead.join(jobs, 'LEFT', condition=jobs.lead == lead.id
+            ).join(clocks, 'LEFT', condition=clocks.lead == lead.id)
+        sla_columns = [Column(clocks, f'{metric}{part}')
+            for metric in TRANSITIONS
+            for part in ['', '_hours', '_settled']]
+        # A verdict in the period: reached (settled) in it
+        settled = Literal(False)
+        for metric in TRANSITIONS:
+            settled |= in_period(Column(clocks, f'{metric}_settled'))
         return from_.select(
             lead.number, lead.oem_reference, status, lead.create_date,
             lead.contacted_at, jobs.surveyed, jobs.installed, jobs.closed,
@@ -335,7 +345,7 @@ class Report(ModelSQL, ModelView):
                 | in_period(jobs.surveyed) | in_period(jobs.installed)
                 | in_period(jobs.closed)
                 | ((lead.state == 'cancelled') & in_period(lead.closed_at))
-                | lead.id.in_(settled_leads)),
+                | settled),
             order_by=[lead.id.asc])
 
     @staticmethod
@@ -354,7 +364,8 @@ class Report(ModelSQL, ModelView):
             else_=Null)
         settled = Case(
             (clock.breached_at < end, clock.breached_at),
-            (clock.stopped_at < end, clock.stopped_at),
+            ((clock.state == 'met') & (clock.stopped_at < end),
+                clock.stopped_at),
             else_=Null)
         return [verdict, seconds, settled]
 

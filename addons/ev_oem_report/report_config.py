@@ -65,6 +65,7 @@ COLUMNS = [
     ('lead_end_to_end', "SLA Lead → Closure (End to End)"),
     ('lead_end_to_end_hours', "Business Hours Lead → Closure (End to End)"),
     ]
+SLA_COLUMNS = {c for c, _ in COLUMNS if c.startswith('lead_')}
 
 
 def period_of(frequency, day):
@@ -145,7 +146,8 @@ class ReportConfig(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def default_columns(cls):
-        return [c for c, _ in COLUMNS]
+        "The lead's columns; its SLA columns are chosen (10 cells a lead)"
+        return [c for c, _ in COLUMNS if c not in SLA_COLUMNS]
 
     @classmethod
     def default_next_period_start(cls):

@@ -20,7 +20,7 @@ from .closure_tools import rpc
 
 def log_entries(station):
     Log = Pool().get('ev.station.log')
-    return [(e.event_type.code, e.description) for e in Log.search(
+    return [(e.event_type.code, e.text) for e in Log.search(
             [('station', '=', station.id)], order=[('id', 'ASC')])]
 
 

@@ -32,6 +32,8 @@ from .test_sla_lead import (
     create_calendar, create_lead, create_oem, create_targets)
 
 T = dt.datetime
+METRICS = ['lead_first_contact', 'lead_survey_scheduled',
+    'lead_installation', 'lead_closure', 'lead_end_to_end']
 START, END = dt.date(2026, 3, 1), dt.date(2026, 3, 31)
 TRANSITIONS = ["Lead → First Contact", "First Contact → Survey Scheduled",
     "Survey → Installation", "Installation → Closure",
@@ -101,6 +103,8 @@ def build_march():
                     'company': company.id,
                     'oem': tata.id,
                     'next_period_start': START,
+                    'columns': ['number', 'oem_reference'] + [
+                        f'{m}{p}' for m in METRICS for p in ['', '_hours']],
                     }])
     return company, config, leads
 
