@@ -6,12 +6,12 @@ the month in at most 10 s, with a peak memory under 200 MB.
 
 The script keeps a template database (ev_bench_oem_report) with
 ev_oem_report activated, a company, the OEM "Bench Motors" and its monthly
-XLSX configuration (every metric and column) made through the ORM, and the
-leads bulk-inserted by SQL: received at random over last month, 80 %
-contacted, 60 % surveyed, 40 % installed, 30 % closed (with their field
-jobs), 10 % cancelled with one of five reasons, and their SLA clocks (a
-clock per transition begun, stopped at the next milestone, one lead in
-seven breached). A rerun reuses it when it has the leads asked
+XLSX configuration (every metric, the default columns) made through the
+ORM, and the leads bulk-inserted by SQL: received at random over last
+month, 80 % contacted, 60 % surveyed, 40 % installed, 30 % closed (with
+their field jobs), 10 % cancelled with one of five reasons, and their SLA
+clocks (a clock per transition begun, stopped at the next milestone, one
+lead in seven breached). A rerun reuses it when it has the leads asked
 (--rebuild forces a new one).
 
 The generation runs in a child process (this script with --child), on a
