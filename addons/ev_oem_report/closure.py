@@ -114,6 +114,10 @@ class ClosurePack(Workflow, ModelSQL, ModelView):
                     'invisible': Eval('state') != 'submitted',
                     'depends': ['state'],
                     },
+                # Shown on an accepted pack too: pressed, it says why not
+                'rebuild': {
+                    'depends': ['state'],
+                    },
                 })
 
     @classmethod
@@ -234,6 +238,78 @@ class ClosurePack(Workflow, ModelSQL, ModelView):
                         'ev_oem_report.msg_log_pack_built', pack=pack.number,
                         oem=pack.oem.rec_name, missing=pack.missing or '-'))
         return packs
+
+    @classmethod
+    @ModelView.button
+    def rebuild(cls, packs):
+        """Build the packs again from their OEM's template as it is now
+        (changed since, or made after the job closed): a draft whose items
+        keep what was put in the items of the same type and label. The
+        earlier items and their verdicts go into the station's log, which
+        keeps them; an accepted pack is the OEM's and stays as it is."""
+        pool = Pool()
+        Template = pool.get('ev.oem.closure.template')
+        Item = pool.get('ev.oem.closure.pack.item')
+        verdict_names = dict(Item.fields_get(
+                ['verdict'])['verdict']['selection'])
+        with without_check_access():
+            packs = cls.browse(packs)
+            templates = {}
+            for pack in packs:
+                if pack.state == 'accepted':
+                    raise ClosurePackError(gettext(
+                            'ev_oem_report.msg_pack_rebuild_accepted',
+                            pack=pack.rec_name))
+                templates[pack.id] = Template.for_oem(pack.oem)
+                if not templates[pack.id]:
+                    raise ClosurePackError(gettext(
+                            'ev_oem_report.msg_pack_rebuild_no_template',
+                            pack=pack.rec_name, oem=pack.oem.rec_name))
+            earlier = {pack.id: (pack.template.rec_name,
+                    pack.state_string, '; '.join(
+                        f'{i.label}: {verdict_names[i.verdict]}'
+                        + (f' ({i.detail})' if i.detail else '')
+                        + (f' ({i.rejection_reason})' if i.rejected else '')
+                        for i in pack.items))
+                for pack in packs}
+            old_items = [i.id for p in packs for i in p.items]
+            cls.write(list(packs), {'state': 'draft'})
+            new_items = []
+            for pack in cls.browse(packs):
+                new_items.extend(pack._items_from(templates[pack.id]))
+            Item.delete(Item.browse(old_items))
+            Item.save(new_items)
+            for pack in packs:
+                cls.write([pack], {'template': templates[pack.id].id})
+            for pack in cls.browse(packs):
+                previous, state, verdicts = earlier[pack.id]
+                pack.record('closure_pack_rebuilt', gettext(
+                        'ev_oem_report.msg_log_pack_rebuilt',
+                        pack=pack.number, template=pack.template.rec_name,
+                        previous=previous, state=state,
+                        verdicts=verdicts or '-',
+                        missing=pack.missing or '-'))
+
+    def _items_from(self, template):
+        """The items of the template for the pack's station, with what the
+        pack's items of the same type and label held"""
+        Item = Pool().get('ev.oem.closure.pack.item')
+        held = {(i.item_type, i.label): i for i in self.items}
+        items = []
+        for template_item in template.items:
+            item = Item.from_template(template_item, self.station)
+            item.pack = self.id
+            before = held.get((item.item_type, item.label))
+            if before:
+                if before.photos:
+                    item.photos = list(before.photos)
+                item.links = before.links
+                item.document = before.document
+                item.document_name = before.document_name
+                item.rejected = before.rejected
+                item.rejection_reason = before.rejection_reason
+            items.append(item)
+        return items
 
     def record(self, event_code, text):
         "The step goes into the station's event log, whoever takes it"

@@ -4,21 +4,25 @@ streamed SQL query (report_writer.py writes the file as the rows come),
 stored in Tryton's filestore, emailed through the outbox, downloaded by the
 OEM's users and over the OEM API (report_routes.py).
 
-Milestones, from what the lead and its field jobs already hold (ev_station's
-SLA engine does not clock the lead's stages): received is the lead's
-creation, contacted its contacted_at, surveyed and installed the first
-report (reported_at) of its survey and installation jobs, closed the
+Milestones, from what the lead and its field jobs hold: received is the
+lead's creation, contacted its contacted_at, surveyed and installed the
+first report (reported_at) of its survey and installation jobs, closed the
 closure call (closure_call_at) of its closed installation job, cancelled
-the closed_at of a cancelled lead. The compliance of a transition is the
-share of the leads whose later milestone falls in the period and came
-within the configuration's target hours of the earlier one (calendar
-hours, UTC)."""
+the closed_at of a cancelled lead.
+
+The SLA per transition is the lead's clocks on ev_station's engine
+(sla_lead.py), joined in the same query: the verdict each clock had at the
+period's end, the business time it counted when it stopped, against the
+SLA Targets of the OEM (else the default ones), so that the report and the
+lead's SLA page say the same (see report_writer.py for what counts in the
+period). The rows are the leads with a milestone or an SLA verdict (a
+clock met or breached) in the period."""
 import datetime as dt
 import os
 import tempfile
 
-from sql import Null
-from sql.aggregate import Min
+from sql import Column, Literal, Null
+from sql.aggregate import Max, Min
 from sql.conditionals import Case
 
 from trytond import backend
@@ -35,6 +39,7 @@ from .exceptions import ReportPeriodError
 from .report_writer import (
     TRANSITIONS, Summary, normalize, write_csv, write_xlsx)
 from .report_config import COLUMNS, FORMATS
+from .sla_lead import DEFAULT_LEVEL, KIND, LEAD_MODEL
 
 STATES = [
     ('draft', "Draft"),
@@ -185,7 +190,7 @@ class Report(ModelSQL, ModelView):
         with Transaction().set_context(language=language):
             labels, texts = self._labels()
         summary = Summary(self.period_start, self.period_end,
-            config.targets, other_reason=texts['other_reason'])
+            self.sla_targets(), other_reason=texts['other_reason'])
         open_issues = (self.open_issue_count()
             if 'open_issues' in config.metrics else None)
         # In the order of the list (the field keeps its values sorted)
@@ -196,7 +201,8 @@ class Report(ModelSQL, ModelView):
         try:
             rows = self._lead_records()
             if self.file_format == 'csv':
-                write_csv(path, columns, labels, rows, summary)
+                write_csv(path, columns, labels, rows, summary,
+                    verdicts=texts['verdicts'])
             else:
                 write_xlsx(path, columns, labels, rows, summary,
                     self._header(texts), texts, open_issues=open_issues)
@@ -214,6 +220,20 @@ class Report(ModelSQL, ModelView):
                 'state': 'done',
                 })
 
+    def sla_targets(self):
+        """The business hours of the SLA Targets of the OEM's leads per
+        transition (the OEM's own, else the default; None without any)"""
+        Target = Pool().get('ev.sla.target')
+        code = self.oem.code
+        targets = {}
+        with without_check_access():
+            for metric in TRANSITIONS:
+                target = ((code and Target.find(KIND, code, metric))
+                    or Target.find(KIND, DEFAULT_LEVEL, metric))
+                targets[metric] = (
+                    round(target.seconds / 3600, 2) if target else None)
+        return targets
+
     def make_file_name(self):
         oem = ''.join(c if c.isalnum() else '-'
             for c in self.oem.rec_name).strip('-').lower()
@@ -230,14 +250,19 @@ class Report(ModelSQL, ModelView):
             definitions['metrics']['selection'] if m in self.config.metrics}
         texts = {name: gettext(f'ev_oem_report.msg_text_{name}')
             for name in ['summary_sheet', 'data_sheet', 'metric', 'value',
-                'transition', 'target_hours', 'leads', 'within_target',
+                'transition', 'target_hours', 'leads',
                 'compliance', 'average_hours', 'cancellation_reason',
                 'no_reason', 'other_reason', 'title', 'oem', 'period_start',
                 'period_end', 'generated_at']}
         texts['metrics'] = metrics
-        texts['transitions'] = {name: gettext(
-                f'ev_oem_report.msg_transition_{name}')
+        # The clocks' own names and states, as the lead's SLA page says
+        pool = Pool()
+        metric_names = dict(pool.get('ev.sla.target').fields_get(
+                ['metric'])['metric']['selection'])
+        texts['transitions'] = {name: metric_names[name]
             for name in TRANSITIONS}
+        texts['verdicts'] = dict(pool.get('ev.sla.clock').fields_get(
+                ['state'])['state']['selection'])
         return labels, texts
 
     def _header(self, texts):
@@ -251,10 +276,12 @@ class Report(ModelSQL, ModelView):
             ]
 
     def _lead_query(self):
-        "The leads with a milestone in the period, ROW_FIELDS in order"
+        """The leads with a milestone or an SLA verdict in the period and
+        their clocks, ROW_FIELDS in order"""
         pool = Pool()
         Lead = pool.get('sale.opportunity')
         Job = pool.get('ev.field.job')
+        Clock = pool.get('ev.sla.clock')
         lead, job_lead = Lead.__table__(), Lead.__table__()
         job = Job.__table__()
         start = dt.datetime.combine(self.period_start, dt.time())
@@ -264,6 +291,9 @@ class Report(ModelSQL, ModelView):
 
         def first(condition, column):
             return Min(Case((condition, column), else_=Null))
+
+        def in_period(column):
+            return (column >= start) & (column < end)
 
         jobs = job.join(job_lead, condition=job.lead == job_lead.id).select(
             job.lead.as_('lead'),
@@ -280,22 +310,64 @@ class Report(ModelSQL, ModelView):
         status = Case(*((lead.state == s, n) for s, n in OEM_STATUS.items()),
             else_=lead.state)
 
-        def in_period(column):
-            return (column >= start) & (column < end)
-
-        query = lead.join(jobs, 'LEFT', condition=jobs.lead == lead.id
-            ).select(
+        # The clocks of the OEM's leads, a row a lead and a column a
+        # transition's figure: one scan of the clocks, one join
+        clock, clock_lead = Clock.__table__(), Lead.__table__()
+        figures = []
+        for metric in TRANSITIONS:
+            figures.extend(Max(Case((clock.metric == metric, column),
+                        else_=Null)).as_(f'{metric}{part}')
+                for column, part in zip(self._clock_columns(clock, end),
+                    ['', '_hours', '_settled']))
+        clocks = clock.join(clock_lead,
+            condition=clock.record_id == clock_lead.id).select(
+            clock.record_id.as_('lead'), *figures,
+            where=(clock.record_model == LEAD_MODEL)
+            & clock.metric.in_(TRANSITIONS)
+            & (clock_lead.oem == self.oem.id),
+            group_by=[clock.record_id])
+        from_ = lead.join(jobs, 'LEFT', condition=jobs.lead == lead.id
+            ).join(clocks, 'LEFT', condition=clocks.lead == lead.id)
+        sla_columns = [Column(clocks, f'{metric}{part}')
+            for metric in TRANSITIONS
+            for part in ['', '_hours', '_settled']]
+        # A verdict in the period: reached (settled) in it
+        settled = Literal(False)
+        for metric in TRANSITIONS:
+            settled |= in_period(Column(clocks, f'{metric}_settled'))
+        return from_.select(
             lead.number, lead.oem_reference, status, lead.create_date,
             lead.contacted_at, jobs.surveyed, jobs.installed, jobs.closed,
             cancelled, lead.cancellation_reason, lead.charger_model,
-            lead.charger_quantity, lead.site_type,
+            lead.charger_quantity, lead.site_type, *sla_columns,
             where=(lead.oem == self.oem.id) & (
                 in_period(lead.create_date) | in_period(lead.contacted_at)
                 | in_period(jobs.surveyed) | in_period(jobs.installed)
                 | in_period(jobs.closed)
-                | ((lead.state == 'cancelled') & in_period(lead.closed_at))),
+                | ((lead.state == 'cancelled') & in_period(lead.closed_at))
+                | settled),
             order_by=[lead.id.asc])
-        return query
+
+    @staticmethod
+    def _clock_columns(clock, end):
+        """The verdict of a clock at `end` (None: not started by then), the
+        business seconds it counted if it stopped by then, and when its
+        verdict was reached (met: the stop, breached: the breach)"""
+        verdict = Case(
+            ((clock.id == Null) | (clock.started_at >= end), Null),
+            (clock.stopped_at < end, clock.state),
+            (clock.breached_at < end, Literal('breached')),
+            ((clock.state == 'paused') & (clock.paused_since < end),
+                Literal('paused')),
+            else_=Literal('running'))
+        seconds = Case((clock.stopped_at < end, clock.elapsed_seconds),
+            else_=Null)
+        settled = Case(
+            (clock.breached_at < end, clock.breached_at),
+            ((clock.state == 'met') & (clock.stopped_at < end),
+                clock.stopped_at),
+            else_=Null)
+        return [verdict, seconds, settled]
 
     def _lead_records(self):
         """The rows of _lead_query as dictionaries, fetched FETCH_SIZE at a

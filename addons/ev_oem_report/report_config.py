@@ -1,7 +1,8 @@
 # This file is part of the EV operations suite.
 """What an OEM receives every week or month: the metrics of the summary,
-the columns of the data sheet, the file format, the targets of its
-transitions and who gets the email. The cron (report.py) generates the
+the columns of the data sheet, the file format and who gets the email (the
+targets of its transitions are the SLA Targets of its leads' clocks,
+sla_lead.py). The cron (report.py) generates the
 report of each period once the period is over."""
 import datetime as dt
 
@@ -50,7 +51,21 @@ COLUMNS = [
     ('charger_model', "Charger Model"),
     ('charger_quantity', "Chargers"),
     ('site_type', "Site Type"),
+    # The lead's SLA clocks (sla_lead.py): the verdict at the period's end
+    # and the business hours counted once stopped
+    ('lead_first_contact', "SLA Lead → First Contact"),
+    ('lead_first_contact_hours', "Business Hours Lead → First Contact"),
+    ('lead_survey_scheduled', "SLA First Contact → Survey Scheduled"),
+    ('lead_survey_scheduled_hours',
+        "Business Hours First Contact → Survey Scheduled"),
+    ('lead_installation', "SLA Survey → Installation"),
+    ('lead_installation_hours', "Business Hours Survey → Installation"),
+    ('lead_closure', "SLA Installation → Closure"),
+    ('lead_closure_hours', "Business Hours Installation → Closure"),
+    ('lead_end_to_end', "SLA Lead → Closure (End to End)"),
+    ('lead_end_to_end_hours', "Business Hours Lead → Closure (End to End)"),
     ]
+SLA_COLUMNS = {c for c, _ in COLUMNS if c.startswith('lead_')}
 
 
 def period_of(frequency, day):
@@ -80,18 +95,6 @@ class ReportConfig(DeactivableMixin, ModelSQL, ModelView):
     columns = fields.MultiSelection(COLUMNS, "Columns", sort=False,
         help="The columns of the data sheet, one row per lead with a "
         "milestone in the period.")
-    contact_target = fields.Integer("Contact Target", required=True,
-        domain=[('contact_target', '>', 0)],
-        help="Hours from receipt to first contact.")
-    survey_target = fields.Integer("Survey Target", required=True,
-        domain=[('survey_target', '>', 0)],
-        help="Hours from contact to the survey report.")
-    installation_target = fields.Integer("Installation Target",
-        required=True, domain=[('installation_target', '>', 0)],
-        help="Hours from the survey report to the installation report.")
-    closure_target = fields.Integer("Closure Target", required=True,
-        domain=[('closure_target', '>', 0)],
-        help="Hours from the installation report to the closure call.")
     email_to = fields.Char("Email To",
         help="Comma-separated addresses that receive each report; "
         "none sends no email.")
@@ -114,6 +117,17 @@ class ReportConfig(DeactivableMixin, ModelSQL, ModelView):
                 where=t.active == True))  # noqa: E712
         cls._order = [('oem', 'ASC'), ('name', 'ASC'), ('id', 'ASC')]
 
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        table_h = cls.__table_handler__(module)
+        # Migration: the wall-clock targets gave way to the SLA Targets of
+        # the leads' clocks (one source of truth with the SLA screen)
+        for name in ['contact_target', 'survey_target',
+                'installation_target', 'closure_target']:
+            if table_h.column_exist(name):
+                table_h.drop_column(name)
+
     @staticmethod
     def default_company():
         return Transaction().context.get('company')
@@ -132,23 +146,8 @@ class ReportConfig(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def default_columns(cls):
-        return [c for c, _ in COLUMNS]
-
-    @classmethod
-    def default_contact_target(cls):
-        return 24
-
-    @classmethod
-    def default_survey_target(cls):
-        return 72
-
-    @classmethod
-    def default_installation_target(cls):
-        return 168
-
-    @classmethod
-    def default_closure_target(cls):
-        return 72
+        "The lead's columns; its SLA columns are chosen (10 cells a lead)"
+        return [c for c, _ in COLUMNS if c not in SLA_COLUMNS]
 
     @classmethod
     def default_next_period_start(cls):
@@ -169,15 +168,6 @@ class ReportConfig(DeactivableMixin, ModelSQL, ModelView):
         whole: they never overlap)"""
         return (self.next_period_start,
             period_of(self.frequency, self.next_period_start)[1])
-
-    @property
-    def targets(self):
-        return {
-            'contact': self.contact_target,
-            'survey': self.survey_target,
-            'installation': self.installation_target,
-            'closure': self.closure_target,
-            }
 
     @property
     def recipients(self):

@@ -6,35 +6,43 @@ The lead rows come as tuples in the order of ROW_FIELDS, once, in a stream:
 so that neither the rows nor the file is ever held whole in memory (the
 XLSX is written with xlsxwriter's constant_memory mode, row by row).
 
-A milestone counts in the period when it happened in it ([start, end)); a
-transition (e.g. received → contacted) is measured on the leads whose
-later milestone happened in the period."""
+A milestone counts in the period when it happened in it ([start, end)).
+The SLA of a transition is its clock on ev_station's engine (sla_lead.py),
+as the query reads it at the end of the period: its verdict (met, breached,
+running, paused), the business seconds it counted when it stopped and the
+moment its verdict was reached (met: the stop, breached: the breach). The
+summary counts a met or breached clock in the period its verdict was
+reached, and a running or paused one when it was open at the period's
+end; the average is of the clocks counted that had stopped by then."""
 import csv
 import datetime as dt
 from collections import Counter
 
 import xlsxwriter
 
-# The columns of the rows the query gives, in this order
+# The lead's SLA clocks (sla_lead.METRICS), in the order of the report
+TRANSITIONS = ['lead_first_contact', 'lead_survey_scheduled',
+    'lead_installation', 'lead_closure', 'lead_end_to_end']
+VERDICTS = ['met', 'breached', 'running', 'paused']
+# The columns of the rows the query gives, in this order: the lead's, then
+# per transition its verdict, business seconds and when it was reached
 ROW_FIELDS = ['number', 'oem_reference', 'status', 'received', 'contacted',
     'surveyed', 'installed', 'closed', 'cancelled', 'cancellation_reason',
-    'charger_model', 'charger_quantity', 'site_type']
+    'charger_model', 'charger_quantity', 'site_type'] + [
+    f'{name}{part}' for name in TRANSITIONS
+    for part in ['', '_hours', '_settled']]
 TIMESTAMPS = {'received', 'contacted', 'surveyed', 'installed', 'closed',
     'cancelled'}
+SETTLED = {f'{name}_settled' for name in TRANSITIONS}
+HOURS = {f'{name}_hours' for name in TRANSITIONS}
 MILESTONES = ['received', 'contacted', 'surveyed', 'installed', 'closed']
-# name: (from milestone, to milestone)
-TRANSITIONS = {
-    'contact': ('received', 'contacted'),
-    'survey': ('contacted', 'surveyed'),
-    'installation': ('surveyed', 'installed'),
-    'closure': ('installed', 'closed'),
-    }
 # Beyond this many distinct cancellation reasons the rest count as one
 MAX_REASONS = 200
 
 
 INDEX = {name: index for index, name in enumerate(ROW_FIELDS)}
-TIMESTAMP_INDEXES = [INDEX[name] for name in ROW_FIELDS if name in TIMESTAMPS]
+TIMESTAMP_INDEXES = [INDEX[name] for name in ROW_FIELDS
+    if name in TIMESTAMPS | SETTLED]
 REASON = INDEX['cancellation_reason']
 # Excel's day 0, and a second: datetimes are written as Excel's serial days
 # (what xlsxwriter's write_datetime does, at a third of its cost)
@@ -74,21 +82,23 @@ class Summary:
     "The figures of the summary, counted row by row"
 
     def __init__(self, start, end, targets, other_reason="Other"):
-        "`targets` in hours per transition; the period is [start, end]"
+        """`targets` in business hours per transition (None: no target);
+        the period is [start, end]"""
         self.start = dt.datetime.combine(start, dt.time())
         self.end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
         self.targets = targets
         self.other_reason = other_reason
         self.counts = Counter()
         self.reasons = Counter()
-        self.transitions = {name: {'leads': 0, 'met': 0, 'seconds': 0}
+        self.transitions = {name: dict.fromkeys(
+                VERDICTS + ['stopped', 'seconds'], 0)
             for name in TRANSITIONS}
         self.rows = 0
         self._milestones = [(name, INDEX[name]) for name in MILESTONES]
         self._transitions = [
-            (self.transitions[name], INDEX[first], INDEX[then],
-                targets[name] * 3600)
-            for name, (first, then) in TRANSITIONS.items()]
+            (self.transitions[name], INDEX[name], INDEX[f'{name}_hours'],
+                INDEX[f'{name}_settled'])
+            for name in TRANSITIONS]
 
     def in_period(self, value):
         return value is not None and self.start <= value < self.end
@@ -109,33 +119,41 @@ class Summary:
                 self.reasons[reason] += 1
             else:
                 self.reasons[self.other_reason] += 1
-        for figures, first, then, target in self._transitions:
-            before, after = record[first], record[then]
-            if before is None or after is None \
-                    or not start <= after < end:
+        for figures, verdict_index, seconds_index, settled_index \
+                in self._transitions:
+            verdict = record[verdict_index]
+            if verdict is None:
                 continue
-            seconds = max((after - before).total_seconds(), 0)
-            figures['leads'] += 1
-            figures['seconds'] += seconds
-            if seconds <= target:
-                figures['met'] += 1
+            if verdict in {'running', 'paused'}:
+                figures[verdict] += 1
+                continue
+            settled = record[settled_index]
+            if settled is None or not start <= settled < end:
+                continue
+            figures[verdict] += 1
+            seconds = record[seconds_index]
+            if seconds is not None:
+                figures['stopped'] += 1
+                figures['seconds'] += seconds
 
     def as_dict(self, open_issues=None):
         """The figures as the API gives them: counts, cancellation reasons,
-        and per transition its target, leads, leads within target,
-        compliance (0..1) and average hours (None without leads)"""
+        and per transition (an SLA clock) its target in business hours, the
+        clocks met, breached, running and paused, the compliance (met of
+        met and breached, 0..1) and the average business hours (None
+        without clocks)"""
         transitions = {}
         for name, figures in self.transitions.items():
-            leads = figures['leads']
+            decided = figures['met'] + figures['breached']
+            stopped = figures['stopped']
             transitions[name] = {
-                'target_hours': self.targets[name],
-                'leads': leads,
-                'within_target': figures['met'],
+                'target_hours': self.targets.get(name),
+                **{v: figures[v] for v in VERDICTS},
                 'compliance': (
-                    round(figures['met'] / leads, 4) if leads else None),
-                'average_hours': (
-                    round(figures['seconds'] / leads / 3600, 2)
-                    if leads else None),
+                    round(figures['met'] / decided, 4) if decided else None),
+                'average_business_hours': (
+                    round(figures['seconds'] / stopped / 3600, 2)
+                    if stopped else None),
                 }
         result = {name: self.counts[name]
             for name in MILESTONES + ['cancelled']}
@@ -146,21 +164,41 @@ class Summary:
         return result
 
 
-def write_csv(path, columns, labels, records, summary):
+def column_kind(column):
+    "How a data column is written: date, number, hours, verdict or text"
+    if column in TIMESTAMPS:
+        return 'date'
+    if column == 'charger_quantity':
+        return 'number'
+    if column in HOURS:
+        return 'hours'
+    if column in TRANSITIONS:
+        return 'verdict'
+    return 'text'
+
+
+def write_csv(path, columns, labels, records, summary, verdicts=None):
     """The data sheet as CSV (UTF-8 with a byte order mark, which spreadsheet
-    programs need to read it as UTF-8), counting every row in `summary`"""
+    programs need to read it as UTF-8), counting every row in `summary`;
+    `verdicts` the translated clock states"""
+    verdicts = verdicts or {}
     with open(path, 'w', newline='', encoding='utf-8-sig') as fp:
         writer = csv.writer(fp)
         writer.writerow([labels[c] for c in columns])
-        indexes = [INDEX[c] for c in columns]
+        cells = [(INDEX[c], column_kind(c)) for c in columns]
         for record in records:
             summary.add(record)
-            writer.writerow([_csv_value(record[i]) for i in indexes])
+            writer.writerow([_csv_value(record[i], kind, verdicts)
+                    for i, kind in cells])
 
 
-def _csv_value(value):
+def _csv_value(value, kind, verdicts):
     if value is None:
         return ''
+    if kind == 'hours':
+        return f'{value / 3600:.2f}'
+    if kind == 'verdict':
+        return verdicts.get(value, value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=' ', timespec='seconds')
     return value
@@ -201,10 +239,9 @@ def write_xlsx(path, columns, labels, records, summary, header, texts,
         data_sheet.write_string(0, index, labels[column], heading)
     # (position, row index, kind) of the columns: the loop below writes a
     # million cells for 100,000 leads, it decides nothing it can know before
-    cells = [(position, INDEX[column],
-            'date' if column in TIMESTAMPS
-            else 'number' if column == 'charger_quantity' else 'text')
+    cells = [(position, INDEX[column], column_kind(column))
         for position, column in enumerate(columns)]
+    verdicts = texts.get('verdicts', {})
     write_number, write_string = data_sheet.write_number, \
         data_sheet.write_string
     add = summary.add
@@ -221,13 +258,17 @@ def write_xlsx(path, columns, labels, records, summary, header, texts,
                     (value - EXCEL_EPOCH) // SECOND / 86400, stamp)
             elif kind == 'number':
                 write_number(row, position, value)
+            elif kind == 'hours':
+                write_number(row, position, round(value / 3600, 2), hours)
+            elif kind == 'verdict':
+                write_string(row, position, verdicts.get(value, value))
             else:
                 write_string(row, position, str(value))
     if columns:
         data_sheet.autofilter(0, 0, max(row, 1), len(columns) - 1)
 
     summary_sheet.set_column(0, 0, 38)
-    summary_sheet.set_column(1, 5, 16)
+    summary_sheet.set_column(1, 7, 16)
     formats = {'title': title, 'bold': bold, 'heading': heading,
         'percent': percent, 'hours': hours, 'day': day}
     for number, cells in enumerate(header_rows(header) + summary_rows(
@@ -278,20 +319,21 @@ def summary_rows(figures, texts):
                 (figures['open_issues'], None)])
     if 'sla_compliance' in metrics or 'average_times' in metrics:
         rows.append([])
-        heads = [texts['transition'], texts['target_hours'], texts['leads']]
+        heads = [texts['transition'], texts['target_hours']]
         if 'sla_compliance' in metrics:
-            heads += [texts['within_target'], texts['compliance']]
+            heads += [texts['verdicts'][v] for v in VERDICTS]
+            heads.append(texts['compliance'])
         if 'average_times' in metrics:
             heads.append(texts['average_hours'])
         rows.append([(h, 'heading') for h in heads])
         for name, values in figures['transitions'].items():
             cells = [(texts['transitions'][name], None),
-                (values['target_hours'], None), (values['leads'], None)]
+                (values['target_hours'], 'hours')]
             if 'sla_compliance' in metrics:
-                cells += [(values['within_target'], None),
-                    (values['compliance'], 'percent')]
+                cells += [(values[v], None) for v in VERDICTS]
+                cells.append((values['compliance'], 'percent'))
             if 'average_times' in metrics:
-                cells.append((values['average_hours'], 'hours'))
+                cells.append((values['average_business_hours'], 'hours'))
             rows.append(cells)
     if 'cancelled' in metrics and figures['cancellation_reasons']:
         rows.append([])

@@ -124,6 +124,9 @@ class Clock(metaclass=PoolMeta):
             ]
 
     def get_business_hours(self, name):
+        if self.stopped_at and self.elapsed_seconds is not None:
+            # What the engine counted at the stop, as the reports read it
+            return _hours(self.elapsed_seconds)
         if self.state == 'paused' or self.stopped_at:
             end = self.paused_since or self.stopped_at
         else:

@@ -28,7 +28,9 @@ due_at = start + target + pauses (business arithmetic). A retarget keeps
 the time already spent against the new target; when that is already more,
 the clock is breached at once (its due_at stays the honest past moment).
 breached_at is the moment the clock went over its target: its due_at, or
-the retarget/resume that put it over.
+the retarget/resume that put it over. elapsed_seconds is the business time
+counted against the target, written when the clock stops (reports read it
+without the calendar).
 
 The cron `ev.sla.clock|check_due` (every 5 minutes) claims in one indexed
 query the running clocks whose warning or due time has passed (FOR UPDATE
@@ -123,6 +125,10 @@ class Clock(ModelSQL, ModelView):
     warned = fields.Boolean("Warned", readonly=True)
     breached_at = fields.DateTime("Breached At", readonly=True)
     stopped_at = fields.DateTime("Stopped At", readonly=True)
+    elapsed_seconds = fields.Integer("Elapsed (business seconds)",
+        readonly=True,
+        help="The business time counted against the target, set when the "
+        "clock stops: what reports read without the calendar.")
     events = fields.One2Many('ev.sla.event', 'clock', "Events",
         readonly=True)
 
@@ -151,6 +157,28 @@ class Clock(ModelSQL, ModelView):
                     where=t.state == 'breached'),
                 })
         cls._order = [('due_at', 'ASC NULLS LAST'), ('id', 'DESC')]
+
+    @classmethod
+    def __register__(cls, module):
+        added = not cls.__table_handler__(module).column_exist(
+            'elapsed_seconds')
+        super().__register__(module)
+        if not added:
+            return
+        # Migration: the clocks stopped before elapsed_seconds existed
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=(table.stopped_at != Null)
+                & (table.elapsed_seconds == Null)))
+        for sub_ids in grouped_slice(
+                [i for i, in cursor.fetchall()], 1000):
+            for clock in cls.browse(sub_ids):
+                cls.write([clock], {'elapsed_seconds': max(int(
+                                clock.calendar.business_hours()
+                                .business_seconds(clock.started_at,
+                                    clock.stopped_at)
+                                - clock.paused_seconds), 0)})
 
     # How many clocks the cron claims and settles at a time
     _check_batch = 1000
@@ -341,6 +369,7 @@ class Clock(ModelSQL, ModelView):
                     'paused': True,
                     'paused_since': min(clock.stopped_at, at),
                     'stopped_at': None,
+                    'elapsed_seconds': None,
                     })
         return cls.resume(records, metric, at=at)
 
@@ -361,10 +390,15 @@ class Clock(ModelSQL, ModelView):
             if clock.state != 'breached':
                 values['state'] = 'met'
                 met.append(clock)
+            hours = clock.calendar.business_hours()
+            paused_seconds = clock.paused_seconds
             if clock.paused_since:
-                values['paused_seconds'] = clock.paused_seconds + int(
-                    clock.calendar.business_hours().business_seconds(
-                        clock.paused_since, at))
+                paused_seconds += int(
+                    hours.business_seconds(clock.paused_since, at))
+                values['paused_seconds'] = paused_seconds
+            values['elapsed_seconds'] = max(int(
+                    hours.business_seconds(clock.started_at, at)
+                    - paused_seconds), 0)
             to_write.extend([[clock], values])
         if to_write:
             cls.write(*to_write)

@@ -6,11 +6,13 @@ the month in at most 10 s, with a peak memory under 200 MB.
 
 The script keeps a template database (ev_bench_oem_report) with
 ev_oem_report activated, a company, the OEM "Bench Motors" and its monthly
-XLSX configuration (every metric and column) made through the ORM, and the
-leads bulk-inserted by SQL: received at random over last month, 80 %
-contacted, 60 % surveyed, 40 % installed, 30 % closed (with their field
-jobs), 10 % cancelled with one of five reasons. A rerun reuses it when it
-has the leads asked (--rebuild forces a new one).
+XLSX configuration (every metric, the default columns) made through the
+ORM, and the leads bulk-inserted by SQL: received at random over last
+month, 80 % contacted, 60 % surveyed, 40 % installed, 30 % closed (with
+their field jobs), 10 % cancelled with one of five reasons, and their SLA
+clocks (a clock per transition begun, stopped at the next milestone, one
+lead in seven breached). A rerun reuses it when it has the leads asked
+(--rebuild forces a new one).
 
 The generation runs in a child process (this script with --child), on a
 copy of the template dropped afterwards: the pool loaded, then its peak
@@ -144,6 +146,41 @@ def load_leads(uri, database, world, n_leads, month_start, month_end,
             '  WHERE oem = %(oem)s) o '
             "JOIN (VALUES ('survey', 4), ('installation', 6)) "
             'AS j(kind, from_) ON o.n %% 10 >= j.from_', params)
+        # The leads' SLA clocks, as sla_lead.py leaves them: each
+        # transition started at its first milestone, stopped at the next;
+        # one in seven breached
+        (calendar,), = conn.execute(
+            'SELECT db_id FROM ir_model_data WHERE module = %s '
+            'AND fs_id = %s', ('ev_station', 'business_calendar_default'))
+        params['calendar'] = calendar
+        conn.execute(
+            'INSERT INTO ev_sla_clock (record_model, record_id, metric, '
+            'calendar, state, started_at, target_seconds, warning_percent, '
+            'scheduled_at, paused, paused_seconds, warned, breached_at, '
+            'stopped_at, elapsed_seconds, create_uid, create_date) '
+            "SELECT 'sale.opportunity', o.id, m.metric, %(calendar)s, "
+            "CASE WHEN o.id %% 7 = 0 THEN 'breached' "
+            "WHEN m.stop IS NULL THEN 'running' ELSE 'met' END, "
+            'm.start, m.target, 80, m.start, false, 0, o.id %% 7 = 0, '
+            "CASE WHEN o.id %% 7 = 0 THEN m.start + interval '1 hour' END, "
+            'm.stop, CASE WHEN m.stop IS NOT NULL '
+            'THEN (extract(epoch FROM m.stop - m.start) / 3)::int END, '
+            '%(admin)s, now() '
+            'FROM sale_opportunity o LEFT JOIN ('
+            "  SELECT lead, min(reported_at) FILTER (WHERE kind = 'survey') "
+            '    AS surveyed, '
+            "  min(reported_at) FILTER (WHERE kind = 'installation') "
+            '    AS installed, min(closure_call_at) AS closed '
+            '  FROM ev_field_job GROUP BY lead) j ON j.lead = o.id '
+            'CROSS JOIN LATERAL (VALUES '
+            "  ('lead_first_contact', o.create_date, o.contacted_at, 14400), "
+            "  ('lead_survey_scheduled', o.contacted_at, j.surveyed, "
+            '    172800), '
+            "  ('lead_installation', j.surveyed, j.installed, 432000), "
+            "  ('lead_closure', j.installed, j.closed, 172800), "
+            "  ('lead_end_to_end', o.create_date, j.closed, 972000)"
+            ') AS m(metric, start, stop, target) '
+            'WHERE o.oem = %(oem)s AND m.start IS NOT NULL', params)
         write_meta(conn, loaded=1, size=size, month=month_start.isoformat())
         conn.commit()
     with connect(uri, database, autocommit=True) as conn:
@@ -223,7 +260,8 @@ def main():
             child(args.child, read_meta(uri, args.child), args.profile)
         return 0
     month_start, month_end = last_month()
-    size = f'{args.leads}@{month_start.isoformat()}'
+    # '+sla': the leads come with their SLA clocks
+    size = f'{args.leads}@{month_start.isoformat()}+sla'
     with bench_environment(uri, prefix='ev-bench-oem-report-') as (_, config):
         # A template of another size or month is made again
         meta = prepare_database(uri, config, TEMPLATE, None, args.rebuild,

@@ -44,13 +44,12 @@ ROWS = ['T-1', 'T-2', 'T-3', 'T-4', 'T-5', 'T-6', 'T-10']
 COUNTS = {'received': 6, 'contacted': 3, 'surveyed': 3, 'installed': 2,
     'closed': 1, 'cancelled': 3}
 REASONS = {"Customer moved house": 2, "Price too high": 1}
-# transition: (leads, within target, compliance, average hours) for the
-# targets 24 / 72 / 168 / 72 hours
+# The SLA per transition is the leads' clocks (test_report_sla.py): these
+# leads' clocks started when the test made them, after March, so none has
+# a verdict in March; the targets are the module's defaults
 TRANSITIONS = {
-    'contact': (3, 2, 0.6667, 20.67),
-    'survey': (3, 1, 0.3333, 120.0),
-    'installation': (2, 2, 1.0, 120.0),
-    'closure': (1, 1, 1.0, 48.0),
+    'lead_first_contact': 4, 'lead_survey_scheduled': 48,
+    'lead_installation': 120, 'lead_closure': 48, 'lead_end_to_end': 270,
     }
 
 

@@ -26,8 +26,11 @@ LABELS = {
     'closed': "Leads Closed", 'cancelled': "Leads Cancelled (with Reasons)",
     }
 TRANSITION_LABELS = {
-    'contact': "Received → Contacted", 'survey': "Contacted → Surveyed",
-    'installation': "Surveyed → Installed", 'closure': "Installed → Closed",
+    'lead_first_contact': "Lead → First Contact",
+    'lead_survey_scheduled': "First Contact → Survey Scheduled",
+    'lead_installation': "Survey → Installation",
+    'lead_closure': "Installation → Closure",
+    'lead_end_to_end': "Lead → Closure (End to End)",
     }
 HEADER = ["Lead", "OEM Reference", "Status", "Received", "Contacted",
     "Surveyed", "Installed", "Closed", "Cancelled", "Cancellation Reason",
@@ -100,23 +103,23 @@ class ReportTestCase(CompanyTestMixin, ModuleDBTestCase):
         for name, count in COUNTS.items():
             self.assertEqual(by_label[LABELS[name]][0], count, name)
         self.assertEqual(by_label["Open Issues"][0], None)
-        self.assertEqual(list(by_label["Transition"][:5]), [
-                "Target (hours)", "Leads", "Within target", "Compliance",
-                "Average (hours)"])
-        targets = {'contact': 24, 'survey': 72, 'installation': 168,
-            'closure': 72}
-        for name, (count, met, compliance, hours) in TRANSITIONS.items():
-            self.assertEqual(list(by_label[TRANSITION_LABELS[name]][:5]),
-                [targets[name], count, met, compliance, hours], name)
+        self.assertEqual(list(by_label["Transition"][:7]), [
+                "Target (business hours)", "Met", "Breached", "Running",
+                "Paused", "Compliance", "Average (business hours)"])
+        for name, target in TRANSITIONS.items():
+            self.assertEqual(list(by_label[TRANSITION_LABELS[name]][:7]),
+                [target, 0, 0, 0, 0, None, None], name)
         self.assertEqual(list(by_label["Cancellation reason"][:1]),
             ["Leads"])
         for reason, count in REASONS.items():
             self.assertEqual(by_label[reason][0], count, reason)
         # The same figures for the API
         self.assertEqual(report.summary['received'], 6)
-        self.assertEqual(report.summary['transitions']['survey'], {
-                'target_hours': 72, 'leads': 3, 'within_target': 1,
-                'compliance': 0.3333, 'average_hours': 120.0})
+        self.assertEqual(
+            report.summary['transitions']['lead_survey_scheduled'], {
+                'target_hours': 48, 'met': 0, 'breached': 0, 'running': 0,
+                'paused': 0, 'compliance': None,
+                'average_business_hours': None})
         self.assertEqual(report.summary['cancellation_reasons'], REASONS)
 
     @with_transaction()
