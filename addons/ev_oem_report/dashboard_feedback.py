@@ -27,7 +27,7 @@ class ClosureFeedback(DashboardSource, ModelSQL, ModelView):
     __name__ = 'ev.oem.closure.feedback'
     __string__ = "Customer Feedback"
     _dashboards = (SATISFACTION,)
-    _dashboard_fields = frozenset(
+    _refresh_fields = frozenset(
         ['company', 'job', 'zone', 'date', 'rating'])
 
     company = fields.Many2One('company.company', "Company", required=True,

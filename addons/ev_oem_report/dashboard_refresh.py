@@ -18,7 +18,7 @@ and sao (sao/custom.js) reloads the open dashboards of these models.
   record, figure nor company; each client reads the figures again with its
   own access rights.
 - A write counts when it writes a field the dashboards read (the
-  `_dashboard_fields` of each source): a crew's note on a job reloads no
+  `_refresh_fields` of each source): a crew's note on a job reloads no
   dashboard. Creations and deletions always count.
 
 SQLite has no channels (Bus.publish would only log): nothing is published
@@ -83,30 +83,30 @@ def dashboards_changed(models):
 class DashboardSource:
     """A model whose records a dashboard reads: its changes publish the
     dashboards in `_dashboards`; a write only when it writes one of
-    `_dashboard_fields`"""
+    `_refresh_fields`"""
     __slots__ = ()
     _dashboards = ()
-    _dashboard_fields = frozenset()
+    _refresh_fields = frozenset()
 
     @classmethod
     def on_modification(cls, mode, records, field_names=None):
         super().on_modification(mode, records, field_names=field_names)
         if (mode != 'write'
-                or cls._dashboard_fields & set(field_names or ())):
+                or cls._refresh_fields & set(field_names or ())):
             dashboards_changed(cls._dashboards)
 
 
 class Lead(DashboardSource, metaclass=PoolMeta):
     __name__ = 'sale.opportunity'
     _dashboards = (OPS, FUNNEL, ZONE)
-    _dashboard_fields = frozenset(
+    _refresh_fields = frozenset(
         ['company', 'state', 'contacted_at', 'address'])
 
 
 class Job(DashboardSource, metaclass=PoolMeta):
     __name__ = 'ev.field.job'
     _dashboards = (OPS, FUNNEL, ZONE)
-    _dashboard_fields = frozenset(
+    _refresh_fields = frozenset(
         ['company', 'lead', 'kind', 'state', 'slot_start', 'reported_at'])
 
 
@@ -114,7 +114,7 @@ class Address(DashboardSource, metaclass=PoolMeta):
     "The zone of a lead is its address's PIN code"
     __name__ = 'party.address'
     _dashboards = (ZONE,)
-    _dashboard_fields = frozenset(['postal_code'])
+    _refresh_fields = frozenset(['postal_code'])
 
 
 # The Finance dashboard's sources, with ev_payout (dashboard_finance.py)
@@ -122,17 +122,17 @@ class Address(DashboardSource, metaclass=PoolMeta):
 class PayoutRun(DashboardSource, metaclass=PoolMeta):
     __name__ = 'ev.payout.run'
     _dashboards = (FINANCE,)
-    _dashboard_fields = frozenset(['company', 'state'])
+    _refresh_fields = frozenset(['company', 'state'])
 
 
 class PayoutLine(DashboardSource, metaclass=PoolMeta):
     __name__ = 'ev.payout.line'
     _dashboards = (FINANCE,)
-    _dashboard_fields = frozenset(
+    _refresh_fields = frozenset(
         ['company', 'run', 'state', 'amount'])
 
 
 class Hold(DashboardSource, metaclass=PoolMeta):
     __name__ = 'ev.service.hold'
     _dashboards = (FINANCE,)
-    _dashboard_fields = frozenset(['company', 'state', 'amount'])
+    _refresh_fields = frozenset(['company', 'state', 'amount'])
