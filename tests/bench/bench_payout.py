@@ -56,6 +56,22 @@ Figures (s unless named):
                                linearly (below 1: a fixed cost per run that
                                the jobs share out)
 
+Then, unless --no-floor, Tryton's accounting alone (TrytonFloor) on a copy
+of the template without jobs: per team one supplier invoice of one line,
+posted 100 a transaction with the same locks taken up front, its payment
+submitted, approved, processed and succeeded as in the cycle; no payout
+run or line. It is the floor of any cycle that books an invoice and a
+payment per team through Tryton's accounting (account_invoice,
+account_payment, account_payment_clearing):
+  payout_tryton_floor_<stage>  post, approve, process, succeed
+  payout_tryton_floor          their sum
+  payout_tryton_floor_ratio_to_target  the floor / 60 s
+  payout_cycle_ratio_to_tryton_floor   the cycle at the largest size / the
+                               floor
+  payout_accounting_ratio_to_tryton_floor  the cycle's accounting stages /
+                               the floor: about 1 when the suite adds
+                               nothing to Tryton's accounting
+
 Python's assertions: trytond's ModelStorage.__init__ asserts that every id
 of the list a record was browsed with is an int, so an ORM call carrying N
 records costs O(N^2) unless Python runs with -O (PYTHONOPTIMIZE): browsing
@@ -71,7 +87,7 @@ every run.
 
     TRYTOND_DATABASE__URI=postgresql://postgres@127.0.0.1:5432/ \\
         .venv/bin/python tests/bench/bench_payout.py [--teams N]
-        [--jobs 10000,25000,50000] [--rebuild] [--profile]
+        [--jobs 10000,25000,50000] [--rebuild] [--no-floor] [--profile]
 """
 import argparse
 import cProfile
@@ -81,6 +97,7 @@ import os
 import pstats
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -104,6 +121,7 @@ STAGES = ['draft', 'send', 'signoff', 'post', 'approve', 'process',
 # The suite's own set-based stages; the others are Tryton's invoices and
 # payments (account_invoice, account_payment, account_payment_clearing)
 OWN_STAGES = ['draft', 'send', 'signoff']
+ACCOUNTING_STAGES = ['post', 'approve', 'process', 'succeed']
 
 
 def in_transaction(database, function, context=None):
@@ -401,7 +419,11 @@ class Cycle:
 
         payment_ids = self.ids('account.payment', [
                 ('state', '=', 'submitted')])
+        self.accounting_stages(payment_ids)
+        return runs, signed
 
+    def accounting_stages(self, payment_ids):
+        "approve, process and succeed the payments, 100 a transaction"
         def approve(pool, ids):
             Payment = pool.get('account.payment')
             Payment.approve(Payment.browse(ids))
@@ -425,7 +447,6 @@ class Cycle:
             Payment = pool.get('account.payment')
             Payment.succeed(Payment.browse(ids))
         self.stage('succeed', lambda: self.chunks(succeed, payment_ids))
-        return runs, signed
 
     def check(self):
         """(runs paid, lines paid, labour lines paid, runs not paid,
@@ -450,6 +471,70 @@ class Cycle:
             note(f'profile of {name}:\n{stream.getvalue()}')
 
 
+class TrytonFloor(Cycle):
+    """The same accounting as the cycle's, with Tryton's API alone: per team
+    one supplier invoice of one line (its contractor, the expense account),
+    posted 100 a transaction, its payment submitted, approved, processed
+    and succeeded as in the cycle. No payout run, no payout line: what
+    Tryton's accounting costs by itself, the floor of any cycle that posts
+    an invoice and a payment per team."""
+
+    def run(self):
+        from trytond.modules.ev_station.bulk import lock_together
+        today = last_month(self.month_start + dt.timedelta(days=40))[1] \
+            + dt.timedelta(days=1)
+
+        def teams(pool):
+            Team = pool.get('ev.field.team')
+            return [t.contractor.id for t in Team.search(
+                    [('code', 'like', 'BP%')], order=[('id', 'ASC')])]
+        parties = self.transaction(teams)
+
+        def post(pool, party_ids):
+            Invoice = pool.get('account.invoice')
+            Line = pool.get('account.invoice.line')
+            Payment = pool.get('account.payment')
+            Configuration = pool.get('ev.payout.configuration')
+            company = pool.get('company.company')(self.company)
+            config = Configuration(1)
+            invoices = []
+            for party_id in party_ids:
+                invoice = Invoice(type='in', company=company,
+                    currency=company.currency, party=party_id,
+                    invoice_date=today, reference='FLOOR')
+                invoice.on_change_type()
+                invoice.on_change_party()
+                invoice.lines = [Line(type='line', company=company,
+                        currency=company.currency,
+                        account=config.expense_account, quantity=1,
+                        unit_price=Decimal('2500.00'),
+                        description="Installation work")]
+                invoices.append(invoice)
+            # The locks the posting needs, taken up front as Run.post
+            # takes them: a lock met later restarts the transaction after
+            # all the work
+            Run = pool.get('ev.payout.run')
+            lock_together(*Run._numbering_locks({(company, today)}))
+            Run._open_journal_periods(invoices)
+            Invoice.save(invoices)
+            Invoice.post(invoices)
+            payments = []
+            for invoice in invoices:
+                line, = invoice.lines_to_pay
+                payments.append(Payment(company=company,
+                        journal=config.payment_journal,
+                        kind='payable', party=invoice.party, line=line,
+                        amount=invoice.total_amount,
+                        date=invoice.invoice_date, reference='FLOOR'))
+            Payment.save(payments)
+            Payment.submit(payments)
+        self.stage('post', lambda: self.chunks(post, parties))
+        payment_ids = self.ids('account.payment', [
+                ('state', '=', 'submitted')])
+        self.accounting_stages(payment_ids)
+        return len(parties), len(payment_ids)
+
+
 def run_size(uri, template, meta, n_jobs, profile):
     "Copy the template, load the jobs, time one cycle; drop the copy"
     drop_database(uri, COPY)
@@ -471,6 +556,23 @@ def run_size(uri, template, meta, n_jobs, profile):
         'labour': labour, 'unpaid': unpaid, 'succeeded': succeeded}
 
 
+def run_floor(uri, template, meta):
+    "Tryton's accounting alone (TrytonFloor) on a copy of the template"
+    drop_database(uri, COPY)
+    copy_database(uri, COPY, template)
+    try:
+        init_pool(COPY)
+        floor = TrytonFloor(COPY, meta)
+        invoices, payments = floor.run()
+        close_database(COPY)
+    finally:
+        drop_database(uri, COPY)
+    if invoices != payments:
+        raise RuntimeError(f'the floor posted {invoices} invoices but '
+            f'submitted {payments} payments')
+    return floor.timings, floor.stage_restarts
+
+
 # --------------------------------------------------------------------------
 
 def main():
@@ -482,6 +584,8 @@ def main():
         f"default: {TEMPLATE} at the full size, {TEMPLATE}_<teams> otherwise")
     parser.add_argument('--rebuild', action='store_true',
         help="drop the template database and make it again")
+    parser.add_argument('--no-floor', action='store_true',
+        help="do not measure Tryton's accounting alone (TrytonFloor)")
     parser.add_argument('--profile', action='store_true',
         help="profile each stage (cProfile, on stderr); slower")
     args = parser.parse_args()
@@ -508,7 +612,7 @@ def main():
         else:
             note(f'reusing {template} (--rebuild to make it again)')
 
-        totals, owns, failed = {}, {}, False
+        totals, owns, accountings, failed = {}, {}, {}, False
         for n_jobs in sizes:
             note(f'cycle of {args.teams} teams and {n_jobs} jobs')
             timings, restarts, counts = run_size(uri, template, meta, n_jobs,
@@ -526,6 +630,7 @@ def main():
             totals[n_jobs] = total
             own = sum(timings[s] for s in OWN_STAGES)
             owns[n_jobs] = own
+            accountings[n_jobs] = total - own
             out(f'{label}_own', own, 's')
             out(f'{label}_accounting', total - own, 's')
             out(f'{label}_cycle', total, 's')
@@ -554,6 +659,24 @@ def main():
             out('payout_linearity_per_job_ratio',
                 (totals[sizes[-1]] / sizes[-1])
                 / (totals[sizes[0]] / sizes[0]), 'ratio')
+        if not args.no_floor:
+            note('Tryton\'s accounting alone: an invoice and a payment '
+                f'per team, {args.teams} teams')
+            floor, floor_restarts = run_floor(uri, template, meta)
+            for stage in ACCOUNTING_STAGES:
+                out(f'payout_tryton_floor_{stage}', floor[stage], 's')
+            for stage in ACCOUNTING_STAGES:
+                if floor_restarts[stage]:
+                    out(f'payout_tryton_floor_{stage}_restarts',
+                        floor_restarts[stage], 'transactions')
+            floor_total = sum(floor.values())
+            out('payout_tryton_floor', floor_total, 's')
+            out('payout_tryton_floor_ratio_to_target',
+                floor_total / TARGET_S, 'ratio')
+            out('payout_cycle_ratio_to_tryton_floor',
+                totals[largest] / floor_total, 'ratio')
+            out('payout_accounting_ratio_to_tryton_floor',
+                accountings[largest] / floor_total, 'ratio')
         out('python_optimize', sys.flags.optimize, 'level')
         out('machine_load_1min_end', os.getloadavg()[0], 'load')
     return 1 if failed else 0
