@@ -22,6 +22,7 @@ from sql.conditionals import Case, NullIf
 from sql.functions import Substring, Trim
 
 from trytond.model import Index, fields
+from trytond.modules.ev_station.bulk import invalidate_cache
 from trytond.modules.ev_station.timestamp import Timestamp
 from trytond.pool import Pool, PoolMeta
 from trytond.tools import grouped_slice
@@ -154,8 +155,7 @@ class Lead(metaclass=PoolMeta):
     def update_dashboard_figures(cls, ids=None):
         """Recompute the stored figures of the leads `ids` (all when None)
         from their jobs and address, set-based"""
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
+        cursor = Transaction().connection.cursor()
         lead = cls.__table__()
         columns = [getattr(lead, n) for n in cls._dashboard_fields()]
         values = cls._dashboard_values(lead)
@@ -167,15 +167,8 @@ class Lead(metaclass=PoolMeta):
         for sub_ids in grouped_slice(sorted(set(ids)), 1000):
             cursor.execute(*lead.update(columns, values,
                     where=fields.SQL_OPERATORS['in'](lead.id, sub_ids)))
-        # The records already read are stale (as ModelSQL does after a
-        # restore of history)
-        transaction.counter += 1
-        for cache in transaction.cache.values():
-            if cls.__name__ in cache:
-                if not ids:
-                    cache[cls.__name__].clear()
-                for id_ in ids:
-                    cache[cls.__name__].pop(id_, None)
+        # The records already read are stale
+        invalidate_cache(cls.__name__)
 
 
 class Job(metaclass=PoolMeta):
