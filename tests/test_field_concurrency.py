@@ -6,8 +6,13 @@ it only sees committed rows: two transactions booking the same team at the
 same time both pass it. The exclusion constraint team_no_overlap (btree_gist)
 is what keeps a team out of two places at once. These tests run two real
 transactions in two threads, both past the pre-check on their snapshot
-before either inserts, and both inserted (or blocked in the INSERT by the
-other's row) before either commits.
+before either inserts, and both inserted (or blocked by the other) before
+either commits.
+
+Bookings of a team wait for each other on an advisory lock of the team
+(Job.lock_teams): without it, two INSERTs of overlapping slots can each
+wait for the other's row in the exclusion check and end in a deadlock
+instead of the constraint's message.
 
 PostgreSQL only: on SQLite Tryton checks the constraint under a table lock,
 one transaction at a time. The tests use a database of their own
@@ -183,9 +188,11 @@ def job_values(world, team, day, start_hour, end_hour):
         }
 
 
-def race(world, bookings):
+def race(world, bookings, waits=None):
     """Create each of the two bookings in a transaction and a thread of its
     own; return their outcomes: 'committed' or the exception raised.
+    `waits` (a dict) gets, per booking seen blocked, the types of the locks
+    it waited for (pg_locks.locktype).
 
     Both run the pre-check of Job.validate on their snapshot before either
     inserts (a barrier), and neither commits before the other has inserted
@@ -209,6 +216,10 @@ def race(world, bookings):
             cursor.execute('SELECT %s = ANY(pg_blocking_pids(%s))',
                 (pids[i], pids[other]))
             if cursor.fetchone()[0]:
+                if waits is not None:
+                    cursor.execute('SELECT locktype FROM pg_locks '
+                        'WHERE pid = %s AND NOT granted', (pids[other],))
+                    waits[other] = sorted(t for t, in cursor)
                 return
             time.sleep(0.01)
         raise AssertionError(
@@ -288,12 +299,16 @@ def test_same_team_overlapping_slots_one_booking_wins(world):
     first = job_values(world, team, day, 10, 12)
     second = job_values(world, team, day, 11, 13)
 
-    outcomes = race(world, [first, second])
+    waits = {}
+    outcomes = race(world, [first, second], waits)
 
     committed = [i for i, o in enumerate(outcomes) if o == 'committed']
     assert len(committed) == 1, outcomes
     loser, = [o for o in outcomes if o != 'committed']
     assert is_double_booking(loser, world), repr(loser)
+    # The loser waited on the team's lock, before its INSERT: in the
+    # exclusion check ('transactionid') two inserts can deadlock
+    assert waits == {1 - committed[0]: ['advisory']}, waits
     winner = [first, second][committed[0]]
     start, end = first['slot_start'], second['slot_end']
     assert booked(world, team, start, end) == [winner['number']]

@@ -2,18 +2,26 @@
 """Dispatch: booking a team, the day call, and the emergency path (backup
 teams proposed, reassignment, or a priority reschedule)"""
 import datetime as dt
+import hashlib
+
+from sql import Select
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.modules.ev_station.notification import notify
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import without_check_access
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 from trytond.modules.ev_station.timestamp import Timestamp
 
 from .exceptions import FieldJobError
 from .team import BOOKED_STATES, company_timezone, to_local
+
+# The advisory lock keys of the teams' bookings: a namespace of our own in
+# the high bits, above Tryton's cron keys (below 10**8), the team id below
+TEAM_LOCK = int(hashlib.sha256(b'ev.field.job,team').hexdigest()[:7], 16) << 32
+BOOKING_FIELDS = {'team', 'slot_start', 'slot_end'}
 
 
 class Job(metaclass=PoolMeta):
@@ -85,6 +93,46 @@ class Job(metaclass=PoolMeta):
         return result
 
     # -- booking checks ---------------------------------------------------
+
+    @classmethod
+    def create(cls, vlist):
+        cls.lock_teams(v.get('team') for v in vlist if v.get('slot_start'))
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        teams = []
+        actions = iter(args)
+        for jobs, values in zip(actions, actions):
+            if BOOKING_FIELDS & values.keys():
+                booking = jobs
+            elif values.get('state') in BOOKED_STATES:
+                # Entering the constraint: a booking too
+                booking = [j for j in jobs if j.state not in BOOKED_STATES]
+            else:
+                continue
+            teams.extend(j.team.id for j in booking if j.team)
+            teams.append(values.get('team'))
+        cls.lock_teams(teams)
+        super().write(*args)
+
+    @classmethod
+    def lock_teams(cls, team_ids):
+        """Book a team one transaction at a time (PostgreSQL).
+
+        Two transactions inserting overlapping slots of a team at once can
+        deadlock in the exclusion check of team_no_overlap, each waiting for
+        the other's row. Here the second waits for the first to commit, and
+        the constraint then refuses it with its message. The locks are taken
+        in team order and held until the transaction ends."""
+        team_ids = sorted({int(t) for t in team_ids if t is not None})
+        database = Transaction().database
+        if not team_ids or not database.has_select_for():
+            return
+        cursor = Transaction().connection.cursor()
+        for team_id in team_ids:
+            cursor.execute(*Select([
+                        database.lock_id(TEAM_LOCK + team_id, timeout=True)]))
 
     @classmethod
     def validate(cls, jobs):
