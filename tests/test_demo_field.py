@@ -20,6 +20,12 @@ from demo.field import TEAMS
 from demo.oem_report import INSTALLATIONS
 from demo.payout import PAST_JOBS
 
+# The demo data as its users see it over JSON-RPC: what it checks does not
+# depend on the backend (the modules' tests run on both), and loading the
+# demo takes minutes; ./ev test runs these in the SQLite pass, with the
+# browser tests on the same demo
+pytestmark = pytest.mark.backend_independent
+
 # The installations of past weeks the payouts' demo paid (demo/payout.py)
 # and those the OEMs' closure packs come from (demo/oem_report.py): not
 # the field demo's week

@@ -17,6 +17,12 @@ from server import ADMIN_PASSWORD
 
 from test_demo_field import rpc_domain, session
 
+# The demo data as its users see it over JSON-RPC: what it checks does not
+# depend on the backend (the modules' tests run on both), and loading the
+# demo takes minutes; ./ev test runs these in the SQLite pass, with the
+# browser tests on the same demo
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture(scope='module')
 def server(demo_server):
