@@ -14,7 +14,9 @@ On PostgreSQL, with `[bus] allow_subscribe = True` as `./ev run` sets it:
 
 On SQLite (no bus) the dashboard shown reloads every
 Sao.config.ev_dashboard_poll ms (a minute; the test sets two seconds), and
-shows the new lead the same way.
+shows the new lead the same way. There too, the rules of the reload (the
+same with the bus): a dashboard behind another tab waits until it is shown
+again, and one in which the user types waits until the typing stops.
 
 The tests depend on the backend (the bus is PostgreSQL's NOTIFY), so each
 runs in its backend's pass of `./ev test`."""
@@ -37,7 +39,7 @@ URI = os.environ.get('TRYTOND_DATABASE__URI') or 'sqlite://'
 POSTGRESQL = URI.startswith('postgresql')
 # The dashboard's figures as the graph draws them (billboard.js keeps each
 # bar's datum on its element)
-BARS = '''tab => Array.from(tab.querySelectorAll('.board-action path.bb-bar'))
+BARS = '''tab => Array.from(tab.querySelectorAll('path.bb-bar'))
     .sort((a, b) => a.__data__.index - b.__data__.index)
     .map(bar => bar.__data__.value)'''
 ACTIVE_LEADS = 0  # dashboard.OPS_FIGURES' first
@@ -157,3 +159,71 @@ def test_dashboard_polls_without_bus(server, browser):
     listening = assert_dashboard_follows(server, browser, 'dashboard-poll',
         poll=2000)
     assert listening is False
+
+
+# Open an action by its XML id in a tab of its own, as its menu entry would
+OPEN_ACTION = '''xml_id => Sao.rpc({
+        method: 'model.ir.action.act_window.get', params: [xml_id, {}]},
+    Sao.Session.current_session).then(
+    action => Sao.Action.execute(action, {}, {}))'''
+
+
+def figure(page, pane):
+    "The active leads the dashboard in `pane` (an element) shows"
+    return page.evaluate(BARS, pane)[ACTIVE_LEADS]
+
+
+def wait_figure(page, pane, value):
+    page.wait_for_function(f'([pane, value]) => ({BARS})(pane)'
+        f'[{ACTIVE_LEADS}] == value', arg=[pane, value], timeout=30_000)
+
+
+@sqlite_only
+def test_dashboard_waits_for_the_user(server, browser):
+    """A dashboard reloads only when shown and not under the user's typing:
+    Central Ops' board behind the Central Ops Now tab keeps its figure
+    while that tab shows each new lead, and catches up when shown again;
+    the tab does not reload while the user types in its dates, and does
+    once the typing stops"""
+    admin = session(server, 'admin', ADMIN_PASSWORD)
+    with new_page(browser) as page, debug_on_failure(
+            page, server, 'dashboard-wait'):
+        login(page, server, OPS_LOGIN, OPS_PASSWORD)
+        throttle = 1000
+        page.evaluate(f'Sao.config.ev_dashboard_poll = 1000; '
+            f'Sao.config.ev_dashboard_throttle = {throttle}')
+        board = open_menu(page, "EV Operations", "Dashboards",
+            "Central Ops Dashboard")
+        start = shown_figures(board)[ACTIVE_LEADS]
+        board = board.element_handle()
+
+        page.evaluate(OPEN_ACTION, 'ev_oem_report.act_dashboard_ops')
+        expect(page.locator('#tablist li.active')).to_contain_text(
+            "Central Ops Now")
+        tab = page.locator('#tabcontent > .tab-pane.active')
+        expect(tab.locator('path.bb-bar')).to_have_count(len(OPS_FIGURES))
+        tab = tab.element_handle()
+        assert figure(page, tab) == start
+
+        # Hidden: the tab shown reloads, the board behind it does not
+        new_leads(admin)
+        wait_figure(page, tab, start + 1)
+        page.wait_for_timeout(3 * throttle)
+        assert figure(page, board) == start
+
+        # Typing: a key pressed in the dates every 300 ms for 5 throttle
+        # periods holds the reload back; it comes when the typing stops
+        date = page.locator(
+            '#tabcontent > .tab-pane.active input:visible').first
+        date.focus()
+        new_leads(admin)
+        for _ in range(5 * throttle // 300):
+            page.keyboard.press('Shift')
+            page.wait_for_timeout(300)
+        assert figure(page, tab) == start + 1
+        wait_figure(page, tab, start + 2)
+
+        # Shown again, the board catches up
+        page.locator('#tablist a', has_text="Central Ops Dashboard").click()
+        wait_figure(page, board, start + 2)
+        assert not page.js_errors, page.js_errors
