@@ -49,7 +49,9 @@ def rows():
     result = []
     for index, string in enumerate(STRINGS):
         number = NUMBERS[index % len(NUMBERS)]
-        result.append([string, number, None if index % 3 else number,
+        # Column B is formatted as a date: a serial day of 2025
+        result.append([string, 45658 + index / 24,
+                None if index % 3 else number,
                 '' if index % 4 == 1 else string[:30], number])
     result.append([None, None, None, None, 7])
     return result
