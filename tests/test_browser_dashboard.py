@@ -113,6 +113,16 @@ def test_bus_message_per_transaction(server):
         assert str(leads[0]) not in json.dumps(message['message']['models'])
 
 
+def figure(page, pane):
+    "The active leads the dashboard in `pane` (an element) shows"
+    return page.evaluate(BARS, pane)[ACTIVE_LEADS]
+
+
+def wait_figure(page, pane, value):
+    page.wait_for_function(f'([pane, value]) => ({BARS})(pane)'
+        f'[{ACTIVE_LEADS}] == value', arg=[pane, value], timeout=30_000)
+
+
 def shown_figures(tab):
     """The figures the dashboard's graph shows, once it shows them (a bar
     of 0 has no height: it is not "visible")"""
@@ -136,10 +146,7 @@ def assert_dashboard_follows(server, browser, name, poll):
         listening = page.evaluate('Sao.Bus.listening')
         new_leads(admin)
         expected = before[ACTIVE_LEADS] + 1
-        page.wait_for_function(
-            f'figure => ({BARS})(document.querySelector('
-            f'"#tabcontent > .tab-pane.active"))[{ACTIVE_LEADS}] == figure',
-            arg=expected, timeout=30_000)
+        wait_figure(page, tab.element_handle(), expected)
         assert shown_figures(tab)[ACTIVE_LEADS] == expected
         assert not page.js_errors, page.js_errors
     return listening
@@ -166,16 +173,6 @@ OPEN_ACTION = '''xml_id => Sao.rpc({
         method: 'model.ir.action.act_window.get', params: [xml_id, {}]},
     Sao.Session.current_session).then(
     action => Sao.Action.execute(action, {}, {}))'''
-
-
-def figure(page, pane):
-    "The active leads the dashboard in `pane` (an element) shows"
-    return page.evaluate(BARS, pane)[ACTIVE_LEADS]
-
-
-def wait_figure(page, pane, value):
-    page.wait_for_function(f'([pane, value]) => ({BARS})(pane)'
-        f'[{ACTIVE_LEADS}] == value', arg=[pane, value], timeout=30_000)
 
 
 @sqlite_only

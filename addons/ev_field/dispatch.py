@@ -126,10 +126,11 @@ class Job(metaclass=PoolMeta):
         the constraint then refuses it with its message. The locks are taken
         in team order and held until the transaction ends."""
         team_ids = sorted({int(t) for t in team_ids if t is not None})
-        database = Transaction().database
+        transaction = Transaction()
+        database = transaction.database
         if not team_ids or not database.has_select_for():
             return
-        cursor = Transaction().connection.cursor()
+        cursor = transaction.connection.cursor()
         for team_id in team_ids:
             cursor.execute(*Select([
                         database.lock_id(TEAM_LOCK + team_id, timeout=True)]))

@@ -330,10 +330,9 @@ def write_xlsx(path, columns, labels, records, summary, header, texts,
     # nothing it can know before, and gives the sheet a row at a time
     kinds = [column_kind(column) for column in columns]
     indexes = [INDEX[column] for column in columns]
+    number_formats = {'date': stamp, 'hours': hours, 'number': None}
     write_row = data_sheet.row_writer([
-            ('number', stamp) if kind == 'date'
-            else ('number', hours) if kind == 'hours'
-            else ('number', None) if kind == 'number'
+            ('number', number_formats[kind]) if kind in number_formats
             else ('string', None)
             for kind in kinds])
     verdicts = texts.get('verdicts', {})
